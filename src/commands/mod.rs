@@ -1,0 +1,57 @@
+//! Dispatch from the parsed command line to each command's module.
+
+mod profiles;
+
+use crate::cli::{Cli, Command};
+use crate::config::ProfilesFile;
+use crate::error::{Error, Result};
+use crate::paths;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    if cli.version {
+        println!("latchkey {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let Some(command) = cli.command else {
+        return Err(
+            Error::usage("no command given").hint("run `latchkey --help` to see the commands")
+        );
+    };
+    let globals = Globals {
+        profile: cli.profile,
+        config: cli.config,
+    };
+    match command {
+        Command::Profiles(args) => profiles::run(&globals, args),
+    }
+}
+
+/// The options every command shares, from before the command name.
+pub struct Globals {
+    pub profile: Option<String>,
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl Globals {
+    /// `-p` after the command wins over `-p` before it: the later one is what the user typed last.
+    pub fn profile<'a>(&'a self, after_command: Option<&'a str>) -> Option<&'a str> {
+        after_command.or(self.profile.as_deref())
+    }
+
+    pub fn load_profiles(&self) -> Result<ProfilesFile> {
+        let (path, origin) = paths::config_file(self.config.as_deref())?;
+        ProfilesFile::load(&path, origin)
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`latchkey profiles | head -1`) as success.
+pub fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::other(format!("cannot write to stdout: {e}"))),
+    }
+}

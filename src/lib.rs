@@ -1,0 +1,61 @@
+//! latchkey: OAuth 2.0 / OpenID Connect login for the command line.
+//!
+//! The library holds everything; `main.rs` only calls [`run_from_env`]. Tests and fuzz targets
+//! use the modules directly.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod paths;
+pub mod secret;
+pub mod term;
+pub mod url;
+
+use error::{Error, ExitCode};
+
+/// Runs latchkey with the process's arguments and returns the exit status.
+pub fn run_from_env() -> i32 {
+    let mut args = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(arg) => args.push(arg),
+            Err(bad) => {
+                return report(&Error::usage(format!(
+                    "argument {bad:?} is not valid UTF-8"
+                )));
+            }
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cli = match cli::Cli::parse(&args) {
+        Ok(cli) => cli,
+        Err(early) => {
+            return match early.status {
+                Ok(()) => {
+                    print!("{}", early.output);
+                    0
+                }
+                Err(()) => {
+                    eprint!("{}", early.output);
+                    eprintln!("Run `latchkey --help` for usage.");
+                    ExitCode::Usage.code()
+                }
+            };
+        }
+    };
+    match commands::run(cli) {
+        Ok(()) => 0,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints an error as one line saying what failed and a hint line saying what to do.
+fn report(error: &Error) -> i32 {
+    let style = term::Style::for_stderr();
+    eprintln!("{} {}", style.error("error:"), error.message());
+    if let Some(hint) = error.hint_text() {
+        eprintln!("{} {}", style.hint("hint:"), hint);
+    }
+    error.exit_code().code()
+}

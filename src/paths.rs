@@ -1,0 +1,50 @@
+//! Where latchkey's files live: the profiles file and the data directory for tokens and keys.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// How the profiles file was found, so messages and `profiles show` can say why it is that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    Flag,
+    Env,
+    Default,
+}
+
+/// `--config` > `LATCHKEY_CONFIG` > `$XDG_CONFIG_HOME/latchkey/profiles.toml`, falling back to the
+/// platform's config directory (`~/.config` on Linux and BSD, `~/Library/Application Support` on
+/// macOS, `%APPDATA%` on Windows).
+pub fn config_file(flag: Option<&Path>) -> Result<(PathBuf, ConfigOrigin)> {
+    if let Some(path) = flag {
+        return Ok((path.to_path_buf(), ConfigOrigin::Flag));
+    }
+    if let Some(path) = std::env::var_os("LATCHKEY_CONFIG").filter(|v| !v.is_empty()) {
+        return Ok((PathBuf::from(path), ConfigOrigin::Env));
+    }
+    let dir = xdg_or_platform("XDG_CONFIG_HOME", dirs::config_dir()).ok_or_else(|| {
+        Error::config("cannot find a config directory: neither XDG_CONFIG_HOME nor HOME is set")
+            .hint("pass --config FILE or set LATCHKEY_CONFIG")
+    })?;
+    Ok((
+        dir.join("latchkey").join("profiles.toml"),
+        ConfigOrigin::Default,
+    ))
+}
+
+/// `$XDG_DATA_HOME/latchkey`, falling back to the platform's data directory (`~/.local/share` on
+/// Linux and BSD, `~/Library/Application Support` on macOS, `%APPDATA%` on Windows).
+pub fn data_dir() -> Result<PathBuf> {
+    let dir = xdg_or_platform("XDG_DATA_HOME", dirs::data_dir()).ok_or_else(|| {
+        Error::store("cannot find a data directory: neither XDG_DATA_HOME nor HOME is set")
+            .hint("set XDG_DATA_HOME to a directory latchkey may keep its tokens in")
+    })?;
+    Ok(dir.join("latchkey"))
+}
+
+/// The XDG base directory spec says relative values are invalid and must be ignored.
+fn xdg_or_platform(var: &str, platform: Option<PathBuf>) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or(platform)
+}

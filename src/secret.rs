@@ -1,0 +1,127 @@
+//! Newtypes for secret values (tokens, codes, PKCE verifier, state, nonce, passphrases).
+//!
+//! Each one's `Debug` prints only its type name, so a secret can sit inside any struct that is
+//! logged or debug-printed; the value is reached only through the explicit `.secret()` accessor,
+//! and the memory is wiped on drop.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use zeroize::Zeroize;
+
+macro_rules! secret_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret value itself: call sites that need it say so explicitly.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(redacted)"))
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.0.zeroize();
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map($name)
+            }
+        }
+    };
+}
+
+secret_string!(
+    /// An OAuth access token (RFC 6749 §1.4).
+    AccessToken
+);
+secret_string!(
+    /// An OAuth refresh token (RFC 6749 §1.5).
+    RefreshToken
+);
+secret_string!(
+    /// An OpenID Connect ID token (a JWT).
+    IdToken
+);
+secret_string!(
+    /// An authorization code from the authorization response (RFC 6749 §4.1.2).
+    AuthorizationCode
+);
+secret_string!(
+    /// The PKCE code verifier (RFC 7636 §4.1).
+    PkceVerifier
+);
+secret_string!(
+    /// The CSRF `state` sent with the authorization request.
+    State
+);
+secret_string!(
+    /// The OpenID Connect `nonce` bound into the ID token.
+    Nonce
+);
+secret_string!(
+    /// A passphrase that protects the token store.
+    Passphrase
+);
+
+/// Compares two byte strings in time that depends only on their lengths, so comparing a
+/// received `state` with ours leaks nothing about how much of it matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let token = AccessToken::new("eyJ-super-secret");
+        let shown = format!("{token:?} {:?}", Some(State::new("st4te")));
+        assert!(
+            !shown.contains("super-secret") && !shown.contains("st4te"),
+            "{shown}"
+        );
+        assert_eq!(shown, "AccessToken(redacted) Some(State(redacted))");
+        assert_eq!(token.secret(), "eyJ-super-secret");
+    }
+
+    #[test]
+    fn serializes_as_the_plain_string() {
+        let json = serde_json::to_string(&RefreshToken::new("r1")).unwrap();
+        assert_eq!(json, "\"r1\"");
+        let back: RefreshToken = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.secret(), "r1");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
