@@ -1,0 +1,251 @@
+//! Whole-binary tests of the command line and the profiles file, in an isolated HOME.
+
+mod support;
+
+use support::World;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles.example.toml");
+
+#[test]
+fn version_and_help() {
+    let w = World::new();
+    let run = w.run(&["--version"]).expect(0);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("latchkey {}", env!("CARGO_PKG_VERSION"))
+    );
+    w.run(&["--help"]).expect(0).stdout_has("profiles");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let w = World::new();
+    w.run(&[]).expect(2).stderr_has("no command given");
+    w.run(&["profiles", "--bogus"])
+        .expect(2)
+        .stderr_has("--bogus");
+    w.run(&["frobnicate"]).expect(2);
+}
+
+#[test]
+fn lists_the_example_profiles_marking_the_default() {
+    let w = World::new();
+    let run = w.run(&["--config", EXAMPLE, "profiles"]).expect(0);
+    assert_eq!(
+        run.stdout,
+        "* dev    dev-abc123.us.auth0.com (Auth0)  [default]\n  local  http://127.0.0.1:3000\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &w.run(&["--config", EXAMPLE, "profiles", "--json"])
+            .expect(0)
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["default_profile"], "dev");
+    assert_eq!(json["profiles"][1]["name"], "local");
+    assert_eq!(json["profiles"][1]["issuer"], "http://127.0.0.1:3000");
+}
+
+#[test]
+fn show_names_the_source_of_every_value() {
+    let w = World::new();
+    let run = w.run(&["--config", EXAMPLE, "profiles", "show"]).expect(0);
+    run.stdout_has("profile dev  (selected by ")
+        .stdout_has("profiles.example.toml:10)");
+    let line = |key: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        line("client_id").ends_with("profiles.example.toml:19]"),
+        "{}",
+        line("client_id")
+    );
+    assert!(line("issuer").contains("https://dev-abc123.us.auth0.com/  [derived from domain]"));
+    assert!(line("paste_redirect_uri").contains("(not set)  [default]"));
+
+    // Environment beats the file, the flag picks the profile.
+    let run = w
+        .run_env(
+            &[
+                "--config", EXAMPLE, "profiles", "show", "-p", "local", "--json",
+            ],
+            &[
+                ("LATCHKEY_AUDIENCE", "https://env-api/"),
+                ("LATCHKEY_REDIRECT_PORT", "9999"),
+            ],
+        )
+        .expect(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["selected_by"], "flag --profile");
+    assert_eq!(json["settings"]["audience"]["value"], "https://env-api/");
+    assert_eq!(
+        json["settings"]["audience"]["source"],
+        "env LATCHKEY_AUDIENCE"
+    );
+    assert_eq!(json["settings"]["redirect_port"]["value"], 9999);
+    assert_eq!(json["settings"]["callback_path"]["source"], "default");
+}
+
+#[test]
+fn profile_selection_precedence() {
+    let w = World::new();
+    w.write_profiles(
+        "default_profile = \"a\"\n[profiles.a]\ndomain = \"a.auth0.com\"\nclient_id = \"ca\"\n\
+         [profiles.b]\ndomain = \"b.auth0.com\"\nclient_id = \"cb\"\n[profiles.c]\ndomain = \"c.auth0.com\"\nclient_id = \"cc\"\n",
+    );
+    let selected = |args: &[&str], env: &[(&str, &str)]| -> String {
+        let run = w.run_env(args, env).expect(0);
+        run.stdout.lines().next().unwrap().to_owned()
+    };
+    assert!(selected(&["profiles", "show"], &[]).starts_with("profile a "));
+    assert!(
+        selected(&["profiles", "show"], &[("LATCHKEY_PROFILE", "b")]).starts_with("profile b ")
+    );
+    assert!(
+        selected(
+            &["-p", "c", "profiles", "show"],
+            &[("LATCHKEY_PROFILE", "b")]
+        )
+        .starts_with("profile c ")
+    );
+    assert!(
+        selected(
+            &["profiles", "show", "-p", "c"],
+            &[("LATCHKEY_PROFILE", "b")]
+        )
+        .starts_with("profile c ")
+    );
+    // LATCHKEY_CONFIG finds another file; --config beats it.
+    let other = w.write_file(
+        "other.toml",
+        "[profiles.z]\nissuer = \"https://z.example/\"\nclient_id = \"z\"\n",
+    );
+    let other = other.to_str().unwrap();
+    assert!(
+        selected(&["profiles", "show"], &[("LATCHKEY_CONFIG", other)]).starts_with("profile z ")
+    );
+    assert!(
+        selected(
+            &["--config", EXAMPLE, "profiles", "show"],
+            &[("LATCHKEY_CONFIG", other)]
+        )
+        .starts_with("profile dev ")
+    );
+}
+
+/// Every bad input of the profiles file: a message naming the problem, a hint, exit 3.
+#[test]
+fn bad_configuration_is_exit_3_with_a_clear_message() {
+    let w = World::new();
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "default_profile = \"dev\"\n[profiles.dev\n",
+            &[],
+            &["profiles.toml:2:", "invalid TOML"],
+        ),
+        (
+            "[profiles.dev]\ndomain = \"x.auth0.com\"\nclient_ID = \"a\"\n",
+            &[],
+            &[
+                "profiles.toml:3:1",
+                "unknown key",
+                "`client_ID`",
+                "did you mean `client_id`?",
+            ],
+        ),
+        (
+            "[profiles.dev]\ndomain = \"x.auth0.com\"\nclient_id = \"a\"\nscopes = 5\n",
+            &[],
+            &["profiles.toml:4", "`scopes`", "wrong type"],
+        ),
+        (
+            "[profiles.dev]\ndomain = \"x.auth0.com\"\n",
+            &[],
+            &["no `client_id`"],
+        ),
+        (
+            "[profiles.dev]\nclient_id = \"a\"\n",
+            &[],
+            &["neither `domain` nor `issuer`"],
+        ),
+        (
+            "[profiles.dev]\nclient_id = \"a\"\ndomain = \"x.auth0.com\"\nissuer = \"https://x/\"\n",
+            &[],
+            &["both `domain`", "and `issuer`"],
+        ),
+        (
+            "[profiles.dev]\nclient_id = \"a\"\nissuer = \"http://idp.corp.example\"\n",
+            &[],
+            &["plain http on a non-loopback host", "profiles.toml:3"],
+        ),
+        (
+            "[profiles.dev]\nclient_id = \"a\"\nissuer = \"https://x/\"\n",
+            &["-p", "prod"],
+            &["unknown profile `prod`", "known profiles: dev"],
+        ),
+    ];
+    for (text, flags, needles) in cases {
+        w.write_profiles(text);
+        let mut args = flags.to_vec();
+        args.extend(["profiles", "show"]);
+        let run = w.run(&args).expect(3);
+        for needle in *needles {
+            assert!(
+                run.stderr.contains(needle),
+                "for {text:?}: stderr lacks {needle:?}:\n{}",
+                run.stderr
+            );
+        }
+        assert!(
+            run.stderr.contains("hint:"),
+            "no hint for {text:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn bad_environment_override_names_the_variable() {
+    let w = World::new();
+    let run = w
+        .run_env(
+            &["--config", EXAMPLE, "profiles", "show"],
+            &[("LATCHKEY_REDIRECT_PORT", "http")],
+        )
+        .expect(3);
+    run.stderr_has("LATCHKEY_REDIRECT_PORT")
+        .stderr_has("wrong type");
+    let run = w
+        .run_env(
+            &["--config", EXAMPLE, "profiles", "show", "-p", "local"],
+            &[("LATCHKEY_DOMAIN", "x.auth0.com")],
+        )
+        .expect(3);
+    run.stderr_has("both `domain` (env LATCHKEY_DOMAIN)");
+}
+
+#[test]
+fn missing_profiles_file_says_how_to_start_one() {
+    let w = World::new();
+    let run = w.run(&["profiles"]).expect(3);
+    run.stderr_has("no profiles file at")
+        .stderr_has(".config/latchkey/profiles.toml");
+    run.stderr_has("cp profiles.example.toml");
+    w.run(&["--config", "/nonexistent/p.toml", "profiles"])
+        .expect(3)
+        .stderr_has("/nonexistent/p.toml");
+}
+
+#[test]
+fn colour_is_off_with_no_color_and_without_a_terminal() {
+    let w = World::new();
+    let run = w
+        .run(&["--config", "/nonexistent.toml", "profiles"])
+        .expect(3);
+    assert!(!run.stderr.contains('\x1b'), "{:?}", run.stderr);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+}

@@ -1,0 +1,298 @@
+//! Shared test support: an isolated HOME/XDG world per test, the real `latchkey` binary, and
+//! the real OpenID provider from `tests/idp` started once per test binary.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub const CLIENT_ID: &str = "latchkey-test";
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "wonderland";
+
+/// A throwaway home: HOME, XDG_CONFIG_HOME and XDG_DATA_HOME point inside it, nothing else of
+/// the developer's environment leaks in.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("latchkey-test-")
+            .tempdir()
+            .expect("temp dir");
+        World { dir }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn config_home(&self) -> PathBuf {
+        self.home().join(".config")
+    }
+
+    pub fn data_home(&self) -> PathBuf {
+        self.home().join(".local/share")
+    }
+
+    /// Where latchkey looks for profiles by default in this world.
+    pub fn profiles_path(&self) -> PathBuf {
+        self.config_home().join("latchkey/profiles.toml")
+    }
+
+    pub fn write_profiles(&self, text: &str) -> PathBuf {
+        let path = self.profiles_path();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The real binary, with a clean environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env("XDG_DATA_HOME", self.data_home())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().expect("run latchkey"))
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.cmd(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().expect("run latchkey"))
+    }
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing everything the binary said when it differs.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        self
+    }
+
+    pub fn stderr_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+/// One running `tests/idp/server.js`.
+pub struct Idp {
+    pub issuer: String,
+    pub port: u16,
+    pub ca: Option<PathBuf>,
+    // Held open: the server exits when this pipe closes, so even a test binary that dies
+    // cannot leave it behind.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+pub fn idp_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp")
+}
+
+/// Node and the provider's packages are required: the suite fails, never skips, without them.
+fn require_node() {
+    let node = Command::new("node").arg("--version").output();
+    match node {
+        Ok(out) if out.status.success() => {}
+        _ => panic!(
+            "Node.js (20 or newer) is required by the end-to-end tests: install it (Debian: apt-get install nodejs npm), then run `npm ci --prefix tests/idp`"
+        ),
+    }
+    assert!(
+        idp_dir().join("node_modules/oidc-provider").is_dir(),
+        "the test identity provider is not installed: run `npm ci --prefix tests/idp` (tests/run does it for you)"
+    );
+}
+
+impl Idp {
+    /// Starts a provider with extra server flags and waits for its readiness line.
+    pub fn start(flags: &[&str]) -> Idp {
+        require_node();
+        let mut child = Command::new("node")
+            .arg(idp_dir().join("server.js"))
+            .arg("--exit-on-stdin-eof")
+            .args(flags)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tests/idp/server.js");
+        let stdout = child.stdout.take().expect("server stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read readiness line");
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("the provider did not print its readiness line ({e}): {line:?}")
+        });
+        assert_eq!(ready["ready"], true, "{line}");
+        Idp {
+            issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
+            port: ready["port"].as_u64().expect("port") as u16,
+            ca: ready["ca"].as_str().map(PathBuf::from),
+            _stdin: Mutex::new(child.stdin.take().expect("server stdin")),
+            _child: Mutex::new(child),
+        }
+    }
+
+    /// The plain-HTTP provider shared by the tests of one binary. Tests that change its state
+    /// (faults) take `exclusive()` first.
+    pub fn shared() -> &'static Idp {
+        static IDP: OnceLock<Idp> = OnceLock::new();
+        IDP.get_or_init(|| Idp::start(&[]))
+    }
+
+    pub fn shared_https() -> &'static Idp {
+        static IDP: OnceLock<Idp> = OnceLock::new();
+        IDP.get_or_init(|| Idp::start(&["--https"]))
+    }
+
+    pub fn agent(&self) -> ureq::Agent {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(ca) = &self.ca {
+            let pem = std::fs::read(ca).expect("read CA");
+            let cert = ureq::tls::Certificate::from_pem(&pem)
+                .expect("CA PEM")
+                .to_owned();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]));
+        }
+        ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .new_agent()
+    }
+
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let mut response = self
+            .agent()
+            .get(format!("{}{path}", self.issuer))
+            .call()
+            .expect("GET");
+        let body = response.body_mut().read_to_string().expect("body");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path} is not JSON ({e}): {body}"))
+    }
+
+    pub fn post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let mut response = self
+            .agent()
+            .post(format!("{}{path}", self.issuer))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .expect("POST");
+        let text = response.body_mut().read_to_string().expect("body");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON ({e}): {text}"))
+    }
+
+    pub fn counters(&self) -> serde_json::Value {
+        self.get_json("/__test/counters")
+    }
+
+    /// Queues `count` faults of `kind` on `endpoint`.
+    pub fn fault(&self, endpoint: &str, kind: &str, count: u32) {
+        let answer = self.post_json(
+            "/__test/fault",
+            serde_json::json!({ "endpoint": endpoint, "kind": kind, "count": count, "delay_ms": 0 }),
+        );
+        assert_eq!(answer["ok"], true, "{answer}");
+    }
+
+    /// A profiles file with one profile `local` for this provider.
+    pub fn profile_toml(&self, extra: &str) -> String {
+        format!(
+            "default_profile = \"local\"\n[profiles.local]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nredirect_port = 0\npaste_redirect_uri = \"{}/show-code\"\n{extra}\n",
+            self.issuer, self.issuer
+        )
+    }
+}
+
+/// Serialises tests that change the shared provider's state (faults, counters).
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs the browser stand-in: `login URL --print` returns the redirect URL it ended at.
+pub fn browser(args: &[&str], ca: Option<&Path>) -> Output {
+    let mut cmd = Command::new("node");
+    cmd.arg(idp_dir().join("browser.js")).args(args);
+    if let Some(ca) = ca {
+        cmd.env("NODE_EXTRA_CA_CERTS", ca);
+    }
+    cmd.output().expect("run tests/idp/browser.js")
+}
+
+/// Reads a child's whole stream into a string on a thread (so pipes never fill up).
+pub fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    })
+}
+
+pub fn write_line(stdin: &mut ChildStdin, line: &str) {
+    stdin.write_all(line.as_bytes()).unwrap();
+    stdin.write_all(b"\n").unwrap();
+    stdin.flush().unwrap();
+}
