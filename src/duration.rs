@@ -1,0 +1,129 @@
+//! Time as people read and write it: durations on the command line (`90`, `90s`, `5m`, `1h`,
+//! `1m30s`), time left, and UTC timestamps (RFC 3339) without a date-time dependency.
+
+use std::time::Duration;
+
+/// Parses a duration; a bare number is seconds. Used as an argh `from_str_fn`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let invalid =
+        || format!("{text:?} is not a duration: use seconds (90) or units like 90s, 5m, 1h, 1m30s");
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(invalid()),
+        };
+        let value: u64 = number.parse().map_err(|_| invalid())?;
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(invalid)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(invalid());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// `1h 05m`, `4m 05s`, `59s`: for "time left" displays.
+pub fn format_remaining(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs >= 3600 {
+        format!("{}h {:02}m", secs / 3600, secs / 60 % 60)
+    } else if secs >= 60 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// `2026-11-29T07:05:09Z` for Unix seconds (RFC 3339, UTC).
+pub fn rfc3339(unix: u64) -> String {
+    let (year, month, day) = civil_from_days((unix / 86_400) as i64);
+    let secs = unix % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// "in 59m 58s" / "expired 3m 02s ago", relative to `now`.
+pub fn relative(at: u64, now: u64) -> String {
+    if at >= now {
+        format!("in {}", format_remaining(Duration::from_secs(at - now)))
+    } else {
+        format!(
+            "expired {} ago",
+            format_remaining(Duration::from_secs(now - at))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_seconds_and_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn refuses_junk() {
+        for bad in ["", "m", "5x", "-5", "1.5m", "5m3", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_935_909), "2026-11-29T07:05:09Z");
+        assert_eq!(relative(100, 40), "in 1m 00s");
+        assert_eq!(relative(40, 100), "expired 1m 00s ago");
+    }
+
+    #[test]
+    fn formats_time_left() {
+        assert_eq!(format_remaining(Duration::from_secs(245)), "4m 05s");
+        assert_eq!(format_remaining(Duration::from_secs(7)), "7s");
+        assert_eq!(format_remaining(Duration::from_secs(3600)), "1h 00m");
+    }
+}
