@@ -1,0 +1,350 @@
+//! The token store: one age-encrypted file per profile under the data directory, encrypted to
+//! an X25519 identity generated on first use; files 0600, directories 0700, atomic writes.
+
+use crate::error::{Error, Result};
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+use age::secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+use zeroize::Zeroizing;
+
+const FORMAT_VERSION: u32 = 1;
+
+/// What one login leaves behind, as stored (JSON inside the age file).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredTokens {
+    pub version: u32,
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    pub id_token: Option<IdToken>,
+    /// Unix seconds when the access token expires, when the provider said.
+    pub expires_at: Option<u64>,
+    pub scope: Option<String>,
+    pub token_type: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub audience: Option<String>,
+    /// Unix seconds when these tokens were obtained.
+    pub obtained_at: u64,
+}
+
+impl StoredTokens {
+    pub fn new(
+        response: crate::token_endpoint::TokenResponse,
+        issuer: &str,
+        client_id: &str,
+        audience: Option<&str>,
+    ) -> StoredTokens {
+        let now = unix_now();
+        StoredTokens {
+            version: FORMAT_VERSION,
+            expires_at: response.expires_in.map(|s| now.saturating_add(s)),
+            access_token: response.access_token,
+            refresh_token: response.refresh_token,
+            id_token: response.id_token,
+            scope: response.scope,
+            token_type: response.token_type,
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            audience: audience.map(str::to_owned),
+            obtained_at: now,
+        }
+    }
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The store's directory layout and its key.
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    dir: PathBuf,
+}
+
+impl TokenStore {
+    /// The store under `$XDG_DATA_HOME/latchkey` (or the platform's data directory).
+    pub fn open() -> Result<TokenStore> {
+        Ok(TokenStore {
+            dir: crate::paths::data_dir()?,
+        })
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> TokenStore {
+        TokenStore { dir: dir.into() }
+    }
+
+    pub fn token_path(&self, profile: &str) -> PathBuf {
+        self.dir.join("tokens").join(format!("{profile}.age"))
+    }
+
+    pub fn identity_path(&self) -> PathBuf {
+        self.dir.join("identity.txt")
+    }
+
+    /// Encrypts and writes a profile's tokens, replacing the old file only once the new one is
+    /// complete on disk.
+    pub fn save(&self, profile: &str, tokens: &StoredTokens) -> Result<PathBuf> {
+        let identity = self.load_or_create_identity()?;
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(tokens)
+                .map_err(|e| Error::store(format!("cannot serialise tokens: {e}")))?,
+        );
+        let ciphertext = age::encrypt(&identity.to_public(), &plaintext)
+            .map_err(|e| Error::store(format!("cannot encrypt the tokens: {e}")))?;
+        let path = self.token_path(profile);
+        make_private_dir(&self.dir)?;
+        make_private_dir(path.parent().unwrap_or(&self.dir))?;
+        write_atomic(&path, &ciphertext)?;
+        Ok(path)
+    }
+
+    /// Reads and decrypts a profile's tokens; `None` when the profile has never logged in.
+    pub fn load(&self, profile: &str) -> Result<Option<StoredTokens>> {
+        let path = self.token_path(profile);
+        let ciphertext = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::store(format!("cannot read {}: {e}", path.display()))),
+        };
+        let identity = self.load_identity()?;
+        let cannot_decrypt = |why: String| {
+            Error::store(format!("cannot decrypt {}: {why}", path.display()))
+                .hint(format!("the file is damaged or was written with another key; run `latchkey login -p {profile}`"))
+        };
+        let plaintext = Zeroizing::new(
+            age::decrypt(&identity, &ciphertext).map_err(|e| cannot_decrypt(e.to_string()))?,
+        );
+        let tokens: StoredTokens = serde_json::from_slice(&plaintext)
+            .map_err(|e| cannot_decrypt(format!("unexpected contents ({e})")))?;
+        Ok(Some(tokens))
+    }
+
+    fn load_identity(&self) -> Result<age::x25519::Identity> {
+        let path = self.identity_path();
+        let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
+            Error::store(format!(
+                "cannot read the token store key {}: {e}",
+                path.display()
+            ))
+        })?);
+        parse_identity(&text).ok_or_else(|| {
+            Error::store(format!(
+                "{} does not hold an age X25519 identity",
+                path.display()
+            ))
+            .hint("restore the file, or remove it and the token files, then log in again")
+        })
+    }
+
+    /// The key, generated on first use. Two first logins racing both end up with the one key
+    /// that reached the disk first.
+    fn load_or_create_identity(&self) -> Result<age::x25519::Identity> {
+        let path = self.identity_path();
+        if path.exists() {
+            return self.load_identity();
+        }
+        make_private_dir(&self.dir)?;
+        let identity = age::x25519::Identity::generate();
+        let text = Zeroizing::new(format!(
+            "# latchkey token store key: whoever has this file can read the stored tokens\n# public key: {}\n{}\n",
+            identity.to_public(),
+            identity.to_string().expose_secret()
+        ));
+        let temp = temp_path(&path);
+        write_private_file(&temp, text.as_bytes())?;
+        // hard_link fails when the name exists: the first identity to land wins.
+        let linked = std::fs::hard_link(&temp, &path);
+        let _ = std::fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                sync_dir(&self.dir);
+                Ok(identity)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self.load_identity(),
+            Err(e) => Err(Error::store(format!(
+                "cannot create {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+fn parse_identity(text: &str) -> Option<age::x25519::Identity> {
+    text.lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("AGE-SECRET-KEY-"))
+        .and_then(|line| age::x25519::Identity::from_str(line).ok())
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    use rand::Rng;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let suffix: u64 = rand::thread_rng().r#gen();
+    path.with_file_name(format!(".{name}.{}.{suffix:016x}.tmp", std::process::id()))
+}
+
+/// Writes a file so that readers see either the old complete file or the new complete file:
+/// a temporary file in the same directory, fsync, rename over, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = temp_path(path);
+    let result = write_private_file(&temp, bytes).and_then(|()| {
+        std::fs::rename(&temp, path).map_err(|e| {
+            Error::store(format!(
+                "cannot move the new file into place at {}: {e}",
+                path.display()
+            ))
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    } else if let Some(dir) = path.parent() {
+        sync_dir(dir);
+    }
+    result
+}
+
+/// Creates a new file readable by the owner only (0600 whatever the umask), writes and fsyncs it.
+fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |e: std::io::Error| Error::store(format!("cannot write {}: {e}", path.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(fail)?;
+    }
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+/// Creates a directory (and parents) readable by the owner only.
+pub fn make_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| Error::store(format!("cannot create directory {}: {e}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::store(format!("cannot make {} private: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Makes a rename durable; failure to sync a directory is not worth failing a login over.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(access: &str) -> StoredTokens {
+        StoredTokens {
+            version: FORMAT_VERSION,
+            access_token: AccessToken::new(access),
+            refresh_token: Some(RefreshToken::new("refresh-1")),
+            id_token: None,
+            expires_at: Some(100),
+            scope: Some("openid".into()),
+            token_type: "Bearer".into(),
+            issuer: "https://idp/".into(),
+            client_id: "c".into(),
+            audience: None,
+            obtained_at: 1,
+        }
+    }
+
+    #[test]
+    fn round_trip_through_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        assert!(store.load("dev").unwrap().is_none());
+        let path = store.save("dev", &tokens("access-1")).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
+        assert!(!String::from_utf8_lossy(&bytes).contains("access-1"));
+        let back = store.load("dev").unwrap().unwrap();
+        assert_eq!(back.access_token.secret(), "access-1");
+        // A second save replaces the file; the key stays the same.
+        store.save("dev", &tokens("access-2")).unwrap();
+        assert_eq!(
+            store.load("dev").unwrap().unwrap().access_token.secret(),
+            "access-2"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "temporary files left behind: {leftovers:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_0600_directories_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let path = store.save("dev", &tokens("a")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&store.identity_path()), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("latchkey")), 0o700);
+    }
+
+    #[test]
+    fn tampered_or_truncated_files_are_store_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let path = store.save("dev", &tokens("a")).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = store.load("dev").unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::ExitCode::TokenStore);
+        assert!(
+            err.message().starts_with("cannot decrypt"),
+            "{}",
+            err.message()
+        );
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(
+            store
+                .load("dev")
+                .unwrap_err()
+                .message()
+                .starts_with("cannot decrypt")
+        );
+        assert!(path.exists(), "a bad file is reported, never deleted");
+    }
+}
