@@ -40,7 +40,57 @@ pub struct Cli {
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(subcommand)]
 pub enum Command {
+    Login(LoginArgs),
     Profiles(ProfilesArgs),
+}
+
+/// Log in: open the provider's login page (or print its URL for any other device), take the
+/// response on a loopback port or pasted, and store the tokens encrypted.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "login",
+    example = "latchkey login -p dev",
+    example = "ssh -L 8484:127.0.0.1:8484 remote-host   # then, on remote-host: latchkey login",
+    example = "latchkey login --no-loopback             # paste the code or redirect URL",
+    note = "The authorize URL is always printed on stderr. A browser is opened only where one can be seen: never in an SSH session without a forwarded display. The response is accepted from the loopback listener on 127.0.0.1 or pasted on stdin, whichever comes first."
+)]
+pub struct LoginArgs {
+    /// the profile to log in with
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// do not open a browser; only print the URL
+    #[argh(switch)]
+    pub no_browser: bool,
+
+    /// open a browser even where latchkey would only print the URL (e.g. over SSH)
+    #[argh(switch)]
+    pub browser: bool,
+
+    /// do not listen on the loopback port; take the response only by paste
+    #[argh(switch)]
+    pub no_loopback: bool,
+
+    /// do not read a pasted response; wait only for the loopback callback
+    #[argh(switch)]
+    pub no_paste: bool,
+
+    /// how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)
+    #[argh(option, from_str_fn(parse_duration), arg_name = "DURATION")]
+    pub timeout: Option<std::time::Duration>,
+
+    /// the API to request a token for, overriding the profile's audience
+    #[argh(option, arg_name = "AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// a scope to request, replacing the profile's scopes; repeat or space-separate for several
+    #[argh(option, arg_name = "SCOPE")]
+    pub scope: Vec<String>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse_duration(text)
 }
 
 /// List the profiles in the profiles file, marking the default.
@@ -123,6 +173,32 @@ mod tests {
         };
         assert_eq!(show.name.as_deref(), Some("dev"));
         assert!(show.json);
+    }
+
+    #[test]
+    fn login_flags() {
+        let cli = Cli::parse(&[
+            "login",
+            "-p",
+            "dev",
+            "--no-browser",
+            "--timeout",
+            "90s",
+            "--scope",
+            "openid",
+            "--scope",
+            "email",
+        ])
+        .unwrap();
+        let Some(Command::Login(login)) = cli.command else {
+            panic!("login expected")
+        };
+        assert_eq!(login.profile.as_deref(), Some("dev"));
+        assert!(login.no_browser && !login.browser);
+        assert_eq!(login.timeout, Some(std::time::Duration::from_secs(90)));
+        assert_eq!(login.scope, ["openid", "email"]);
+        let err = Cli::parse(&["login", "--timeout", "soon"]).unwrap_err();
+        assert!(err.output.contains("not a duration"), "{}", err.output);
     }
 
     #[test]

@@ -3,13 +3,26 @@
 //! The library holds everything; `main.rs` only calls [`run_from_env`]. Tests and fuzz targets
 //! use the modules directly.
 
+pub mod auth_response;
+pub mod authorize;
+pub mod browser;
+pub mod callback;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod duration;
+pub mod endpoints;
 pub mod error;
+pub mod http;
+pub mod interrupt;
+pub mod jwt;
 pub mod paths;
+pub mod pkce;
 pub mod secret;
+pub mod spinner;
+pub mod store;
 pub mod term;
+pub mod token_endpoint;
 pub mod url;
 
 use error::{Error, ExitCode};

@@ -1,5 +1,6 @@
 //! Dispatch from the parsed command line to each command's module.
 
+mod login;
 mod profiles;
 
 use crate::cli::{Cli, Command};
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         config: cli.config,
     };
     match command {
+        Command::Login(args) => login::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
     }
 }
