@@ -41,7 +41,115 @@ pub struct Cli {
 #[argh(subcommand)]
 pub enum Command {
     Login(LoginArgs),
+    Token(TokenArgs),
+    Status(StatusArgs),
+    Logout(LogoutArgs),
     Profiles(ProfilesArgs),
+}
+
+/// Print a valid access token for scripts, refreshing it first when it is about to expire.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "token",
+    example = "curl -H \"Authorization: Bearer $(latchkey token)\" https://api.example.com/",
+    example = "latchkey token -p prod --format header",
+    example = "latchkey token --id-token --format exec-credential   # kubectl exec plugin",
+    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes."
+)]
+pub struct TokenArgs {
+    /// the profile whose token to print
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// refresh when less than this is left, as seconds or 90s, 5m (default 60s)
+    #[argh(option, from_str_fn(parse_duration), arg_name = "DURATION")]
+    pub min_valid: Option<std::time::Duration>,
+
+    /// print the ID token instead of the access token
+    #[argh(switch)]
+    pub id_token: bool,
+
+    /// output: raw (default), header, json or exec-credential
+    #[argh(
+        option,
+        from_str_fn(parse_token_format),
+        default = "TokenFormat::Raw",
+        arg_name = "FORMAT"
+    )]
+    pub format: TokenFormat,
+}
+
+/// How `latchkey token` prints the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// The token and a newline.
+    Raw,
+    /// `Authorization: Bearer TOKEN`
+    Header,
+    /// A JSON object with the token, its expiry, type and scope.
+    Json,
+    /// A kubectl `client.authentication.k8s.io/v1` ExecCredential.
+    ExecCredential,
+}
+
+fn parse_token_format(text: &str) -> Result<TokenFormat, String> {
+    match text {
+        "raw" => Ok(TokenFormat::Raw),
+        "header" => Ok(TokenFormat::Header),
+        "json" => Ok(TokenFormat::Json),
+        "exec-credential" => Ok(TokenFormat::ExecCredential),
+        other => Err(format!(
+            "{other:?} is not a format: use raw, header, json or exec-credential"
+        )),
+    }
+}
+
+/// Show whether profiles are logged in, as whom, and until when (never a token value).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "status",
+    example = "latchkey status",
+    example = "latchkey status --all --json",
+    note = "Exits 0 when the profile (with --all: every profile) is logged in, 4 when not."
+)]
+pub struct StatusArgs {
+    /// the profile to show
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// show every profile in the profiles file
+    #[argh(switch)]
+    pub all: bool,
+
+    /// print JSON instead of text
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Log out: revoke the refresh token (then the access token) at the provider and delete the
+/// stored tokens.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "logout",
+    example = "latchkey logout -p dev",
+    example = "latchkey logout --all --local",
+    note = "The local file is deleted even when revocation fails; latchkey then says that the provider still holds a live refresh token and exits 6."
+)]
+pub struct LogoutArgs {
+    /// the profile to log out
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// log out of every profile in the profiles file
+    #[argh(switch)]
+    pub all: bool,
+
+    /// only delete the local tokens; do not revoke them at the provider
+    #[argh(switch)]
+    pub local: bool,
 }
 
 /// Log in: open the provider's login page (or print its URL for any other device), take the
@@ -199,6 +307,35 @@ mod tests {
         assert_eq!(login.scope, ["openid", "email"]);
         let err = Cli::parse(&["login", "--timeout", "soon"]).unwrap_err();
         assert!(err.output.contains("not a duration"), "{}", err.output);
+    }
+
+    #[test]
+    fn token_flags() {
+        let cli = Cli::parse(&[
+            "token",
+            "--format",
+            "exec-credential",
+            "--min-valid",
+            "5m",
+            "--id-token",
+        ])
+        .unwrap();
+        let Some(Command::Token(token)) = cli.command else {
+            panic!("token expected")
+        };
+        assert_eq!(token.format, TokenFormat::ExecCredential);
+        assert_eq!(token.min_valid, Some(std::time::Duration::from_secs(300)));
+        assert!(token.id_token);
+        let err = Cli::parse(&["token", "--format", "yaml"]).unwrap_err();
+        assert!(
+            err.output.contains("raw, header, json or exec-credential"),
+            "{}",
+            err.output
+        );
+        let Some(Command::Token(plain)) = Cli::parse(&["token"]).unwrap().command else {
+            panic!("token expected")
+        };
+        assert_eq!(plain.format, TokenFormat::Raw);
     }
 
     #[test]

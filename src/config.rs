@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Every key a profile may set. The names are an interface: they appear in profiles files and,
 /// upper-cased with a `LATCHKEY_` prefix, as environment overrides.
@@ -29,12 +30,19 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "token_endpoint",
     "revocation_endpoint",
     "device_authorization_endpoint",
+    "identity_file",
+    "use_passphrase",
+    "scrypt_work_factor",
+    "http_timeout",
 ];
 
 const TOP_LEVEL_KEYS: &[&str] = &["default_profile", "profiles"];
 const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 const DEFAULT_REDIRECT_PORT: i64 = 8484;
 const DEFAULT_CALLBACK_PATH: &str = "/callback";
+/// log2 of scrypt's N: about 0.1 s on a laptop, a balance for a token read many times a minute.
+const DEFAULT_SCRYPT_WORK_FACTOR: i64 = 16;
+const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One profile as it arrives from the layers, before validation. Every field is optional here
 /// so that any layer may set it.
@@ -56,6 +64,50 @@ pub struct RawProfile {
     pub token_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
     pub device_authorization_endpoint: Option<String>,
+    pub identity_file: Option<String>,
+    pub use_passphrase: Option<bool>,
+    pub scrypt_work_factor: Option<i64>,
+    #[serde(default, deserialize_with = "duration_from_seconds_or_text")]
+    pub http_timeout: Option<Duration>,
+}
+
+/// A duration as whole seconds (`30`) or text (`"30s"`, `"2m"`).
+fn duration_from_seconds_or_text<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    struct DurationVisitor;
+    impl<'de> serde::de::Visitor<'de> for DurationVisitor {
+        type Value = Option<Duration>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("seconds or a duration like \"30s\" or \"2m\"")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, secs: u64) -> Result<Self::Value, E> {
+            Ok(Some(Duration::from_secs(secs)))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, secs: i64) -> Result<Self::Value, E> {
+            u64::try_from(secs)
+                .map(|s| Some(Duration::from_secs(s)))
+                .map_err(|_| E::custom("a duration cannot be negative"))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            crate::duration::parse_duration(text)
+                .map(Some)
+                .map_err(E::custom)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(DurationVisitor)
+        }
+    }
+    d.deserialize_option(DurationVisitor)
 }
 
 /// `scopes` may be a TOML array or, handy in `LATCHKEY_SCOPES`, one space- or comma-separated string.
@@ -140,6 +192,17 @@ pub enum ProviderKind {
     Discovery,
 }
 
+/// What the token file is encrypted with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// latchkey's own X25519 identity, generated on first use in the data directory.
+    Generated,
+    /// An age identity file the user keeps (on removable media, say).
+    IdentityFile(PathBuf),
+    /// A passphrase (age's scrypt recipient) at this work factor (log2 N).
+    Passphrase { work_factor: u8 },
+}
+
 /// Per-endpoint overrides from the profile; `None` means "from the domain or discovery".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointOverrides {
@@ -166,6 +229,9 @@ pub struct Profile {
     pub authorize_params: BTreeMap<String, String>,
     pub token_request_format: TokenRequestFormat,
     pub endpoints: EndpointOverrides,
+    pub key_source: KeySource,
+    /// Longest a whole request to the provider may take.
+    pub http_timeout: Duration,
 }
 
 /// Where one setting's value came from.
@@ -810,7 +876,37 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
         ));
     }
 
+    let key_source = match (raw.identity_file, raw.use_passphrase.unwrap_or(false)) {
+        (Some(_), true) => {
+            return Err(bad(
+                "use_passphrase",
+                "`use_passphrase = true` and `identity_file` both choose the key; keep one".into(),
+            ));
+        }
+        (Some(path), false) => KeySource::IdentityFile(expand_home(&path)),
+        (None, true) => {
+            let factor = raw.scrypt_work_factor.unwrap_or(DEFAULT_SCRYPT_WORK_FACTOR);
+            let work_factor = u8::try_from(factor)
+                .ok()
+                .filter(|f| (10..=22).contains(f))
+                .ok_or_else(|| {
+                    bad(
+                        "scrypt_work_factor",
+                        format!("{factor} is out of range: use 10 to 22 (log2 of scrypt's N)"),
+                    )
+                })?;
+            KeySource::Passphrase { work_factor }
+        }
+        (None, false) => KeySource::Generated,
+    };
+    let http_timeout = raw.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT);
+    if http_timeout.is_zero() {
+        return Err(bad("http_timeout", "must be more than 0 seconds".into()));
+    }
+
     Ok(Profile {
+        key_source,
+        http_timeout,
         name: name.to_owned(),
         kind,
         issuer,
@@ -824,6 +920,14 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
         token_request_format,
         endpoints,
     })
+}
+
+/// `~/x` means the home directory's `x`, as in a shell.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
 }
 
 /// An Auth0 domain is a bare host name; a pasted `https://host/` is accepted and reduced.

@@ -8,7 +8,6 @@ use std::time::Duration;
 /// Responses larger than this are not OAuth responses; refuse rather than buffer them.
 const MAX_BODY: u64 = 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A response as latchkey needs it: status, content type, the `Date` header and the body.
 #[derive(Debug)]
@@ -55,21 +54,16 @@ pub struct Http {
     agent: ureq::Agent,
 }
 
-impl Default for Http {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Http {
-    pub fn new() -> Http {
+    /// An agent whose every request finishes within `timeout` (the profile's `http_timeout`).
+    pub fn new(timeout: Duration) -> Http {
         let config = ureq::Agent::config_builder()
             // Token responses are never redirected; following one could send the code elsewhere.
             .max_redirects(0)
             // OAuth errors arrive as 4xx JSON bodies that must be shown, not swallowed.
             .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+            .timeout_global(Some(timeout))
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build();
         Http {
@@ -207,7 +201,9 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
-        let err = Http::new().get(&url, "discovery").unwrap_err();
+        let err = Http::new(Duration::from_secs(5))
+            .get(&url, "discovery")
+            .unwrap_err();
         assert_eq!(err.exit_code(), crate::error::ExitCode::Network);
         assert!(
             err.message().contains(&format!("127.0.0.1:{port}")),

@@ -1,8 +1,9 @@
 //! The token store: one age-encrypted file per profile under the data directory, encrypted to
 //! an X25519 identity generated on first use; files 0600, directories 0700, atomic writes.
 
+use crate::config::KeySource;
 use crate::error::{Error, Result};
-use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::secret::{AccessToken, IdToken, Passphrase, RefreshToken};
 use age::secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -62,10 +63,94 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The key material a token file is encrypted with, resolved from the profile's key source.
+pub enum Key {
+    /// An X25519 identity (latchkey's own or the user's file).
+    Identity {
+        identity: age::x25519::Identity,
+        path: PathBuf,
+    },
+    /// A passphrase, through age's scrypt recipient.
+    Passphrase {
+        passphrase: Passphrase,
+        work_factor: u8,
+    },
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Identity { path, .. } => write!(f, "Key::Identity({})", path.display()),
+            Key::Passphrase { work_factor, .. } => {
+                write!(f, "Key::Passphrase(log_n={work_factor})")
+            }
+        }
+    }
+}
+
+impl Key {
+    fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let result = match self {
+            Key::Identity { identity, .. } => age::encrypt(&identity.to_public(), plaintext),
+            Key::Passphrase {
+                passphrase,
+                work_factor,
+            } => {
+                let mut recipient =
+                    age::scrypt::Recipient::new(passphrase.secret().to_owned().into());
+                recipient.set_work_factor(*work_factor);
+                age::encrypt(&recipient, plaintext)
+            }
+        };
+        result.map_err(|e| Error::store(format!("cannot encrypt the tokens: {e}")))
+    }
+
+    fn decrypt(&self, ciphertext: &[u8]) -> std::result::Result<Vec<u8>, age::DecryptError> {
+        match self {
+            Key::Identity { identity, .. } => age::decrypt(identity, ciphertext),
+            Key::Passphrase { passphrase, .. } => {
+                let mut identity =
+                    age::scrypt::Identity::new(passphrase.secret().to_owned().into());
+                // Accept any work factor latchkey may have written (up to 22), not just the current one.
+                identity.set_max_work_factor(22);
+                age::decrypt(&identity, ciphertext)
+            }
+        }
+    }
+
+    /// How the file is protected, for `status`.
+    pub fn describe(&self) -> String {
+        match self {
+            Key::Identity { path, .. } => format!("age X25519, key {}", path.display()),
+            Key::Passphrase { work_factor, .. } => {
+                format!("age passphrase (scrypt, log2 N = {work_factor})")
+            }
+        }
+    }
+}
+
+/// How a key source protects files, without unlocking it (no passphrase prompt).
+pub fn describe_source(store: &TokenStore, source: &KeySource) -> String {
+    match source {
+        KeySource::Generated => format!("age X25519, key {}", store.identity_path().display()),
+        KeySource::IdentityFile(path) => format!("age X25519, your key {}", path.display()),
+        KeySource::Passphrase { work_factor } => {
+            format!("age passphrase (scrypt, log2 N = {work_factor})")
+        }
+    }
+}
+
 /// The store's directory layout and its key.
 #[derive(Debug, Clone)]
 pub struct TokenStore {
     dir: PathBuf,
+}
+
+/// An exclusive per-profile lock, held while tokens are read, refreshed and written; released
+/// on drop (and by the OS if the process dies).
+#[derive(Debug)]
+pub struct ProfileLock {
+    _file: std::fs::File,
 }
 
 impl TokenStore {
@@ -84,20 +169,78 @@ impl TokenStore {
         self.dir.join("tokens").join(format!("{profile}.age"))
     }
 
+    fn lock_path(&self, profile: &str) -> PathBuf {
+        self.dir.join("tokens").join(format!("{profile}.lock"))
+    }
+
     pub fn identity_path(&self) -> PathBuf {
         self.dir.join("identity.txt")
     }
 
+    /// Resolves the key to write with; latchkey's own identity is created on first use.
+    pub fn key_for_writing(&self, source: &KeySource, profile: &str) -> Result<Key> {
+        match source {
+            KeySource::Generated => Ok(Key::Identity {
+                identity: self.load_or_create_identity()?,
+                path: self.identity_path(),
+            }),
+            KeySource::IdentityFile(path) => Ok(Key::Identity {
+                identity: load_identity_file(path)?,
+                path: path.clone(),
+            }),
+            KeySource::Passphrase { work_factor } => Ok(Key::Passphrase {
+                passphrase: crate::passphrase::obtain(profile, true)?,
+                work_factor: *work_factor,
+            }),
+        }
+    }
+
+    /// Resolves the key to read with; nothing is created.
+    pub fn key_for_reading(&self, source: &KeySource, profile: &str) -> Result<Key> {
+        match source {
+            KeySource::Generated => Ok(Key::Identity {
+                identity: load_identity_file(&self.identity_path())?,
+                path: self.identity_path(),
+            }),
+            KeySource::IdentityFile(path) => Ok(Key::Identity {
+                identity: load_identity_file(path)?,
+                path: path.clone(),
+            }),
+            KeySource::Passphrase { work_factor } => Ok(Key::Passphrase {
+                passphrase: crate::passphrase::obtain(profile, false)?,
+                work_factor: *work_factor,
+            }),
+        }
+    }
+
+    /// Takes the profile's lock, waiting for another latchkey that holds it.
+    pub fn lock(&self, profile: &str) -> Result<ProfileLock> {
+        let path = self.lock_path(profile);
+        make_private_dir(&self.dir)?;
+        make_private_dir(path.parent().unwrap_or(&self.dir))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(|e| {
+            Error::store(format!("cannot open the lock file {}: {e}", path.display()))
+        })?;
+        file.lock()
+            .map_err(|e| Error::store(format!("cannot lock {}: {e}", path.display())))?;
+        Ok(ProfileLock { _file: file })
+    }
+
     /// Encrypts and writes a profile's tokens, replacing the old file only once the new one is
     /// complete on disk.
-    pub fn save(&self, profile: &str, tokens: &StoredTokens) -> Result<PathBuf> {
-        let identity = self.load_or_create_identity()?;
+    pub fn save(&self, profile: &str, tokens: &StoredTokens, key: &Key) -> Result<PathBuf> {
         let plaintext = Zeroizing::new(
             serde_json::to_vec(tokens)
                 .map_err(|e| Error::store(format!("cannot serialise tokens: {e}")))?,
         );
-        let ciphertext = age::encrypt(&identity.to_public(), &plaintext)
-            .map_err(|e| Error::store(format!("cannot encrypt the tokens: {e}")))?;
+        let ciphertext = key.encrypt(&plaintext)?;
         let path = self.token_path(profile);
         make_private_dir(&self.dir)?;
         make_private_dir(path.parent().unwrap_or(&self.dir))?;
@@ -105,42 +248,54 @@ impl TokenStore {
         Ok(path)
     }
 
-    /// Reads and decrypts a profile's tokens; `None` when the profile has never logged in.
-    pub fn load(&self, profile: &str) -> Result<Option<StoredTokens>> {
-        let path = self.token_path(profile);
-        let ciphertext = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::store(format!("cannot read {}: {e}", path.display()))),
-        };
-        let identity = self.load_identity()?;
-        let cannot_decrypt = |why: String| {
-            Error::store(format!("cannot decrypt {}: {why}", path.display()))
-                .hint(format!("the file is damaged or was written with another key; run `latchkey login -p {profile}`"))
-        };
-        let plaintext = Zeroizing::new(
-            age::decrypt(&identity, &ciphertext).map_err(|e| cannot_decrypt(e.to_string()))?,
-        );
-        let tokens: StoredTokens = serde_json::from_slice(&plaintext)
-            .map_err(|e| cannot_decrypt(format!("unexpected contents ({e})")))?;
-        Ok(Some(tokens))
+    /// Whether the profile has a token file (without reading or decrypting it).
+    pub fn exists(&self, profile: &str) -> bool {
+        self.token_path(profile).is_file()
     }
 
-    fn load_identity(&self) -> Result<age::x25519::Identity> {
-        let path = self.identity_path();
-        let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-            Error::store(format!(
-                "cannot read the token store key {}: {e}",
+    /// Reads a profile's token file without decrypting it; `None` when there is none.
+    pub fn read_sealed(&self, profile: &str) -> Result<Option<Sealed>> {
+        let path = self.token_path(profile);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(Sealed {
+                bytes,
+                path,
+                profile: profile.to_owned(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::store(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Reads and decrypts a profile's tokens; `None` when the profile has no token file. The
+    /// key is resolved only when there is a file to decrypt (no passphrase prompt otherwise).
+    pub fn load(
+        &self,
+        profile: &str,
+        key: impl FnOnce() -> Result<Key>,
+    ) -> Result<Option<StoredTokens>> {
+        match self.read_sealed(profile)? {
+            Some(sealed) => sealed.open(&key()?).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes a profile's token file; `false` when there was none.
+    pub fn delete(&self, profile: &str) -> Result<bool> {
+        let path = self.token_path(profile);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir);
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::store(format!(
+                "cannot delete {}: {e}",
                 path.display()
-            ))
-        })?);
-        parse_identity(&text).ok_or_else(|| {
-            Error::store(format!(
-                "{} does not hold an age X25519 identity",
-                path.display()
-            ))
-            .hint("restore the file, or remove it and the token files, then log in again")
-        })
+            ))),
+        }
     }
 
     /// The key, generated on first use. Two first logins racing both end up with the one key
@@ -148,7 +303,7 @@ impl TokenStore {
     fn load_or_create_identity(&self) -> Result<age::x25519::Identity> {
         let path = self.identity_path();
         if path.exists() {
-            return self.load_identity();
+            return load_identity_file(&path);
         }
         make_private_dir(&self.dir)?;
         let identity = age::x25519::Identity::generate();
@@ -167,13 +322,83 @@ impl TokenStore {
                 sync_dir(&self.dir);
                 Ok(identity)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => self.load_identity(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_identity_file(&path),
             Err(e) => Err(Error::store(format!(
                 "cannot create {}: {e}",
                 path.display()
             ))),
         }
     }
+}
+
+/// A token file's bytes, read but not yet decrypted.
+pub struct Sealed {
+    bytes: Vec<u8>,
+    path: PathBuf,
+    profile: String,
+}
+
+impl Sealed {
+    /// Decrypts and parses; any failure is exit 7, and the file is left as it is.
+    pub fn open(&self, key: &Key) -> Result<StoredTokens> {
+        let cannot_decrypt = |why: String| {
+            Error::store(format!("cannot decrypt {}: {why}", self.path.display())).hint(format!(
+                "the file is damaged, or was written with another key or passphrase; run `latchkey login -p {}`",
+                self.profile
+            ))
+        };
+        let plaintext = Zeroizing::new(
+            key.decrypt(&self.bytes)
+                .map_err(|e| cannot_decrypt(decrypt_reason(&e)))?,
+        );
+        serde_json::from_slice(&plaintext)
+            .map_err(|e| cannot_decrypt(format!("unexpected contents ({e})")))
+    }
+
+    /// Whether two reads saw the same file contents.
+    pub fn same_as(&self, other: &Sealed) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+/// age's decrypt errors in words a user can act on.
+fn decrypt_reason(error: &age::DecryptError) -> String {
+    match error {
+        age::DecryptError::NoMatchingKeys => "it was not encrypted to this key".into(),
+        age::DecryptError::KeyDecryptionFailed | age::DecryptError::DecryptionFailed => {
+            "wrong passphrase or key, or the file was altered".into()
+        }
+        age::DecryptError::InvalidMac => "the file was altered (its MAC does not match)".into(),
+        age::DecryptError::InvalidHeader | age::DecryptError::UnknownFormat => {
+            "it is not a complete age file (truncated or replaced?)".into()
+        }
+        age::DecryptError::ExcessiveWork { required, .. } => {
+            format!("its scrypt work factor ({required}) is higher than latchkey accepts")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Reads an age identity file holding X25519 keys (`AGE-SECRET-KEY-1…`), as age-keygen writes.
+fn load_identity_file(path: &Path) -> Result<age::x25519::Identity> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        Error::store(format!("cannot read the key {}: {e}", path.display()))
+            .hint("log in again to create latchkey's key, or fix `identity_file` in the profile")
+    })?);
+    if text.contains("AGE-PLUGIN-") {
+        return Err(Error::store(format!(
+            "{} holds an age plugin identity; this build of latchkey supports X25519 identities only",
+            path.display()
+        ))
+        .hint("make one with age-keygen, or use the default key or a passphrase"));
+    }
+    parse_identity(&text).ok_or_else(|| {
+        Error::store(format!(
+            "{} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)",
+            path.display()
+        ))
+        .hint("restore the file, or point `identity_file` at a key made by age-keygen")
+    })
 }
 
 fn parse_identity(text: &str) -> Option<age::x25519::Identity> {
@@ -282,21 +507,32 @@ mod tests {
         }
     }
 
+    fn generated(store: &TokenStore) -> Key {
+        store.key_for_writing(&KeySource::Generated, "dev").unwrap()
+    }
+
+    fn load(store: &TokenStore, key: &TokenStore) -> Result<Option<StoredTokens>> {
+        store.load("dev", || key.key_for_reading(&KeySource::Generated, "dev"))
+    }
+
     #[test]
     fn round_trip_through_age() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::at(dir.path().join("latchkey"));
-        assert!(store.load("dev").unwrap().is_none());
-        let path = store.save("dev", &tokens("access-1")).unwrap();
+        assert!(load(&store, &store).unwrap().is_none());
+        let key = generated(&store);
+        let path = store.save("dev", &tokens("access-1"), &key).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
         assert!(!String::from_utf8_lossy(&bytes).contains("access-1"));
-        let back = store.load("dev").unwrap().unwrap();
+        let back = load(&store, &store).unwrap().unwrap();
         assert_eq!(back.access_token.secret(), "access-1");
         // A second save replaces the file; the key stays the same.
-        store.save("dev", &tokens("access-2")).unwrap();
+        store
+            .save("dev", &tokens("access-2"), &generated(&store))
+            .unwrap();
         assert_eq!(
-            store.load("dev").unwrap().unwrap().access_token.secret(),
+            load(&store, &store).unwrap().unwrap().access_token.secret(),
             "access-2"
         );
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
@@ -313,7 +549,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::at(dir.path().join("latchkey"));
-        let path = store.save("dev", &tokens("a")).unwrap();
+        let path = store.save("dev", &tokens("a"), &generated(&store)).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&store.identity_path()), 0o600);
@@ -325,12 +561,12 @@ mod tests {
     fn tampered_or_truncated_files_are_store_errors() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::at(dir.path().join("latchkey"));
-        let path = store.save("dev", &tokens("a")).unwrap();
+        let path = store.save("dev", &tokens("a"), &generated(&store)).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        let err = store.load("dev").unwrap_err();
+        let err = load(&store, &store).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::ExitCode::TokenStore);
         assert!(
             err.message().starts_with("cannot decrypt"),
@@ -339,8 +575,7 @@ mod tests {
         );
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(
-            store
-                .load("dev")
+            load(&store, &store)
                 .unwrap_err()
                 .message()
                 .starts_with("cannot decrypt")

@@ -46,6 +46,66 @@ pub fn exchange_code(
     parse_token_response(&response)
 }
 
+/// Uses a refresh token (RFC 6749 §6). The grant's own scope and audience carry over, so none
+/// are sent. `invalid_grant` means the refresh token is dead: that is "log in again" (exit 4).
+pub fn refresh(
+    http: &Http,
+    token_url: &Url,
+    profile: &Profile,
+    refresh_token: &RefreshToken,
+) -> Result<TokenResponse> {
+    let pairs = [
+        ("grant_type", "refresh_token"),
+        ("client_id", profile.client_id.as_str()),
+        ("refresh_token", refresh_token.secret()),
+    ];
+    let body = match profile.token_request_format {
+        TokenRequestFormat::Form => Body::Form(&pairs),
+        TokenRequestFormat::Json => Body::Json(&pairs),
+    };
+    let response = http.post(token_url, body, "token refresh")?;
+    if (400..500).contains(&response.status)
+        && response.status != 429
+        && let Ok(RawTokenResponse {
+            error: Some(error),
+            error_description,
+            ..
+        }) = serde_json::from_str::<RawTokenResponse>(&response.body)
+        && error == "invalid_grant"
+    {
+        let detail = oauth_error(&error, error_description.as_deref());
+        return Err(Error::login_required(format!(
+            "the refresh token was refused ({}); profile `{}` must log in again",
+            detail
+                .message()
+                .replace("the identity provider refused: ", ""),
+            profile.name
+        ))
+        .hint(format!("run `latchkey login -p {}`", profile.name)));
+    }
+    parse_token_response(&response)
+}
+
+/// Warns once per process when the provider's clock and ours disagree by more than a minute:
+/// expiry times would then make tokens look valid or expired wrongly.
+pub fn warn_on_clock_skew(date_header: Option<&str>) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let Some(theirs) = date_header.and_then(crate::duration::parse_http_date) else {
+        return;
+    };
+    let ours = crate::store::unix_now();
+    let skew = theirs.abs_diff(ours);
+    if skew > 60 {
+        WARNED.call_once(|| {
+            let direction = if theirs > ours { "behind" } else { "ahead of" };
+            eprintln!(
+                "warning: this host's clock is {} {direction} the identity provider's; token expiry times will be off (check NTP)",
+                crate::duration::format_remaining(std::time::Duration::from_secs(skew))
+            );
+        });
+    }
+}
+
 #[derive(Deserialize)]
 struct RawTokenResponse {
     access_token: Option<String>,

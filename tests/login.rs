@@ -3,135 +3,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{Idp, Run, World, browser, write_line};
-
-/// A running `latchkey login`, its stderr read line by line as it comes.
-struct Session {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Session {
-    fn start(world: &World, args: &[&str], env: &[(&str, &str)]) -> Session {
-        let mut cmd = world.cmd(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start latchkey login");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Session {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a stderr line matching `pred`.
-    fn wait_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no {what} on stderr; saw:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// The authorize URL latchkey printed on a line of its own.
-    fn authorize_url(&mut self, idp: &Idp) -> String {
-        let prefix = format!("{}/auth?", idp.issuer);
-        self.wait_line("authorize URL", |l| l.starts_with(&prefix))
-    }
-
-    fn paste(&mut self, text: &str) {
-        write_line(self.stdin.as_mut().expect("stdin"), text);
-    }
-
-    /// Closes stdin and waits for the exit, with everything latchkey said.
-    fn finish(mut self) -> Run {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "latchkey login did not finish; stderr so far:\n{}",
-                    self.seen.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        let mut stdout = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
-        }
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr: self.seen.join("\n"),
-        }
-    }
-}
-
-/// Completes the provider's pages for an authorize URL and returns where it redirected.
-fn approve(url: &str, idp: &Idp, extra: &[&str]) -> String {
-    let mut args = vec!["login", url, "--print"];
-    args.extend(extra);
-    let out = browser(&args, idp.ca.as_deref());
-    assert!(
-        out.status.success(),
-        "browser stand-in failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn query_param(url: &str, key: &str) -> String {
-    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    latchkey::url::parse_query(query)
-        .unwrap()
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("{key} not in {url}"))
-}
-
-fn stored(world: &World) -> Option<latchkey::store::StoredTokens> {
-    latchkey::store::TokenStore::at(world.data_home().join("latchkey"))
-        .load("local")
-        .unwrap()
-}
+use support::{Idp, Run, Session, World, approve, paste_login, query_param, stored};
 
 fn token_file(world: &World) -> std::path::PathBuf {
     world.data_home().join("latchkey/tokens/local.age")
@@ -142,15 +15,6 @@ fn world_for(idp: &Idp, extra: &str) -> World {
     let world = World::new();
     world.write_profiles(&idp.profile_toml(extra));
     world
-}
-
-/// Logs in by pasting the redirect URL; the common path of several tests.
-fn paste_login(world: &World, idp: &Idp) -> Run {
-    let mut session = Session::start(world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &[]);
-    session.paste(&redirect);
-    session.finish()
 }
 
 #[test]

@@ -47,7 +47,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         ));
     }
     let file = globals.load_profiles()?;
-    let (name, _) = file.select(globals.profile(args.profile.as_deref()))?;
+    let (name, _) = file.select(globals.profile_name(args.profile.as_deref()))?;
     let flags = FlagOverrides {
         audience: args.audience.clone(),
         scopes: (!args.scope.is_empty()).then(|| {
@@ -60,7 +60,9 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     };
     let (profile, _) = file.resolve(&name, &flags)?;
     let store = TokenStore::open()?;
-    let http = Http::new();
+    // The key first: a passphrase prompt must come before stdin is read for pastes.
+    let key = store.key_for_writing(&profile.key_source, &profile.name)?;
+    let http = Http::new(profile.http_timeout);
     let endpoints = endpoints::resolve(&profile, &http)?;
     let secrets = LoginSecrets::generate();
 
@@ -161,13 +163,16 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         &secrets.verifier,
         &redirect_uri,
     )?;
+    token_endpoint::warn_on_clock_skew(tokens.date.as_deref());
     let stored = StoredTokens::new(
         tokens,
         &profile.issuer.to_string(),
         &profile.client_id,
         profile.audience.as_deref(),
     );
-    store.save(&profile.name, &stored)?;
+    // Under the profile's lock, so a refresh running at the same moment cannot overwrite it.
+    let _lock = store.lock(&profile.name)?;
+    store.save(&profile.name, &stored, &key)?;
     eprintln!("{}", outcome(&profile, &stored));
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! Dispatch from the parsed command line to each command's module.
 
 mod login;
+mod logout;
 mod profiles;
+mod status;
+mod token;
 
 use crate::cli::{Cli, Command};
 use crate::config::ProfilesFile;
@@ -25,6 +28,9 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match command {
         Command::Login(args) => login::run(&globals, args),
+        Command::Token(args) => token::run(&globals, args),
+        Command::Status(args) => status::run(&globals, args),
+        Command::Logout(args) => logout::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
     }
 }
@@ -37,8 +43,36 @@ pub struct Globals {
 
 impl Globals {
     /// `-p` after the command wins over `-p` before it: the later one is what the user typed last.
-    pub fn profile<'a>(&'a self, after_command: Option<&'a str>) -> Option<&'a str> {
+    pub fn profile_name<'a>(&'a self, after_command: Option<&'a str>) -> Option<&'a str> {
         after_command.or(self.profile.as_deref())
+    }
+
+    /// The profile a command works on: selected, layered and validated.
+    pub fn profile(
+        &self,
+        file: &ProfilesFile,
+        after_command: Option<&str>,
+    ) -> Result<crate::config::Profile> {
+        let (name, _) = file.select(self.profile_name(after_command))?;
+        Ok(file.resolve(&name, &Default::default())?.0)
+    }
+
+    /// The profiles a command covers: every one with `--all`, else the selected one.
+    pub fn profiles(
+        &self,
+        file: &ProfilesFile,
+        after_command: Option<&str>,
+        all: bool,
+    ) -> Result<Vec<crate::config::Profile>> {
+        if !all {
+            return Ok(vec![self.profile(file, after_command)?]);
+        }
+        if self.profile_name(after_command).is_some() {
+            return Err(Error::usage("--all and --profile contradict each other"));
+        }
+        file.profile_names()
+            .map(|name| Ok(file.resolve(name, &Default::default())?.0))
+            .collect()
     }
 
     pub fn load_profiles(&self) -> Result<ProfilesFile> {

@@ -11,13 +11,17 @@ use std::fmt::Write as _;
 pub fn run(globals: &Globals, args: ProfilesArgs) -> Result<()> {
     let file = globals.load_profiles()?;
     match args.command {
-        None => list(&file, globals.profile(args.profile.as_deref()), args.json),
+        None => list(
+            &file,
+            globals.profile_name(args.profile.as_deref()),
+            args.json,
+        ),
         Some(ProfilesCommand::Show(show)) => {
             let name = show
                 .name
                 .as_deref()
                 .or(show.profile.as_deref())
-                .or(globals.profile(args.profile.as_deref()));
+                .or(globals.profile_name(args.profile.as_deref()));
             let (name, selected_by) = file.select(name)?;
             let (profile, sources) = file.resolve(&name, &Default::default())?;
             let settings = ProfileSettings::new(&profile, sources);

@@ -5,8 +5,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 pub const CLIENT_ID: &str = "latchkey-test";
 pub const USER: &str = "alice";
@@ -16,6 +16,7 @@ pub const PASSWORD: &str = "wonderland";
 /// the developer's environment leaks in.
 pub struct World {
     pub dir: tempfile::TempDir,
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl World {
@@ -24,7 +25,17 @@ impl World {
             .prefix("latchkey-test-")
             .tempdir()
             .expect("temp dir");
-        World { dir }
+        World {
+            dir,
+            env: Default::default(),
+        }
+    }
+
+    /// An environment variable every later run in this world gets.
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.env
+            .borrow_mut()
+            .push((key.to_owned(), value.to_owned()));
     }
 
     pub fn home(&self) -> PathBuf {
@@ -68,6 +79,9 @@ impl World {
             .env("XDG_DATA_HOME", self.data_home())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
+        for (k, v) in self.env.borrow().iter() {
+            cmd.env(k, v);
+        }
         cmd
     }
 
@@ -164,6 +178,13 @@ fn require_node() {
 }
 
 impl Idp {
+    /// Stops the provider now (for "provider down" tests).
+    pub fn stop(&self) {
+        let mut child = self._child.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// Starts a provider with extra server flags and waits for its readiness line.
     pub fn start(flags: &[&str]) -> Idp {
         require_node();
@@ -244,6 +265,42 @@ impl Idp {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON ({e}): {text}"))
     }
 
+    /// Uses a refresh token directly at the provider, as an attacker holding it would; returns
+    /// the HTTP status and the JSON answer.
+    pub fn try_refresh(&self, refresh_token: &str) -> (u16, serde_json::Value) {
+        let mut response = self
+            .agent()
+            .post(format!("{}/token", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(format!(
+                "grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token={}",
+                latchkey::url::form_encode(refresh_token)
+            ))
+            .expect("POST /token");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().expect("body");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Whether an access token is accepted at the userinfo endpoint.
+    pub fn userinfo_status(&self, access_token: &str) -> u16 {
+        self.agent()
+            .get(format!("{}/me", self.issuer))
+            .header("authorization", format!("Bearer {access_token}"))
+            .call()
+            .expect("GET /me")
+            .status()
+            .as_u16()
+    }
+
+    pub fn reset(&self) {
+        let answer = self.post_json("/__test/reset", serde_json::json!({}));
+        assert_eq!(answer["ok"], true, "{answer}");
+    }
+
     pub fn counters(&self) -> serde_json::Value {
         self.get_json("/__test/counters")
     }
@@ -295,4 +352,142 @@ pub fn write_line(stdin: &mut ChildStdin, line: &str) {
     stdin.write_all(line.as_bytes()).unwrap();
     stdin.write_all(b"\n").unwrap();
     stdin.flush().unwrap();
+}
+
+/// A running `latchkey login`, its stderr read line by line as it comes.
+pub struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Session {
+    pub fn start(world: &World, args: &[&str], env: &[(&str, &str)]) -> Session {
+        let mut cmd = world.cmd(args);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start latchkey login");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line matching `pred`.
+    pub fn wait_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no {what} on stderr; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// The authorize URL latchkey printed on a line of its own.
+    pub fn authorize_url(&mut self, idp: &Idp) -> String {
+        let prefix = format!("{}/auth?", idp.issuer);
+        self.wait_line("authorize URL", |l| l.starts_with(&prefix))
+    }
+
+    pub fn paste(&mut self, text: &str) {
+        write_line(self.stdin.as_mut().expect("stdin"), text);
+    }
+
+    /// Closes stdin and waits for the exit, with everything latchkey said.
+    pub fn finish(mut self) -> Run {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "latchkey login did not finish; stderr so far:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: self.seen.join("\n"),
+        }
+    }
+}
+
+/// Completes the provider's pages for an authorize URL and returns where it redirected.
+pub fn approve(url: &str, idp: &Idp, extra: &[&str]) -> String {
+    let mut args = vec!["login", url, "--print"];
+    args.extend(extra);
+    let out = browser(&args, idp.ca.as_deref());
+    assert!(
+        out.status.success(),
+        "browser stand-in failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+pub fn query_param(url: &str, key: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    latchkey::url::parse_query(query)
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("{key} not in {url}"))
+}
+
+/// Logs in by pasting the redirect URL: the quickest real login, used by many tests.
+pub fn paste_login(world: &World, idp: &Idp) -> Run {
+    let mut session = Session::start(world, &["login", "--no-loopback", "--no-browser"], &[]);
+    let url = session.authorize_url(idp);
+    let redirect = approve(&url, idp, &[]);
+    session.paste(&redirect);
+    session.finish()
+}
+
+/// The tokens stored for profile `local`, decrypted with latchkey's own key (the test reads
+/// what a user's latchkey would).
+pub fn stored(world: &World) -> Option<latchkey::store::StoredTokens> {
+    let store = latchkey::store::TokenStore::at(world.data_home().join("latchkey"));
+    store
+        .load("local", || {
+            store.key_for_reading(&latchkey::config::KeySource::Generated, "local")
+        })
+        .unwrap()
 }
