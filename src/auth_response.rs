@@ -20,6 +20,23 @@ pub enum AuthResponse {
     },
 }
 
+/// The issuer a response must name (RFC 9207): a present `iss` must always equal it, and an
+/// absent one is refused when the provider announced that it always sends `iss`.
+#[derive(Debug, Clone, Copy)]
+pub struct Issuer<'a> {
+    pub value: &'a str,
+    pub required: bool,
+}
+
+impl<'a> From<&'a str> for Issuer<'a> {
+    fn from(value: &'a str) -> Self {
+        Issuer {
+            value,
+            required: false,
+        }
+    }
+}
+
 /// Why a response was not accepted; Display gives a one-line message for the user (no secret
 /// values ever: never the code or either state value).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +44,7 @@ pub enum Rejection {
     MissingState,
     StateMismatch,
     IssuerMismatch { got: String, expected: String },
+    MissingIssuer,
     MissingCode,
     Junk(String),
 }
@@ -47,6 +65,9 @@ impl fmt::Display for Rejection {
                 "the response names issuer {:?}, but this login is with {expected:?}",
                 shorten(got)
             ),
+            Rejection::MissingIssuer => f.write_str(
+                "the response has no `iss`, though this provider always sends one (RFC 9207): it may come from another provider",
+            ),
             Rejection::MissingCode => {
                 f.write_str("the response carries neither a `code` nor an `error`")
             }
@@ -66,11 +87,12 @@ const MAX_SHOWN_ISSUER_LEN: usize = 200;
 const NOT_A_RESPONSE: &str = "that is not a redirect URL, query string or code; paste the whole address the browser was sent to after the login, or just the code";
 
 /// Checks the response carried in a query string (already split off the URL, not yet decoded).
-pub fn from_query(
+pub fn from_query<'a>(
     query: &str,
     expected_state: &State,
-    issuer: &str,
+    issuer: impl Into<Issuer<'a>>,
 ) -> Result<AuthResponse, Rejection> {
+    let issuer = issuer.into();
     let pairs = parse_query(query).ok_or_else(|| {
         Rejection::Junk(
             "the response's query string is malformed (a bad %-escape, or not UTF-8)".into(),
@@ -82,11 +104,12 @@ pub fn from_query(
 
 /// Checks what the user pasted: a full redirect URL (http/https, or any URL containing `?`), a
 /// bare query string (`code=...&state=...`, optionally starting with `?`), or a bare code.
-pub fn from_pasted(
+pub fn from_pasted<'a>(
     text: &str,
     expected_state: &State,
-    issuer: &str,
+    issuer: impl Into<Issuer<'a>>,
 ) -> Result<AuthResponse, Rejection> {
+    let issuer = issuer.into();
     let text = strip_wrapping(text);
     if text.is_empty() {
         return Err(Rejection::Junk(NOT_A_RESPONSE.into()));
@@ -154,7 +177,7 @@ impl ResponseFields {
         Ok(fields)
     }
 
-    fn check(self, expected_state: &State, issuer: &str) -> Result<AuthResponse, Rejection> {
+    fn check(self, expected_state: &State, issuer: Issuer<'_>) -> Result<AuthResponse, Rejection> {
         let code = self.code.filter(|code| !code.secret().is_empty());
         let error = self.error.filter(|error| !error.is_empty());
         if code.is_none() && error.is_none() {
@@ -170,13 +193,15 @@ impl ResponseFields {
         }
         // RFC 9207: a present `iss` must be exactly our issuer (mix-up defence); providers that
         // do not send it are accepted.
-        if let Some(got) = &self.iss
-            && got != issuer
-        {
-            return Err(Rejection::IssuerMismatch {
-                got: got.clone(),
-                expected: issuer.to_owned(),
-            });
+        match &self.iss {
+            Some(got) if got != issuer.value => {
+                return Err(Rejection::IssuerMismatch {
+                    got: got.clone(),
+                    expected: issuer.value.to_owned(),
+                });
+            }
+            None if issuer.required => return Err(Rejection::MissingIssuer),
+            _ => {}
         }
         match (error, code) {
             // Both at once is malformed; the refusal wins, since a code the provider also calls
@@ -452,6 +477,31 @@ mod tests {
                 assert!(!shown.contains(secret), "{shown}");
             }
         }
+    }
+
+    #[test]
+    fn iss_is_required_when_the_provider_announced_it() {
+        let state = state();
+        let required = Issuer {
+            value: ISSUER,
+            required: true,
+        };
+        let without = "code=c&state=st8-abc".to_owned();
+        assert_eq!(
+            from_query(&without, &state, required).unwrap_err(),
+            Rejection::MissingIssuer
+        );
+        assert!(
+            from_query(&without, &state, ISSUER).is_ok(),
+            "optional when not announced"
+        );
+        let with = format!(
+            "code=c&state=st8-abc&iss={}",
+            crate::url::form_encode(ISSUER)
+        );
+        assert!(from_query(&with, &state, required).is_ok());
+        // A bare pasted code carries nothing to check: the user vouches for it.
+        assert!(from_pasted("abcDEF123", &state, required).is_ok());
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub struct LoopbackListener {
     listener: TcpListener,
     port: u16,
     limits: Limits,
+    iss_required: bool,
 }
 
 impl LoopbackListener {
@@ -75,6 +76,7 @@ impl LoopbackListener {
             listener,
             port,
             limits: DEFAULT_LIMITS,
+            iss_required: false,
         })
     }
 
@@ -96,6 +98,7 @@ impl LoopbackListener {
         issuer: String,
         events: Sender<Received>,
     ) -> JoinHandle<()> {
+        let iss_required = self.iss_required;
         let shared = Arc::new(Shared {
             // A redirect URI with no path reaches us as a request for `/`.
             callback_path: if callback_path.is_empty() {
@@ -105,6 +108,7 @@ impl LoopbackListener {
             },
             state,
             issuer,
+            iss_required,
             events,
             receiver_gone: AtomicBool::new(false),
             active: AtomicUsize::new(0),
@@ -114,6 +118,12 @@ impl LoopbackListener {
         // Spawning fails only when the OS refuses a thread at startup, not on anything a client
         // sends; std reports that by panicking, and there is no listener to run without it.
         thread::spawn(move || accept_loop(&listener, &shared))
+    }
+
+    /// Refuses responses without `iss` (when discovery says the provider always sends it).
+    pub fn require_iss(mut self, required: bool) -> Self {
+        self.iss_required = required;
+        self
     }
 
     #[cfg(test)]
@@ -149,6 +159,8 @@ struct Shared {
     callback_path: String,
     state: State,
     issuer: String,
+    /// RFC 9207: the provider announced that it always sends `iss`.
+    iss_required: bool,
     events: Sender<Received>,
     receiver_gone: AtomicBool,
     /// Connections being handled now.
@@ -307,7 +319,11 @@ fn respond(head: &[u8], shared: &Shared) -> (Reply, Option<AuthResponse>) {
     if method != "GET" {
         return (Reply::method_not_allowed(), None);
     }
-    match auth_response::from_query(query, &shared.state, &shared.issuer) {
+    let issuer = auth_response::Issuer {
+        value: &shared.issuer,
+        required: shared.iss_required,
+    };
+    match auth_response::from_query(query, &shared.state, issuer) {
         Ok(response) => {
             let reply = match &response {
                 AuthResponse::Code { .. } => Reply::received(),

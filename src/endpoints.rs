@@ -1,11 +1,20 @@
-//! The provider's endpoints: fixed paths for an Auth0 domain, or the issuer's discovery
-//! document (OpenID Connect Discovery 1.0), with the profile's per-endpoint overrides on top.
+//! The provider's metadata: endpoints from an Auth0 domain's fixed paths or the issuer's
+//! discovery document (OpenID Connect Discovery 1.0) with the profile's overrides on top, and
+//! its signing keys (JWKS) — both cached per profile beside the tokens for a day, so `token`
+//! can refresh without a discovery round trip.
 
 use crate::config::{Profile, ProviderKind, parse_endpoint};
 use crate::error::{Error, Result};
 use crate::http::Http;
+use crate::jwt::Jwks;
+use crate::store::unix_now;
 use crate::url::Url;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+/// Cached metadata older than this is fetched again.
+const CACHE_MAX_AGE_SECS: u64 = 24 * 3600;
 
 /// Where to send each request for one profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,58 +23,180 @@ pub struct Endpoints {
     pub token: Url,
     pub revocation: Option<Url>,
     pub device_authorization: Option<Url>,
+    /// The provider's signing keys (JWKS).
+    pub jwks: Option<Url>,
     /// RFC 9207: the provider puts `iss` in every authorization response.
     pub iss_parameter_supported: bool,
+    /// Whether these came from the cache (and so may be stale if a call fails).
+    pub from_cache: bool,
 }
 
 /// The part of the discovery document latchkey uses.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DiscoveryDocument {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub revocation_endpoint: Option<String>,
     pub device_authorization_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
 }
 
-/// Resolves the endpoints; only a discovery profile without authorize and token overrides
-/// touches the network.
-pub fn resolve(profile: &Profile, http: &Http) -> Result<Endpoints> {
-    let overrides = &profile.endpoints;
-    let base = match &profile.kind {
-        ProviderKind::Auth0 { .. } => {
-            let at = |path: &str| profile.issuer.with_path(path);
-            Endpoints {
-                authorize: at("/authorize"),
-                token: at("/oauth/token"),
-                revocation: Some(at("/oauth/revoke")),
-                device_authorization: Some(at("/oauth/device/code")),
-                iss_parameter_supported: false,
+/// What is cached per profile (`tokens/PROFILE.provider.json`).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+struct MetadataCache {
+    issuer: String,
+    discovery: Option<DiscoveryDocument>,
+    #[serde(default)]
+    discovery_fetched_at: u64,
+    jwks: Option<Jwks>,
+    #[serde(default)]
+    jwks_fetched_at: u64,
+}
+
+/// One profile's provider metadata, fetched when needed and cached when possible.
+pub struct Provider<'a> {
+    profile: &'a Profile,
+    http: &'a Http,
+    cache_path: Option<PathBuf>,
+    cache: RefCell<MetadataCache>,
+}
+
+impl<'a> Provider<'a> {
+    /// `cache_path` is where the metadata is kept; `None` fetches every time.
+    pub fn new(profile: &'a Profile, http: &'a Http, cache_path: Option<PathBuf>) -> Provider<'a> {
+        let issuer = profile.issuer.to_string();
+        // A cache that cannot be read, or was written for another issuer, is simply not used.
+        let cache = cache_path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| serde_json::from_slice::<MetadataCache>(&bytes).ok())
+            .filter(|c| c.issuer == issuer)
+            .unwrap_or(MetadataCache {
+                issuer,
+                ..MetadataCache::default()
+            });
+        Provider {
+            profile,
+            http,
+            cache_path,
+            cache: RefCell::new(cache),
+        }
+    }
+
+    /// The endpoints, from the domain, the overrides, the cache or discovery.
+    pub fn endpoints(&self) -> Result<Endpoints> {
+        self.endpoints_with(false)
+    }
+
+    /// The endpoints with discovery fetched anew (after an endpoint failed as if it moved).
+    pub fn endpoints_fresh(&self) -> Result<Endpoints> {
+        self.endpoints_with(true)
+    }
+
+    fn endpoints_with(&self, refetch: bool) -> Result<Endpoints> {
+        let profile = self.profile;
+        let overrides = &profile.endpoints;
+        let base = match &profile.kind {
+            ProviderKind::Auth0 { .. } => auth0_endpoints(profile),
+            ProviderKind::Discovery => {
+                let cached = self.cache.borrow().discovery.clone().filter(|_| {
+                    !refetch
+                        && unix_now().saturating_sub(self.cache.borrow().discovery_fetched_at)
+                            < CACHE_MAX_AGE_SECS
+                });
+                let (document, from_cache) = match cached {
+                    Some(document) => (document, true),
+                    None => {
+                        let document = fetch_discovery(profile, self.http)?;
+                        {
+                            let mut cache = self.cache.borrow_mut();
+                            cache.discovery = Some(document.clone());
+                            cache.discovery_fetched_at = unix_now();
+                        }
+                        self.save();
+                        (document, false)
+                    }
+                };
+                let mut endpoints = endpoints_from(&document)?;
+                endpoints.from_cache = from_cache;
+                endpoints
+            }
+        };
+        Ok(Endpoints {
+            authorize: overrides.authorize.clone().unwrap_or(base.authorize),
+            token: overrides.token.clone().unwrap_or(base.token),
+            revocation: overrides.revocation.clone().or(base.revocation),
+            device_authorization: overrides
+                .device_authorization
+                .clone()
+                .or(base.device_authorization),
+            ..base
+        })
+    }
+
+    /// The provider's signing keys; `force` fetches them anew (a token named an unknown key).
+    pub fn jwks(&self, force: bool) -> Result<Jwks> {
+        if !force {
+            let cache = self.cache.borrow();
+            if let Some(jwks) = &cache.jwks
+                && unix_now().saturating_sub(cache.jwks_fetched_at) < CACHE_MAX_AGE_SECS
+            {
+                return Ok(jwks.clone());
             }
         }
-        ProviderKind::Discovery => match (&overrides.authorize, &overrides.token) {
-            (Some(authorize), Some(token)) => Endpoints {
-                authorize: authorize.clone(),
-                token: token.clone(),
-                revocation: None,
-                device_authorization: None,
-                iss_parameter_supported: false,
-            },
-            _ => discover(profile, http)?,
-        },
-    };
-    Ok(Endpoints {
-        authorize: overrides.authorize.clone().unwrap_or(base.authorize),
-        token: overrides.token.clone().unwrap_or(base.token),
-        revocation: overrides.revocation.clone().or(base.revocation),
-        device_authorization: overrides
-            .device_authorization
-            .clone()
-            .or(base.device_authorization),
-        iss_parameter_supported: base.iss_parameter_supported,
-    })
+        let url = self.endpoints()?.jwks.ok_or_else(|| {
+            Error::provider("the provider publishes no signing keys (no jwks_uri), so its ID tokens cannot be checked")
+        })?;
+        let response = self.http.get(&url, "signing keys")?;
+        if !response.is_success() {
+            return Err(Error::network(format!(
+                "signing keys: {url} answered HTTP {}: {}",
+                response.status,
+                response.excerpt()
+            )));
+        }
+        let jwks: Jwks = serde_json::from_str(&response.body).map_err(|e| {
+            Error::network(format!(
+                "signing keys: {url} did not return a JSON Web Key Set: {e}"
+            ))
+        })?;
+        {
+            let mut cache = self.cache.borrow_mut();
+            cache.jwks = Some(jwks.clone());
+            cache.jwks_fetched_at = unix_now();
+        }
+        self.save();
+        Ok(jwks)
+    }
+
+    /// Writes the cache; a cache that cannot be written costs a fetch next time, nothing more.
+    fn save(&self) {
+        let Some(path) = &self.cache_path else { return };
+        let Ok(bytes) = serde_json::to_vec(&*self.cache.borrow()) else {
+            return;
+        };
+        if let Some(dir) = path.parent()
+            && crate::store::make_private_dir(dir).is_ok()
+        {
+            let _ = crate::store::write_atomic(path, &bytes);
+        }
+    }
+}
+
+fn auth0_endpoints(profile: &Profile) -> Endpoints {
+    let at = |path: &str| profile.issuer.with_path(path);
+    Endpoints {
+        authorize: at("/authorize"),
+        token: at("/oauth/token"),
+        revocation: Some(at("/oauth/revoke")),
+        device_authorization: Some(at("/oauth/device/code")),
+        jwks: Some(at("/.well-known/jwks.json")),
+        iss_parameter_supported: false,
+        from_cache: false,
+    }
 }
 
 /// `ISSUER/.well-known/openid-configuration` (a trailing `/` of the issuer is not doubled).
@@ -77,23 +208,23 @@ pub fn discovery_url(issuer: &Url) -> Url {
     issuer.with_path(&path)
 }
 
-fn discover(profile: &Profile, http: &Http) -> Result<Endpoints> {
+fn fetch_discovery(profile: &Profile, http: &Http) -> Result<DiscoveryDocument> {
     let url = discovery_url(&profile.issuer);
     let response = http.get(&url, "discovery")?;
+    let hint = format!("check `issuer` in profile `{}`", profile.name);
     if !response.is_success() {
         return Err(Error::network(format!(
             "discovery: {url} answered HTTP {}: {}",
             response.status,
             response.excerpt()
         ))
-        .hint(format!("check `issuer` in profile `{}`", profile.name)));
+        .hint(hint));
     }
-    parse_discovery(&response.body, &profile.issuer.to_string())
-        .map_err(|e| e.hint(format!("check `issuer` in profile `{}`", profile.name)))
+    parse_discovery(&response.body, &profile.issuer.to_string()).map_err(|e| e.hint(hint))
 }
 
-/// Checks a discovery document against the configured issuer and extracts the endpoints.
-pub fn parse_discovery(body: &str, issuer: &str) -> Result<Endpoints> {
+/// Checks a discovery document against the configured issuer.
+pub fn parse_discovery(body: &str, issuer: &str) -> Result<DiscoveryDocument> {
     let doc: DiscoveryDocument = serde_json::from_str(body).map_err(|e| {
         Error::network(format!(
             "discovery: the document for {issuer} is not valid: {e}"
@@ -107,23 +238,29 @@ pub fn parse_discovery(body: &str, issuer: &str) -> Result<Endpoints> {
             doc.issuer
         )));
     }
+    endpoints_from(&doc)?;
+    Ok(doc)
+}
+
+/// The endpoints a (checked) discovery document names, each an https (or loopback) URL.
+fn endpoints_from(doc: &DiscoveryDocument) -> Result<Endpoints> {
     let endpoint = |name: &str, value: &str| {
         parse_endpoint(value).map_err(|m| Error::network(format!("discovery: `{name}`: {m}")))
+    };
+    let optional = |name: &str, value: &Option<String>| {
+        value.as_deref().map(|v| endpoint(name, v)).transpose()
     };
     Ok(Endpoints {
         authorize: endpoint("authorization_endpoint", &doc.authorization_endpoint)?,
         token: endpoint("token_endpoint", &doc.token_endpoint)?,
-        revocation: doc
-            .revocation_endpoint
-            .as_deref()
-            .map(|v| endpoint("revocation_endpoint", v))
-            .transpose()?,
-        device_authorization: doc
-            .device_authorization_endpoint
-            .as_deref()
-            .map(|v| endpoint("device_authorization_endpoint", v))
-            .transpose()?,
+        revocation: optional("revocation_endpoint", &doc.revocation_endpoint)?,
+        device_authorization: optional(
+            "device_authorization_endpoint",
+            &doc.device_authorization_endpoint,
+        )?,
+        jwks: optional("jwks_uri", &doc.jwks_uri)?,
         iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
+        from_cache: false,
     })
 }
 
@@ -156,7 +293,7 @@ mod tests {
 
     #[test]
     fn reads_the_endpoints() {
-        let e = parse_discovery(DOC, "https://idp.example").unwrap();
+        let e = endpoints_from(&parse_discovery(DOC, "https://idp.example").unwrap()).unwrap();
         assert_eq!(e.token.to_string(), "https://idp.example/token");
         assert_eq!(
             e.revocation.unwrap().to_string(),

@@ -68,6 +68,10 @@ secret_string!(
     AuthorizationCode
 );
 secret_string!(
+    /// A device code (RFC 8628 §3.2): whoever holds it can collect the tokens.
+    DeviceCode
+);
+secret_string!(
     /// The PKCE code verifier (RFC 7636 §4.1).
     PkceVerifier
 );

@@ -86,6 +86,18 @@ pub fn refresh(
     parse_token_response(&response)
 }
 
+/// The OAuth `error` and `error_description` of a response, when its body carries them.
+pub fn oauth_error_of(response: &Response) -> Option<(String, Option<String>)> {
+    match serde_json::from_str::<RawTokenResponse>(&response.body) {
+        Ok(RawTokenResponse {
+            error: Some(error),
+            error_description,
+            ..
+        }) => Some((error, error_description)),
+        _ => None,
+    }
+}
+
 /// Warns once per process when the provider's clock and ours disagree by more than a minute:
 /// expiry times would then make tokens look valid or expired wrongly.
 pub fn warn_on_clock_skew(date_header: Option<&str>) {

@@ -1,0 +1,242 @@
+//! ID-token validation (OpenID Connect Core §3.1.3.7) after every code exchange and refresh:
+//! signature against the provider's keys, then issuer, audience, authorized party, expiry,
+//! issued-at and nonce. Any failure names the check, and nothing is stored.
+
+use crate::error::{Error, Result};
+use crate::jwt::{IdClaims, Jwks, Jws, VerifyError};
+use crate::secret::IdToken;
+
+/// Clocks drift: an `iat` up to this far in the future, or an `exp` this far in the past, is
+/// still accepted (Auth0 dropped its strict iat check for the same reason).
+const LEEWAY_SECS: i64 = 120;
+
+/// What the ID token must say.
+#[derive(Debug)]
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    /// The nonce sent in the authorization request; `None` after a refresh or device flow.
+    pub nonce: Option<&'a str>,
+    pub now: u64,
+}
+
+/// Validates an ID token. `keys(force)` returns the provider's key set, fetching it anew when
+/// `force` is set — done once, when the token names a key the cached set lacks (key rotation).
+pub fn validate(
+    token: &IdToken,
+    expected: &Expected<'_>,
+    keys: &mut dyn FnMut(bool) -> Result<Jwks>,
+) -> Result<IdClaims> {
+    let fail = |check: String| {
+        Error::provider(format!("the ID token failed validation: {check}")).hint(
+            "nothing was stored. Check the profile's issuer and client_id; if they are right, the provider \
+             or something between it and you sent a token that cannot be trusted",
+        )
+    };
+    let jws = Jws::parse(token.secret()).map_err(fail)?;
+    let verified = match jws.verify(&keys(false)?) {
+        Err(VerifyError::UnknownKid(_)) => jws.verify(&keys(true)?),
+        other => other,
+    };
+    verified.map_err(|e| fail(format!("signature: {e}")))?;
+    let claims = jws.claims().map_err(fail)?;
+
+    if claims.iss.as_deref() != Some(expected.issuer) {
+        return Err(fail(format!(
+            "issuer: the token says {:?}, the profile's issuer is {:?}",
+            claims.iss.as_deref().unwrap_or("(none)"),
+            expected.issuer
+        )));
+    }
+    let audiences = claims.aud.values();
+    if !audiences.contains(&expected.client_id) {
+        return Err(fail(format!(
+            "audience: the token is for {audiences:?}, not this client ({:?})",
+            expected.client_id
+        )));
+    }
+    if (audiences.len() > 1 || claims.azp.is_some())
+        && claims.azp.as_deref() != Some(expected.client_id)
+    {
+        return Err(fail(format!(
+            "authorized party: azp is {:?}, not this client ({:?})",
+            claims.azp.as_deref().unwrap_or("(none)"),
+            expected.client_id
+        )));
+    }
+    let now = i64::try_from(expected.now).unwrap_or(i64::MAX);
+    match claims.exp {
+        Some(exp) if exp + LEEWAY_SECS > now => {}
+        Some(exp) => {
+            return Err(fail(format!(
+                "expiry: the token expired {}s ago",
+                now - exp
+            )));
+        }
+        None => return Err(fail("expiry: the token has no exp claim".into())),
+    }
+    if let Some(iat) = claims.iat
+        && iat > now + LEEWAY_SECS
+    {
+        return Err(fail(format!(
+            "issued-at: the token claims to be issued {}s in the future (check this host's clock)",
+            iat - now
+        )));
+    }
+    if let Some(nonce) = expected.nonce
+        && !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| crate::secret::constant_time_eq(n.as_bytes(), nonce.as_bytes()))
+    {
+        return Err(fail(
+            "nonce: it does not match the one this login sent (a replayed token?)".into(),
+        ));
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::test_keys::TestKey;
+    use serde_json::{Value, json};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn claims() -> Value {
+        json!({"iss": "https://idp/", "aud": "cli", "sub": "alice", "exp": NOW + 600, "iat": NOW, "nonce": "n0nce"})
+    }
+
+    fn check(
+        key: &TestKey,
+        header: Value,
+        claims: Value,
+        nonce: Option<&str>,
+    ) -> std::result::Result<IdClaims, String> {
+        let token = IdToken::new(key.sign(&header, &claims));
+        let jwks = Jwks {
+            keys: vec![key.jwk()],
+        };
+        let expected = Expected {
+            issuer: "https://idp/",
+            client_id: "cli",
+            nonce,
+            now: NOW,
+        };
+        validate(&token, &expected, &mut |_| Ok(jwks.clone())).map_err(|e| e.message().to_owned())
+    }
+
+    fn es256(kid: &str) -> Value {
+        json!({"alg": "ES256", "kid": kid})
+    }
+
+    #[test]
+    fn a_good_token_passes() {
+        let key = TestKey::generate("k");
+        let claims = check(&key, es256("k"), claims(), Some("n0nce")).unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn each_failure_names_its_check() {
+        let key = TestKey::generate("k");
+        let with = |k: &str, v: Value| {
+            let mut c = claims();
+            c[k] = v;
+            c
+        };
+        let cases = [
+            (with("iss", json!("https://evil/")), "issuer"),
+            (with("aud", json!("someone-else")), "audience"),
+            (with("aud", json!(["cli", "other"])), "authorized party"),
+            (with("exp", json!(NOW - 1000)), "expiry"),
+            (with("iat", json!(NOW + 3600)), "issued-at"),
+            (with("nonce", json!("other")), "nonce"),
+        ];
+        for (claims, check_name) in cases {
+            let err = check(&key, es256("k"), claims, Some("n0nce")).unwrap_err();
+            assert!(
+                err.contains(&format!("failed validation: {check_name}")),
+                "{check_name}: {err}"
+            );
+        }
+        let mut no_nonce = claims();
+        no_nonce.as_object_mut().unwrap().remove("nonce");
+        assert!(
+            check(&key, es256("k"), no_nonce.clone(), Some("n0nce"))
+                .unwrap_err()
+                .contains("nonce")
+        );
+        // After a refresh there is no nonce to compare.
+        assert!(check(&key, es256("k"), no_nonce, None).is_ok());
+        // Several audiences are fine when azp is this client.
+        let mut multi = claims();
+        multi["aud"] = json!(["cli", "api"]);
+        multi["azp"] = json!("cli");
+        assert!(check(&key, es256("k"), multi, Some("n0nce")).is_ok());
+    }
+
+    #[test]
+    fn signatures_from_other_keys_and_unsigned_tokens_fail() {
+        let key = TestKey::generate("k");
+        let impostor = TestKey::generate("k");
+        let token = IdToken::new(impostor.sign(&es256("k"), &claims()));
+        let jwks = Jwks {
+            keys: vec![key.jwk()],
+        };
+        let expected = Expected {
+            issuer: "https://idp/",
+            client_id: "cli",
+            nonce: None,
+            now: NOW,
+        };
+        let err = validate(&token, &expected, &mut |_| Ok(jwks.clone())).unwrap_err();
+        assert!(
+            err.message()
+                .contains("signature: its signature does not verify"),
+            "{}",
+            err.message()
+        );
+        let err = check(&key, json!({"alg": "none"}), claims(), None).unwrap_err();
+        assert!(err.contains("`none`"), "{err}");
+        let err = check(&key, json!({"alg": "HS256", "kid": "k"}), claims(), None).unwrap_err();
+        assert!(err.contains("`HS256`"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_kid_refetches_the_key_set_once() {
+        let old = TestKey::generate("old");
+        let new = TestKey::generate("new");
+        let token = IdToken::new(new.sign(&es256("new"), &claims()));
+        let expected = Expected {
+            issuer: "https://idp/",
+            client_id: "cli",
+            nonce: None,
+            now: NOW,
+        };
+        let mut fetches = Vec::new();
+        let result = validate(&token, &expected, &mut |force| {
+            fetches.push(force);
+            Ok(Jwks {
+                keys: if force {
+                    vec![old.jwk(), new.jwk()]
+                } else {
+                    vec![old.jwk()]
+                },
+            })
+        });
+        assert!(result.is_ok());
+        assert_eq!(fetches, [false, true]);
+        // Still unknown after the refetch: refused, no third fetch.
+        let mut count = 0;
+        let stale = validate(&token, &expected, &mut |_| {
+            count += 1;
+            Ok(Jwks {
+                keys: vec![old.jwk()],
+            })
+        });
+        assert!(stale.unwrap_err().message().contains("does not have"));
+        assert_eq!(count, 2);
+    }
+}
