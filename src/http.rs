@@ -1,13 +1,20 @@
-//! HTTP to the identity provider: one configured ureq agent (rustls, no redirects, timeouts)
-//! and transport failures turned into messages that say what to do.
+//! HTTP to the identity provider: ureq agents configured per profile (trusted roots, proxy,
+//! timeouts, no redirects), retries of transient failures, and failures turned into messages
+//! that say what to do.
 
+use crate::config::Profile;
 use crate::error::{Error, Result};
+use crate::proxy::{self, ProxyServer, ProxySetting, Route};
+use crate::retry::{Failure, Resend, Schedule};
+use crate::tls::TrustStore;
 use crate::url::Url;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Responses larger than this are not OAuth responses; refuse rather than buffer them.
 const MAX_BODY: u64 = 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A response as latchkey needs it: status, content type, the `Date` header and the body.
 #[derive(Debug)]
@@ -49,135 +56,435 @@ pub enum Body<'a> {
     Json(&'a [(&'a str, &'a str)]),
 }
 
-/// One agent per process: connections are reused between discovery and token requests.
-pub struct Http {
-    agent: ureq::Agent,
+/// The network settings of one profile.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Longest one attempt of a request may take, answer included.
+    pub http_timeout: Duration,
+    /// Longest making the connection may take: DNS, TCP, the proxy's CONNECT, TLS.
+    pub connect_timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+    pub proxy: Option<ProxySetting>,
+    /// Whether a POST may be sent again after the provider may have seen it; GETs always may.
+    pub resend: Resend,
 }
 
+impl HttpSettings {
+    pub fn for_profile(profile: &Profile, resend: Resend) -> HttpSettings {
+        HttpSettings {
+            http_timeout: profile.http_timeout,
+            connect_timeout: profile.connect_timeout,
+            ca_file: profile.ca_file.clone(),
+            proxy: profile.proxy.clone(),
+            resend,
+        }
+    }
+}
+
+/// The HTTP client of one command: agents are made on first use and reused, so connections
+/// are shared between discovery and token requests, and the trusted roots are read only when
+/// a TLS connection is about to be made.
+pub struct Http {
+    settings: HttpSettings,
+    trust: OnceLock<TrustStore>,
+    /// One agent per way out: direct or through one proxy, with or without TLS.
+    agents: Mutex<Vec<(AgentKey, ureq::Agent)>>,
+    last_attempts: AtomicU32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AgentKey {
+    proxy: Option<ProxyServer>,
+    tls: bool,
+}
+
+/// What `read_response` makes of one attempt.
+type Attempt = std::result::Result<(Response, Option<Duration>), (Failure, Error)>;
+
 impl Http {
-    /// An agent whose every request finishes within `timeout` (the profile's `http_timeout`).
-    pub fn new(timeout: Duration) -> Http {
-        let config = ureq::Agent::config_builder()
-            // Token responses are never redirected; following one could send the code elsewhere.
-            .max_redirects(0)
-            // OAuth errors arrive as 4xx JSON bodies that must be shown, not swallowed.
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
-            .timeout_global(Some(timeout))
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build();
+    pub fn new(settings: HttpSettings) -> Http {
         Http {
-            agent: config.new_agent(),
+            settings,
+            trust: OnceLock::new(),
+            agents: Mutex::new(Vec::new()),
+            last_attempts: AtomicU32::new(0),
         }
     }
 
-    /// GET a URL, for discovery documents and key sets.
-    pub fn get(&self, url: &Url, what: &str) -> Result<Response> {
-        let result = self
-            .agent
-            .get(url.to_string())
-            .header("accept", "application/json")
-            .call();
-        read_response(result, url, what)
+    /// The client for a profile. `resend` decides whether POSTs are retried after the provider
+    /// may have acted on them (see [`Resend`]).
+    pub fn for_profile(profile: &Profile, resend: Resend) -> Http {
+        Http::new(HttpSettings::for_profile(profile, resend))
     }
 
-    /// POST a form or JSON body, for the token and revocation endpoints.
+    /// How many attempts the last request took (for "after N attempts" in messages).
+    pub fn last_attempts(&self) -> u32 {
+        self.last_attempts.load(Ordering::Relaxed)
+    }
+
+    /// GET a URL, for discovery documents and key sets. Retried on transient failures.
+    pub fn get(&self, url: &Url, what: &str) -> Result<Response> {
+        self.send(url, what, Resend::Transient, &|agent| {
+            agent
+                .get(url.to_string())
+                .header("accept", "application/json")
+                .call()
+        })
+    }
+
+    /// POST a form or JSON body, for the token and revocation endpoints. Retried as the
+    /// settings' [`Resend`] allows.
     pub fn post(&self, url: &Url, body: Body<'_>, what: &str) -> Result<Response> {
-        let request = self
-            .agent
-            .post(url.to_string())
-            .header("accept", "application/json");
-        let result = match body {
-            Body::Form(pairs) => request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .send(crate::url::encode_pairs(pairs.iter().copied())),
+        let (content_type, text) = match body {
+            Body::Form(pairs) => (
+                "application/x-www-form-urlencoded",
+                crate::url::encode_pairs(pairs.iter().copied()),
+            ),
             Body::Json(pairs) => {
                 let object: serde_json::Map<String, serde_json::Value> = pairs
                     .iter()
                     .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned())))
                     .collect();
-                request
-                    .header("content-type", "application/json")
-                    .send(serde_json::Value::Object(object).to_string())
+                (
+                    "application/json",
+                    serde_json::Value::Object(object).to_string(),
+                )
             }
         };
-        read_response(result, url, what)
+        self.send(url, what, self.settings.resend, &|agent| {
+            agent
+                .post(url.to_string())
+                .header("accept", "application/json")
+                .header("content-type", content_type)
+                .send(text.as_str())
+        })
+    }
+
+    /// Makes attempts until one succeeds, fails for good, or the retry schedule runs out.
+    /// A 5xx or 429 answer that is retried no more is returned as it is, for the caller to
+    /// show; 4xx answers (OAuth errors) are never retried.
+    fn send(
+        &self,
+        url: &Url,
+        what: &str,
+        resend: Resend,
+        request: &dyn Fn(
+            &ureq::Agent,
+        )
+            -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Response> {
+        let route = proxy::route(url, self.settings.proxy.as_ref(), &|name| {
+            std::env::var(name).ok()
+        })?;
+        let agent = self.agent(url, route.as_ref())?;
+        let mut schedule = Schedule::new(self.settings.http_timeout);
+        let started = Instant::now();
+        loop {
+            schedule.attempt();
+            let attempt = self.read_response(request(&agent), url, route.as_ref(), what);
+            let failure = match &attempt {
+                Ok((response, retry_after)) if response.status >= 500 || response.status == 429 => {
+                    Failure::MaybeProcessed {
+                        retry_after: *retry_after,
+                    }
+                }
+                Ok(_) => Failure::Permanent,
+                Err((failure, _)) => *failure,
+            };
+            match schedule.pause_after(failure, resend, started.elapsed()) {
+                Some(pause) => std::thread::sleep(pause),
+                None => {
+                    self.last_attempts
+                        .store(schedule.attempts(), Ordering::Relaxed);
+                    return attempt.map(|(response, _)| response).map_err(|(_, e)| e);
+                }
+            }
+        }
+    }
+
+    /// The agent for a route, made on first use.
+    fn agent(&self, url: &Url, route: Option<&Route>) -> Result<ureq::Agent> {
+        let key = AgentKey {
+            proxy: route.map(|r| r.server.clone()),
+            tls: url.scheme() == "https" || route.is_some_and(|r| r.server.is_https()),
+        };
+        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, agent)) = agents.iter().find(|(k, _)| *k == key) {
+            return Ok(agent.clone());
+        }
+        let timeout = self.settings.http_timeout;
+        let mut config = ureq::Agent::config_builder()
+            // Token responses are never redirected; following one could send the code elsewhere.
+            .max_redirects(0)
+            // OAuth errors arrive as 4xx JSON bodies that must be shown, not swallowed.
+            .http_status_as_error(false)
+            .timeout_connect(Some(self.settings.connect_timeout.min(timeout)))
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+            // Always set: ureq would otherwise read the proxy variables itself, by rules of
+            // its own (ALL_PROXY first, loopback included).
+            .proxy(key.proxy.as_ref().map(|p| p.as_ureq().clone()));
+        if key.tls {
+            let roots = self.trust()?.root_certs();
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        let agent = config.build().new_agent();
+        agents.push((key, agent.clone()));
+        Ok(agent)
+    }
+
+    fn trust(&self) -> Result<&TrustStore> {
+        if let Some(trust) = self.trust.get() {
+            return Ok(trust);
+        }
+        let loaded = TrustStore::load(self.settings.ca_file.as_deref())?;
+        Ok(self.trust.get_or_init(|| loaded))
+    }
+
+    fn read_response(
+        &self,
+        result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        url: &Url,
+        route: Option<&Route>,
+        what: &str,
+    ) -> Attempt {
+        let failed = |e: &ureq::Error| self.transport_failure(e, url, route, what);
+        let mut response = result.map_err(|e| failed(&e))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type");
+        let date = header("date");
+        let retry_after = header("retry-after")
+            .and_then(|v| crate::retry::parse_retry_after(&v, crate::store::unix_now()));
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| failed(&e))?;
+        Ok((
+            Response {
+                status,
+                content_type,
+                date,
+                body,
+            },
+            retry_after,
+        ))
+    }
+
+    /// Names the host (and the proxy, when there is one) and the kind of failure, says what
+    /// to do, and tells the retry schedule whether trying again can help. Never includes
+    /// request bodies.
+    fn transport_failure(
+        &self,
+        error: &ureq::Error,
+        url: &Url,
+        route: Option<&Route>,
+        what: &str,
+    ) -> (Failure, Error) {
+        let host = format!("{}:{}", url.host(), url.port_or_default());
+        let through = route.map(|r| format!(" through {r}")).unwrap_or_default();
+        let proxy_hint = |r: &Route| match r.source {
+            proxy::ProxySource::Profile => {
+                "check `proxy` in the profile (`none` connects directly)".to_owned()
+            }
+            proxy::ProxySource::Env(var) => format!(
+                "check {var}, or list the provider's host in NO_PROXY, or set `proxy` in the profile"
+            ),
+        };
+        let not_sent =
+            |message: String, hint: String| (Failure::NotSent, Error::network(message).hint(hint));
+        let permanent = |message: String, hint: String| {
+            (Failure::Permanent, Error::network(message).hint(hint))
+        };
+        let connect_failed = |detail: &str| match route {
+            Some(r) => not_sent(
+                format!("{what}: cannot connect to the {r}: {detail}"),
+                format!("is the proxy running and reachable? {}", proxy_hint(r)),
+            ),
+            None => not_sent(
+                format!("{what}: cannot connect to {host}: {detail}"),
+                "is the provider running and reachable from this host?".to_owned(),
+            ),
+        };
+        match error {
+            ureq::Error::Timeout(phase) => {
+                let connecting = matches!(phase, ureq::Timeout::Connect | ureq::Timeout::Resolve);
+                let (which, key, limit) = if connecting {
+                    (
+                        "connecting to",
+                        "connect_timeout",
+                        self.settings
+                            .connect_timeout
+                            .min(self.settings.http_timeout),
+                    )
+                } else {
+                    ("talking to", "http_timeout", self.settings.http_timeout)
+                };
+                let message = format!(
+                    "{what}: timed out {which} {host}{through} (after {})",
+                    crate::duration::format_remaining(limit)
+                );
+                let hint = format!(
+                    "check the network and proxy settings; if the provider is just slow, raise `{key}` in the profile"
+                );
+                let failure = if connecting {
+                    Failure::NotSent
+                } else {
+                    Failure::MaybeProcessed { retry_after: None }
+                };
+                (failure, Error::network(message).hint(hint))
+            }
+            ureq::Error::HostNotFound => self.dns_failure(url, route, what),
+            ureq::Error::Io(io) if is_dns_failure(io) => self.dns_failure(url, route, what),
+            ureq::Error::ConnectionFailed => connect_failed("no address answered"),
+            ureq::Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::NetworkUnreachable
+                        | std::io::ErrorKind::HostUnreachable
+                        | std::io::ErrorKind::AddrNotAvailable
+                ) =>
+            {
+                let detail = match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                    _ => io.to_string(),
+                };
+                connect_failed(&detail)
+            }
+            ureq::Error::ConnectProxyFailed(reason) => {
+                let Some(r) = route else {
+                    return permanent(
+                        format!("{what}: a proxy failed: {reason}"),
+                        "check the proxy settings".to_owned(),
+                    );
+                };
+                let status = proxy_status(reason);
+                let message =
+                    format!("{what}: the {r} did not open a connection to {host}: {reason}");
+                match status {
+                    Some(407) => permanent(
+                        message,
+                        format!(
+                            "the proxy wants credentials: put them in its URL (http://USER:PASSWORD@HOST:PORT); {}",
+                            proxy_hint(r)
+                        ),
+                    ),
+                    Some(code) if (400..500).contains(&code) => permanent(
+                        message,
+                        format!(
+                            "the proxy does not allow connections to {host}; {}",
+                            proxy_hint(r)
+                        ),
+                    ),
+                    _ => not_sent(message, proxy_hint(r)),
+                }
+            }
+            ureq::Error::Rustls(tls) => self.tls_failure(tls, url, route, what),
+            // A handshake failure reaches ureq as an I/O error wrapping rustls's.
+            ureq::Error::Io(io) => match io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                Some(tls) => self.tls_failure(tls, url, route, what),
+                None => (
+                    Failure::MaybeProcessed { retry_after: None },
+                    Error::network(format!(
+                        "{what}: the connection to {host}{through} broke: {io}"
+                    ))
+                    .hint("the network or the provider dropped it; try again"),
+                ),
+            },
+            ureq::Error::Tls(_) | ureq::Error::Pem(_) => permanent(
+                format!("{what}: TLS failure with {host}{through}: {error}"),
+                "check `ca_file` and SSL_CERT_FILE, and that the URL is the provider's".to_owned(),
+            ),
+            ureq::Error::BodyExceedsLimit(_) => permanent(
+                format!("{what}: the response from {host} is larger than {MAX_BODY} bytes"),
+                "this is not an OAuth response; check the endpoint URL".to_owned(),
+            ),
+            other => permanent(
+                format!("{what}: request to {host}{through} failed: {other}"),
+                "check the network and the provider's URL".to_owned(),
+            ),
+        }
+    }
+
+    fn dns_failure(&self, url: &Url, route: Option<&Route>, what: &str) -> (Failure, Error) {
+        // Through a CONNECT proxy the proxy resolves the provider's name: what failed here is
+        // the proxy's own name.
+        let error = match route {
+            Some(r) => Error::network(format!(
+                "{what}: cannot resolve the host of the {r} ({})",
+                r.server.address()
+            ))
+            .hint("check the proxy URL and DNS"),
+            None => Error::network(format!("{what}: cannot resolve host {}", url.host()))
+                .hint("check the domain or issuer in the profile, and DNS; if only a proxy can reach it, set HTTPS_PROXY or `proxy`"),
+        };
+        (Failure::NotSent, error)
+    }
+
+    fn tls_failure(
+        &self,
+        tls: &rustls::Error,
+        url: &Url,
+        route: Option<&Route>,
+        what: &str,
+    ) -> (Failure, Error) {
+        let host = format!("{}:{}", url.host(), url.port_or_default());
+        let through = route
+            .map(|r| format!("; connected through {r}"))
+            .unwrap_or_default();
+        let error = match crate::tls::explain_certificate_error(tls, url.host(), &host) {
+            Some(explained) => {
+                let mut hint = explained.fix;
+                if explained.about_trust
+                    && let Some(trust) = self.trust.get()
+                {
+                    hint = format!("{hint}; {}", trust.summary.describe());
+                }
+                Error::network(format!("{what}: TLS: {}{through}", explained.problem)).hint(hint)
+            }
+            None => Error::network(format!("{what}: TLS failure with {host}: {tls}{through}"))
+                .hint("check that the URL is the provider's and that it speaks TLS on that port"),
+        };
+        (Failure::Permanent, error)
     }
 }
 
-fn read_response(
-    result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    url: &Url,
-    what: &str,
-) -> Result<Response> {
-    let mut response = result.map_err(|e| transport_error(&e, url, what))?;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header("content-type");
-    let date = header("date");
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY)
-        .read_to_string()
-        .map_err(|e| transport_error(&e, url, what))?;
-    Ok(Response {
-        status,
-        content_type,
-        date,
-        body,
-    })
+/// The status in ureq's "proxy server responded 407/Proxy Authentication Required".
+fn proxy_status(reason: &str) -> Option<u16> {
+    let after = reason.split("responded ").nth(1)?;
+    after.get(..3)?.parse().ok()
 }
 
-/// Names the host and the kind of failure; never includes request bodies.
-fn transport_error(error: &ureq::Error, url: &Url, what: &str) -> Error {
-    let host = format!("{}:{}", url.host(), url.port_or_default());
-    let (message, hint) = match error {
-        ureq::Error::Timeout(_) => (
-            format!("{what}: timed out talking to {host}"),
-            "check the network or proxy; the provider may be slow or unreachable",
-        ),
-        ureq::Error::HostNotFound => (
-            format!("{what}: cannot resolve host {}", url.host()),
-            "check the domain or issuer in the profile, and DNS",
-        ),
-        ureq::Error::ConnectionFailed => (
-            format!("{what}: cannot connect to {host}"),
-            "is the provider running and reachable from this host?",
-        ),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
-            format!("{what}: connection refused by {host}"),
-            "is the provider running and reachable from this host?",
-        ),
-        ureq::Error::Io(io) => (
-            format!("{what}: connection to {host} failed: {io}"),
-            "the connection broke; try again",
-        ),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
-            format!("{what}: TLS failure with {host}: {error}"),
-            "the server's certificate is not trusted here; check the system trust store or SSL_CERT_FILE",
-        ),
-        ureq::Error::BodyExceedsLimit(_) => (
-            format!("{what}: the response from {host} is larger than {MAX_BODY} bytes"),
-            "this is not an OAuth response; check the endpoint URL",
-        ),
-        other => (
-            format!("{what}: request to {host} failed: {other}"),
-            "check the network and the provider's URL",
-        ),
-    };
-    Error::network(message).hint(hint)
+/// Name resolution errors arrive as plain I/O errors from the system resolver.
+fn is_dns_failure(io: &std::io::Error) -> bool {
+    io.to_string().contains("failed to lookup address")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(timeout: Duration) -> HttpSettings {
+        HttpSettings {
+            http_timeout: timeout,
+            connect_timeout: timeout,
+            ca_file: None,
+            proxy: None,
+            resend: Resend::Transient,
+        }
+    }
 
     #[test]
     fn excerpt_is_short_and_printable() {
@@ -196,19 +503,47 @@ mod tests {
     }
 
     #[test]
-    fn connection_refused_is_a_network_error_naming_the_host() {
+    fn connection_refused_is_a_network_error_naming_the_host_after_retries() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
-        let err = Http::new(Duration::from_secs(5))
-            .get(&url, "discovery")
-            .unwrap_err();
+        let http = Http::new(settings(Duration::from_secs(5)));
+        let err = http.get(&url, "discovery").unwrap_err();
         assert_eq!(err.exit_code(), crate::error::ExitCode::Network);
         assert!(
-            err.message().contains(&format!("127.0.0.1:{port}")),
+            err.message().contains(&format!("127.0.0.1:{port}"))
+                && err.message().contains("connection refused"),
             "{}",
             err.message()
         );
+        assert_eq!(http.last_attempts(), 3, "nothing was sent: retried");
+    }
+
+    #[test]
+    fn a_proxy_that_is_down_is_named() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let mut with_proxy = settings(Duration::from_secs(5));
+        with_proxy.proxy = Some(ProxySetting::parse(&format!("http://127.0.0.1:{port}")).unwrap());
+        let url = Url::parse("http://127.0.0.1:9/x").unwrap();
+        let err = Http::new(with_proxy).get(&url, "discovery").unwrap_err();
+        assert!(
+            err.message().contains(&format!(
+                "proxy http://127.0.0.1:{port} (from the profile's `proxy`)"
+            )),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn proxy_status_is_read_from_ureqs_reason() {
+        assert_eq!(
+            proxy_status("proxy server responded 407/Proxy Authentication Required"),
+            Some(407)
+        );
+        assert_eq!(proxy_status("proxy server did not respond"), None);
     }
 }
