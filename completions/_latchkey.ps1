@@ -1,0 +1,168 @@
+# PowerShell completion for latchkey, generated from latchkey's command-line definition by `latchkey completions powershell`.
+# Load it from your profile ($PROFILE): . /path/to/_latchkey.ps1
+
+Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    # Per command: its subcommands, its flags, and the flags whose next word is their value.
+    # (Inside the script block, so that it is found whatever scope the file was loaded in.)
+    $commands = @{
+        'latchkey' = @{
+            Subcommands = @(
+                ,@('login', 'Log in: open the provider''s login page (or print its URL for any other device), take the response on a loopback port or pasted, and store the tokens encrypted.')
+                ,@('token', 'Print a valid access token for scripts, refreshing it first when it is about to expire.')
+                ,@('status', 'Show whether profiles are logged in, as whom, and until when (never a token value).')
+                ,@('logout', 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.')
+                ,@('profiles', 'List the profiles in the profiles file, marking the default.')
+                ,@('completions', 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.')
+                ,@('man', 'Print the man page, latchkey(1), as roff on stdout.')
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)')
+                ,@('-p', 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)')
+                ,@('--config', 'the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)')
+                ,@('--version', 'print the version and exit')
+            )
+            Values = @('--profile', '-p', '--config')
+        }
+        'latchkey login' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to log in with')
+                ,@('-p', 'the profile to log in with')
+                ,@('--no-browser', 'do not open a browser; only print the URL')
+                ,@('--browser', 'open a browser even where latchkey would only print the URL (e.g. over SSH)')
+                ,@('--no-loopback', 'do not listen on the loopback port; take the response only by paste')
+                ,@('--no-paste', 'do not read a pasted response; wait only for the loopback callback')
+                ,@('--timeout', 'how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)')
+                ,@('--audience', 'the API to request a token for, overriding the profile''s audience')
+                ,@('--scope', 'a scope to request, replacing the profile''s scopes; repeat or space-separate for several')
+                ,@('--device', 'use the device authorization grant (RFC 8628): confirm a code on any device')
+                ,@('--no-qr', 'with --device, do not draw the QR code')
+            )
+            Values = @('--profile', '-p', '--timeout', '--audience', '--scope')
+        }
+        'latchkey token' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile whose token to print')
+                ,@('-p', 'the profile whose token to print')
+                ,@('--min-valid', 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)')
+                ,@('--id-token', 'print the ID token instead of the access token')
+                ,@('--format', 'output: raw (default), header, json or exec-credential')
+            )
+            Values = @('--profile', '-p', '--min-valid', '--format')
+        }
+        'latchkey status' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to show')
+                ,@('-p', 'the profile to show')
+                ,@('--all', 'show every profile in the profiles file')
+                ,@('--json', 'print JSON instead of text')
+            )
+            Values = @('--profile', '-p')
+        }
+        'latchkey logout' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to log out')
+                ,@('-p', 'the profile to log out')
+                ,@('--all', 'log out of every profile in the profiles file')
+                ,@('--local', 'only delete the local tokens; do not revoke them at the provider')
+            )
+            Values = @('--profile', '-p')
+        }
+        'latchkey profiles' = @{
+            Subcommands = @(
+                ,@('show', 'Print a profile''s effective settings and where each value came from.')
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to mark as selected (as the top-level --profile)')
+                ,@('-p', 'the profile to mark as selected (as the top-level --profile)')
+                ,@('--json', 'print JSON instead of text')
+            )
+            Values = @('--profile', '-p')
+        }
+        'latchkey profiles show' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to show, as the top-level --profile')
+                ,@('-p', 'the profile to show, as the top-level --profile')
+                ,@('--json', 'print JSON instead of text')
+            )
+            Values = @('--profile', '-p')
+        }
+        'latchkey completions' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+            )
+            Values = @()
+        }
+        'latchkey man' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+            )
+            Values = @()
+        }
+    }
+
+    # Walk the words before the one being completed: a subcommand name steps into it, a flag
+    # that takes a value makes the next word its value.
+    $command = 'latchkey'
+    $valueOf = $null
+    $config = @()
+    foreach ($element in $commandAst.CommandElements | Select-Object -Skip 1) {
+        if ($element.Extent.EndOffset -ge $cursorPosition) { break }
+        $word = $element.Extent.Text
+        if ($valueOf) {
+            if ($valueOf -eq '--config') { $config = @('--config', $word) }
+            $valueOf = $null
+        } elseif ($commands[$command].Values -ccontains $word) {
+            $valueOf = $word
+        } elseif ($commands.ContainsKey("$command $word")) {
+            $command = "$command $word"
+        }
+    }
+
+    if ($valueOf) {
+        if ($valueOf -ceq '-p' -or $valueOf -ceq '--profile') {
+            & 'latchkey' @config profiles --names 2>$null |
+                Where-Object { $_ -like "$wordToComplete*" } |
+                ForEach-Object {
+                    [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
+                }
+        }
+        return
+    }
+
+    $entry = $commands[$command]
+    foreach ($subcommand in $entry.Subcommands) {
+        if ($subcommand[0] -like "$wordToComplete*") {
+            [System.Management.Automation.CompletionResult]::new(
+                $subcommand[0], $subcommand[0], 'Command', $subcommand[1])
+        }
+    }
+    foreach ($flag in $entry.Flags) {
+        if ($flag[0] -like "$wordToComplete*") {
+            [System.Management.Automation.CompletionResult]::new(
+                $flag[0], $flag[0], 'ParameterName', $flag[1])
+        }
+    }
+}

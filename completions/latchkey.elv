@@ -1,0 +1,156 @@
+# elvish completion for latchkey, generated from latchkey's command-line definition by `latchkey completions elvish`.
+# Save it as ~/.config/elvish/lib/latchkey.elv and add `use latchkey` to rc.elv.
+
+# Per command: its subcommands, its flags, and the flags whose next word is their value.
+var commands = [
+  &'latchkey'=[
+    &subcommands=[
+      ['login' 'Log in: open the provider''s login page (or print its URL for any other device), take the response on a loopback port or pasted, and store the tokens encrypted.']
+      ['token' 'Print a valid access token for scripts, refreshing it first when it is about to expire.']
+      ['status' 'Show whether profiles are logged in, as whom, and until when (never a token value).']
+      ['logout' 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.']
+      ['profiles' 'List the profiles in the profiles file, marking the default.']
+      ['completions' 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.']
+      ['man' 'Print the man page, latchkey(1), as roff on stdout.']
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)']
+      ['-p' 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)']
+      ['--config' 'the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)']
+      ['--version' 'print the version and exit']
+    ]
+    &values=['--profile' '-p' '--config']
+  ]
+  &'latchkey login'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to log in with']
+      ['-p' 'the profile to log in with']
+      ['--no-browser' 'do not open a browser; only print the URL']
+      ['--browser' 'open a browser even where latchkey would only print the URL (e.g. over SSH)']
+      ['--no-loopback' 'do not listen on the loopback port; take the response only by paste']
+      ['--no-paste' 'do not read a pasted response; wait only for the loopback callback']
+      ['--timeout' 'how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)']
+      ['--audience' 'the API to request a token for, overriding the profile''s audience']
+      ['--scope' 'a scope to request, replacing the profile''s scopes; repeat or space-separate for several']
+      ['--device' 'use the device authorization grant (RFC 8628): confirm a code on any device']
+      ['--no-qr' 'with --device, do not draw the QR code']
+    ]
+    &values=['--profile' '-p' '--timeout' '--audience' '--scope']
+  ]
+  &'latchkey token'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile whose token to print']
+      ['-p' 'the profile whose token to print']
+      ['--min-valid' 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)']
+      ['--id-token' 'print the ID token instead of the access token']
+      ['--format' 'output: raw (default), header, json or exec-credential']
+    ]
+    &values=['--profile' '-p' '--min-valid' '--format']
+  ]
+  &'latchkey status'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to show']
+      ['-p' 'the profile to show']
+      ['--all' 'show every profile in the profiles file']
+      ['--json' 'print JSON instead of text']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey logout'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to log out']
+      ['-p' 'the profile to log out']
+      ['--all' 'log out of every profile in the profiles file']
+      ['--local' 'only delete the local tokens; do not revoke them at the provider']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey profiles'=[
+    &subcommands=[
+      ['show' 'Print a profile''s effective settings and where each value came from.']
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to mark as selected (as the top-level --profile)']
+      ['-p' 'the profile to mark as selected (as the top-level --profile)']
+      ['--json' 'print JSON instead of text']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey profiles show'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to show, as the top-level --profile']
+      ['-p' 'the profile to show, as the top-level --profile']
+      ['--json' 'print JSON instead of text']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey completions'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+    ]
+    &values=[]
+  ]
+  &'latchkey man'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+    ]
+    &values=[]
+  ]
+]
+
+set edit:completion:arg-completer[latchkey] = {|@words|
+  # Walk the words before the one being completed (the last): a subcommand name steps into
+  # it, a flag that takes a value makes the next word its value.
+  var command = 'latchkey'
+  var value-of = ''
+  var config = []
+  for word $words[1..(- (count $words) 1)] {
+    if (not-eq $value-of '') {
+      if (eq $value-of '--config') {
+        set config = ['--config' $word]
+      }
+      set value-of = ''
+    } elif (has-value $commands[$command][values] $word) {
+      set value-of = $word
+    } elif (has-key $commands $command' '$word) {
+      set command = $command' '$word
+    }
+  }
+
+  if (not-eq $value-of '') {
+    # A value is being typed: profile names for -p/--profile, nothing for the others.
+    if (has-value ['-p' '--profile'] $value-of) {
+      try {
+        e:latchkey $@config profiles --names 2>/dev/null | from-lines
+      } catch { }
+    }
+  } else {
+    for pair $commands[$command][subcommands] {
+      edit:complex-candidate $pair[0] &display=$pair[0]' - '$pair[1]
+    }
+    for pair $commands[$command][flags] {
+      edit:complex-candidate $pair[0] &display=$pair[0]' - '$pair[1]
+    }
+  }
+}

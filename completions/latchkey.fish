@@ -1,0 +1,100 @@
+# fish completion for latchkey, generated from latchkey's command-line definition by `latchkey completions fish`.
+# Install as ~/.config/fish/completions/latchkey.fish.
+
+# Profile names from the profiles file that --config (if typed) or LATCHKEY_CONFIG points at.
+function __fish_latchkey_profiles
+    set -l typed (commandline -opc)
+    set -l config
+    if set -l at (contains -i -- --config $typed)
+        set config --config $typed[(math $at + 1)]
+    end
+    latchkey $config profiles --names 2>/dev/null
+end
+
+function __fish_latchkey_using_command
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    set -l target_cmd $argv
+
+    set -l known_value_flags 'audience' 'config' 'format' 'min-valid' 'p' 'profile' 'scope' 'timeout' 
+
+    set -l i 1
+    set -l cleaned_cmd
+    while test $i -le (count $cmd)
+        set -l arg $cmd[$i]
+        if string match -q -- "-*" $arg
+            set -l pure_flag (string replace -r '^--?' '' -- $arg)
+            if contains -- $pure_flag $known_value_flags
+                set -l next_i (math $i + 1)
+                if test $next_i -le (count $cmd)
+                    if not string match -q -- "-*" $cmd[$next_i]
+                        set i $next_i
+                    end
+                end
+            end
+        else
+            set -a cleaned_cmd $arg
+        end
+        set i (math $i + 1)
+    end
+
+    set -l count_cleaned (count $cleaned_cmd)
+    set -l count_target (count $target_cmd)
+    
+    if test $count_cleaned -ne $count_target
+        return 1
+    end
+    
+    for i in (seq $count_target)
+        if test $cleaned_cmd[$i] != $target_cmd[$i]
+            return 1
+        end
+    end
+    
+    return 0
+end
+
+complete -c latchkey -n '__fish_latchkey_using_command' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)'
+complete -c latchkey -n '__fish_latchkey_using_command' -l config -r -F -d 'the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -l version -d 'print the version and exit'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'login' -d 'Log in: open the provider\'s login page (or print its URL for any other device), take the response on a loopback port or pasted, and store the tokens encrypted.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'token' -d 'Print a valid access token for scripts, refreshing it first when it is about to expire.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'status' -d 'Show whether profiles are logged in, as whom, and until when (never a token value).'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'logout' -d 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'profiles' -d 'List the profiles in the profiles file, marking the default.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'completions' -d 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'man' -d 'Print the man page, latchkey(1), as roff on stdout.'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to log in with'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-browser -d 'do not open a browser; only print the URL'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l browser -d 'open a browser even where latchkey would only print the URL (e.g. over SSH)'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-loopback -d 'do not listen on the loopback port; take the response only by paste'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-paste -d 'do not read a pasted response; wait only for the loopback callback'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l timeout -r -d 'how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l audience -r -d 'the API to request a token for, overriding the profile\'s audience'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l scope -r -d 'a scope to request, replacing the profile\'s scopes; repeat or space-separate for several'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l device -d 'use the device authorization grant (RFC 8628): confirm a code on any device'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-qr -d 'with --device, do not draw the QR code'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose token to print'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l id-token -d 'print the ID token instead of the access token'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l format -r -d 'output: raw (default), header, json or exec-credential'
+complete -c latchkey -n '__fish_latchkey_using_command status' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command status' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to show'
+complete -c latchkey -n '__fish_latchkey_using_command status' -f -l all -d 'show every profile in the profiles file'
+complete -c latchkey -n '__fish_latchkey_using_command status' -f -l json -d 'print JSON instead of text'
+complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to log out'
+complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l all -d 'log out of every profile in the profiles file'
+complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l local -d 'only delete the local tokens; do not revoke them at the provider'
+complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to mark as selected (as the top-level --profile)'
+complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -l json -d 'print JSON instead of text'
+complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -a 'show' -d 'Print a profile\'s effective settings and where each value came from.'
+complete -c latchkey -n '__fish_latchkey_using_command profiles show' -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command profiles show' -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to show, as the top-level --profile'
+complete -c latchkey -n '__fish_latchkey_using_command profiles show' -l json -d 'print JSON instead of text'
+complete -c latchkey -n '__fish_latchkey_using_command completions' -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command man' -f -l help -d 'display usage information'

@@ -1,0 +1,73 @@
+# nushell completion for latchkey, generated from latchkey's command-line definition by `latchkey completions nushell`.
+# Save it and add `use /path/to/latchkey.nu *` to your config.nu.
+
+# Profile names from the profiles file that LATCHKEY_CONFIG (or the default) points at.
+def "nu-complete latchkey profiles" [] {
+    try { ^latchkey profiles --names | lines } catch { [] }
+}
+
+export extern "latchkey" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)
+    --config: string # the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)
+    --version # print the version and exit
+]
+
+export extern "latchkey login" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to log in with
+    --no-browser # do not open a browser; only print the URL
+    --browser # open a browser even where latchkey would only print the URL (e.g. over SSH)
+    --no-loopback # do not listen on the loopback port; take the response only by paste
+    --no-paste # do not read a pasted response; wait only for the loopback callback
+    --timeout: string # how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)
+    --audience: string # the API to request a token for, overriding the profile's audience
+    --scope: string # a scope to request, replacing the profile's scopes; repeat or space-separate for several
+    --device # use the device authorization grant (RFC 8628): confirm a code on any device
+    --no-qr # with --device, do not draw the QR code
+]
+
+export extern "latchkey token" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile whose token to print
+    --min-valid: string # refresh when less than this is left, as seconds or 90s, 5m (default 60s)
+    --id-token # print the ID token instead of the access token
+    --format: string # output: raw (default), header, json or exec-credential
+]
+
+export extern "latchkey status" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to show
+    --all # show every profile in the profiles file
+    --json # print JSON instead of text
+]
+
+export extern "latchkey logout" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to log out
+    --all # log out of every profile in the profiles file
+    --local # only delete the local tokens; do not revoke them at the provider
+]
+
+export extern "latchkey profiles" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to mark as selected (as the top-level --profile)
+    --json # print JSON instead of text
+]
+
+export extern "latchkey profiles show" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to show, as the top-level --profile
+    --json # print JSON instead of text
+    NAME?: string # the profile to show (default: the selected profile)
+]
+
+export extern "latchkey completions" [
+    --help # display usage information
+    SHELL: string # bash, zsh, fish, nushell, powershell or elvish
+]
+
+export extern "latchkey man" [
+    --help # display usage information
+]
+
