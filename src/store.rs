@@ -169,6 +169,13 @@ impl TokenStore {
         self.dir.join("tokens").join(format!("{profile}.age"))
     }
 
+    /// The provider metadata cache (discovery document and signing keys) of a profile.
+    pub fn metadata_path(&self, profile: &str) -> PathBuf {
+        self.dir
+            .join("tokens")
+            .join(format!("{profile}.provider.json"))
+    }
+
     fn lock_path(&self, profile: &str) -> PathBuf {
         self.dir.join("tokens").join(format!("{profile}.lock"))
     }
@@ -256,15 +263,20 @@ impl TokenStore {
     /// Reads a profile's token file without decrypting it; `None` when there is none.
     pub fn read_sealed(&self, profile: &str) -> Result<Option<Sealed>> {
         let path = self.token_path(profile);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(Sealed {
-                bytes,
-                path,
-                profile: profile.to_owned(),
-            })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::store(format!("cannot read {}: {e}", path.display()))),
+        let bytes = match read_private_file(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(permission_or_io(&path, e)),
+        };
+        if let Some(dir) = path.parent() {
+            check_private(dir, true)?;
         }
+        check_private(&self.dir, true)?;
+        Ok(Some(Sealed {
+            bytes,
+            path,
+            profile: profile.to_owned(),
+        }))
     }
 
     /// Reads and decrypts a profile's tokens; `None` when the profile has no token file. The
@@ -381,10 +393,14 @@ fn decrypt_reason(error: &age::DecryptError) -> String {
 
 /// Reads an age identity file holding X25519 keys (`AGE-SECRET-KEY-1…`), as age-keygen writes.
 fn load_identity_file(path: &Path) -> Result<age::x25519::Identity> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-        Error::store(format!("cannot read the key {}: {e}", path.display()))
-            .hint("log in again to create latchkey's key, or fix `identity_file` in the profile")
-    })?);
+    let bytes =
+        Zeroizing::new(read_private_file(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => permission_or_io(path, e),
+            _ => Error::store(format!("cannot read the key {}: {e}", path.display())).hint(
+                "log in again to create latchkey's key, or fix `identity_file` in the profile",
+            ),
+        })?);
+    let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
     if text.contains("AGE-PLUGIN-") {
         return Err(Error::store(format!(
             "{} holds an age plugin identity; this build of latchkey supports X25519 identities only",
@@ -456,10 +472,84 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().map_err(fail)
 }
 
-/// Creates a directory (and parents) readable by the owner only.
+/// An error carrying the mode problem found by `read_private_file`, or the I/O error as it is.
+fn permission_or_io(path: &Path, error: std::io::Error) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<LooseMode>())
+    {
+        Some(loose) => loose_mode_error(path, loose.0, false),
+        None => Error::store(format!("cannot read {}: {error}", path.display())),
+    }
+}
+
+/// The mode bits a secret file was found with, when others could read or write it.
+#[derive(Debug)]
+struct LooseMode(u32);
+
+impl std::fmt::Display for LooseMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mode {:04o} lets others in", self.0)
+    }
+}
+
+impl std::error::Error for LooseMode {}
+
+/// Reads a secret file, refusing it (as OpenSSH refuses private keys) when its mode lets the
+/// group or others read or write it. The mode comes from the open handle: no race, one fstat.
+fn read_private_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                LooseMode(mode),
+            ));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn loose_mode_error(path: &Path, mode: u32, is_dir: bool) -> Error {
+    let (what, fix) = if is_dir {
+        ("directory", "700")
+    } else {
+        ("file", "600")
+    };
+    Error::store(format!(
+        "{} is a {what} of secrets that the group or others can access (mode {mode:04o}); latchkey refuses to use it",
+        path.display()
+    ))
+    .hint(format!("chmod {fix} {}", path.display()))
+}
+
+/// Refuses a directory of secrets that the group or others can read or write into.
+fn check_private(dir: &Path, is_dir: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir) {
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                return Err(loose_mode_error(dir, mode, is_dir));
+            }
+        }
+    }
+    let _ = (dir, is_dir);
+    Ok(())
+}
+
+/// Creates a directory (and parents) readable by the owner only; an existing one must already
+/// be private.
 pub fn make_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
-        return Ok(());
+        return check_private(dir, true);
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -581,5 +671,132 @@ mod tests {
                 .starts_with("cannot decrypt")
         );
         assert!(path.exists(), "a bad file is reported, never deleted");
+    }
+
+    #[test]
+    fn passphrase_round_trip_and_wrong_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let key = |p: &str| Key::Passphrase {
+            passphrase: Passphrase::new(p),
+            work_factor: 10,
+        };
+        let path = store
+            .save("dev", &tokens("p-1"), &key("correct horse"))
+            .unwrap();
+        assert!(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains("scrypt"));
+        let back = store
+            .load("dev", || Ok(key("correct horse")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.access_token.secret(), "p-1");
+        let err = store.load("dev", || Ok(key("wrong"))).unwrap_err();
+        assert!(
+            err.message().contains("wrong passphrase"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn user_identity_file_and_wrong_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let mine = age::x25519::Identity::generate();
+        let file = dir.path().join("me.key");
+        write_atomic(
+            &file,
+            format!(
+                "# created by age-keygen\n{}\n",
+                mine.to_string().expose_secret()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let source = KeySource::IdentityFile(file.clone());
+        let key = store.key_for_writing(&source, "dev").unwrap();
+        store.save("dev", &tokens("u-1"), &key).unwrap();
+        let back = store
+            .load("dev", || store.key_for_reading(&source, "dev"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.access_token.secret(), "u-1");
+        // latchkey's own key cannot open it.
+        let err = store
+            .load("dev", || {
+                store.key_for_writing(&KeySource::Generated, "dev")
+            })
+            .unwrap_err();
+        assert!(
+            err.message().contains("not encrypted to this key"),
+            "{}",
+            err.message()
+        );
+        std::fs::remove_file(&file).unwrap();
+        write_atomic(&file, b"AGE-PLUGIN-YUBIKEY-1XYZ\n").unwrap();
+        let err = store.key_for_reading(&source, "dev").unwrap_err();
+        assert!(err.message().contains("plugin"), "{}", err.message());
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let held = store.lock("dev").unwrap();
+        let other = std::fs::OpenOptions::new()
+            .write(true)
+            .open(store.lock_path("dev"))
+            .unwrap();
+        assert!(other.try_lock().is_err(), "a second holder must wait");
+        drop(held);
+        assert!(other.try_lock().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_permissions_are_refused_with_the_chmod_that_fixes_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let path = store.save("dev", &tokens("a"), &generated(&store)).unwrap();
+        let set = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        for (target, mode, fix) in [
+            (path.clone(), 0o644, "chmod 600"),
+            (path.clone(), 0o620, "chmod 600"),
+            (store.identity_path(), 0o640, "chmod 600"),
+            (path.parent().unwrap().to_path_buf(), 0o755, "chmod 700"),
+            (dir.path().join("latchkey"), 0o770, "chmod 700"),
+        ] {
+            let before = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+            set(&target, mode);
+            let err = load(&store, &store).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::ExitCode::TokenStore);
+            assert!(
+                err.message().contains(&format!("mode {mode:04o}")),
+                "{}",
+                err.message()
+            );
+            assert_eq!(
+                err.hint_text(),
+                Some(format!("{fix} {}", target.display()).as_str())
+            );
+            set(&target, before);
+        }
+        assert!(load(&store, &store).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        write_atomic(&path, b"x").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
