@@ -1,6 +1,7 @@
 //! The command line, declared once with argh: parsing, `--help`, and (through `ArgsInfo`) the
 //! man page and shell completions all come from these structs.
 
+use crate::generate::Shell;
 use argh::{ArgsInfo, FromArgs};
 use std::path::PathBuf;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Status(StatusArgs),
     Logout(LogoutArgs),
     Profiles(ProfilesArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
 }
 
 /// Print a valid access token for scripts, refreshing it first when it is about to expire.
@@ -161,6 +164,7 @@ pub struct LogoutArgs {
     example = "latchkey login -p dev",
     example = "ssh -L 8484:127.0.0.1:8484 remote-host   # then, on remote-host: latchkey login",
     example = "latchkey login --no-loopback             # paste the code or redirect URL",
+    example = "latchkey login --device                  # confirm a code on your phone",
     note = "The authorize URL is always printed on stderr. A browser is opened only where one can be seen: never in an SSH session without a forwarded display. The response is accepted from the loopback listener on 127.0.0.1 or pasted on stdin, whichever comes first."
 )]
 pub struct LoginArgs {
@@ -195,6 +199,14 @@ pub struct LoginArgs {
     /// a scope to request, replacing the profile's scopes; repeat or space-separate for several
     #[argh(option, arg_name = "SCOPE")]
     pub scope: Vec<String>,
+
+    /// use the device authorization grant (RFC 8628): confirm a code on any device
+    #[argh(switch)]
+    pub device: bool,
+
+    /// with --device, do not draw the QR code
+    #[argh(switch)]
+    pub no_qr: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -217,6 +229,11 @@ pub struct ProfilesArgs {
     /// print JSON instead of text
     #[argh(switch)]
     pub json: bool,
+
+    /// print only the profile names, one a line, and nothing at all on any error (for the
+    /// shell completions)
+    #[argh(switch, hidden_help)]
+    pub names: bool,
 
     #[argh(subcommand)]
     pub command: Option<ProfilesCommand>,
@@ -244,6 +261,42 @@ pub struct ProfilesShowArgs {
     #[argh(switch)]
     pub json: bool,
 }
+
+/// Print the completion script for a shell on stdout; -p/--profile completes the profile names
+/// in your profiles file.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "completions",
+    example = "latchkey completions bash > ~/.local/share/bash-completion/completions/latchkey",
+    example = "latchkey completions zsh > ~/.zfunc/_latchkey   # a directory on $fpath",
+    example = "latchkey completions fish > ~/.config/fish/completions/latchkey.fish",
+    note = "The scripts list profile names by running `latchkey profiles --names`, so latchkey must be on PATH."
+)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, nushell, powershell or elvish
+    #[argh(positional, arg_name = "SHELL", from_str_fn(parse_shell))]
+    pub shell: Shell,
+}
+
+fn parse_shell(text: &str) -> Result<Shell, String> {
+    Shell::from_name(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not a shell latchkey completes: use {}",
+            crate::generate::shell_names()
+        )
+    })
+}
+
+/// Print the man page, latchkey(1), as roff on stdout.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "man",
+    example = "latchkey man | man -l -",
+    example = "latchkey man > ~/.local/share/man/man1/latchkey.1"
+)]
+pub struct ManArgs {}
 
 impl Cli {
     /// Parses arguments (without the program name); `Err` carries argh's text and whether it is

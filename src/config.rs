@@ -21,6 +21,7 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "client_id",
     "audience",
     "scopes",
+    "flow",
     "redirect_port",
     "callback_path",
     "paste_redirect_uri",
@@ -34,6 +35,9 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "use_passphrase",
     "scrypt_work_factor",
     "http_timeout",
+    "connect_timeout",
+    "ca_file",
+    "proxy",
 ];
 
 const TOP_LEVEL_KEYS: &[&str] = &["default_profile", "profiles"];
@@ -43,6 +47,7 @@ const DEFAULT_CALLBACK_PATH: &str = "/callback";
 /// log2 of scrypt's N: about 0.1 s on a laptop, a balance for a token read many times a minute.
 const DEFAULT_SCRYPT_WORK_FACTOR: i64 = 16;
 const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One profile as it arrives from the layers, before validation. Every field is optional here
 /// so that any layer may set it.
@@ -60,6 +65,7 @@ pub struct RawProfile {
     pub paste_redirect_uri: Option<String>,
     pub authorize_params: Option<BTreeMap<String, String>>,
     pub token_request_format: Option<String>,
+    pub flow: Option<String>,
     pub authorize_endpoint: Option<String>,
     pub token_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
@@ -69,6 +75,10 @@ pub struct RawProfile {
     pub scrypt_work_factor: Option<i64>,
     #[serde(default, deserialize_with = "duration_from_seconds_or_text")]
     pub http_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_from_seconds_or_text")]
+    pub connect_timeout: Option<Duration>,
+    pub ca_file: Option<String>,
+    pub proxy: Option<String>,
 }
 
 /// A duration as whole seconds (`30`) or text (`"30s"`, `"2m"`).
@@ -173,6 +183,16 @@ impl FlagOverrides {
     }
 }
 
+/// How `latchkey login` obtains the authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flow {
+    /// Authorization Code with PKCE: a browser, the loopback listener or a paste.
+    Code,
+    /// Device Authorization Grant (RFC 8628): a user code entered on any device.
+    Device,
+}
+
 /// How the token request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -228,10 +248,17 @@ pub struct Profile {
     pub paste_redirect_uri: Option<Url>,
     pub authorize_params: BTreeMap<String, String>,
     pub token_request_format: TokenRequestFormat,
+    pub flow: Flow,
     pub endpoints: EndpointOverrides,
     pub key_source: KeySource,
     /// Longest a whole request to the provider may take.
     pub http_timeout: Duration,
+    /// Longest making a connection may take (DNS, TCP, proxy, TLS); at most `http_timeout`.
+    pub connect_timeout: Duration,
+    /// Extra trusted certificate authorities (PEM), besides the system's and Mozilla's.
+    pub ca_file: Option<PathBuf>,
+    /// The profile's own proxy, or `none`; unset means the environment's (see [`crate::proxy`]).
+    pub proxy: Option<crate::proxy::ProxySetting>,
 }
 
 /// Where one setting's value came from.
@@ -326,6 +353,13 @@ impl ProfileSettings {
                         });
                         (shown, json!(profile.authorize_params))
                     }
+                    "flow" => {
+                        let f = match profile.flow {
+                            Flow::Code => "code",
+                            Flow::Device => "device",
+                        };
+                        (Some(f.to_owned()), json!(f))
+                    }
                     "token_request_format" => {
                         let f = match profile.token_request_format {
                             TokenRequestFormat::Form => "form",
@@ -338,6 +372,16 @@ impl ProfileSettings {
                     "revocation_endpoint" => endpoint_row(url(&profile.endpoints.revocation)),
                     "device_authorization_endpoint" => {
                         endpoint_row(url(&profile.endpoints.device_authorization))
+                    }
+                    "http_timeout" => duration_row(profile.http_timeout),
+                    "connect_timeout" => duration_row(profile.connect_timeout),
+                    "ca_file" => {
+                        let path = profile.ca_file.as_ref().map(|p| p.display().to_string());
+                        (path.clone(), text(&path))
+                    }
+                    "proxy" => {
+                        let shown = profile.proxy.as_ref().map(|p| p.shown());
+                        (shown.clone(), text(&shown))
                     }
                     _ => (None, Value::Null),
                 };
@@ -359,6 +403,14 @@ impl ProfileSettings {
             .collect();
         ProfileSettings { rows }
     }
+}
+
+/// A duration as `profiles show` prints it ("30s"), and whole seconds in JSON.
+fn duration_row(value: Duration) -> (Option<String>, serde_json::Value) {
+    (
+        Some(crate::duration::format_remaining(value)),
+        serde_json::Value::from(value.as_secs()),
+    )
 }
 
 fn endpoint_row(value: Option<String>) -> (Option<String>, serde_json::Value) {
@@ -693,12 +745,14 @@ impl Provider for DefaultsLayer {
             redirect_port: i64,
             callback_path: &'static str,
             token_request_format: &'static str,
+            flow: &'static str,
         }
         Serialized::defaults(Defaults {
             scopes: DEFAULT_SCOPES,
             redirect_port: DEFAULT_REDIRECT_PORT,
             callback_path: DEFAULT_CALLBACK_PATH,
             token_request_format: "form",
+            flow: "code",
         })
         .data()
     }
@@ -839,6 +893,17 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
         }
     };
 
+    let flow = match raw.flow.as_deref().unwrap_or("code") {
+        "code" => Flow::Code,
+        "device" => Flow::Device,
+        other => {
+            return Err(bad(
+                "flow",
+                format!("{other:?} is not one of \"code\", \"device\""),
+            ));
+        }
+    };
+
     let optional_url = |field: &str, value: Option<String>| -> Result<Option<Url>> {
         value
             .map(|v| parse_endpoint(&v).map_err(|m| bad(field, m)))
@@ -903,10 +968,28 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
     if http_timeout.is_zero() {
         return Err(bad("http_timeout", "must be more than 0 seconds".into()));
     }
+    let connect_timeout = raw.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    if connect_timeout.is_zero() {
+        return Err(bad("connect_timeout", "must be more than 0 seconds".into()));
+    }
+    let ca_file = match raw.ca_file.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(path) => Some(expand_home(path)),
+    };
+    let proxy = match raw.proxy.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            crate::proxy::ProxySetting::parse(text)
+                .map_err(|m| bad("proxy", format!("the value {m}")))?,
+        ),
+    };
 
     Ok(Profile {
         key_source,
         http_timeout,
+        connect_timeout,
+        ca_file,
+        proxy,
         name: name.to_owned(),
         kind,
         issuer,
@@ -918,6 +1001,7 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
         paste_redirect_uri,
         authorize_params,
         token_request_format,
+        flow,
         endpoints,
     })
 }

@@ -108,7 +108,10 @@ impl<'a> Provider<'a> {
                             < CACHE_MAX_AGE_SECS
                 });
                 let (document, from_cache) = match cached {
-                    Some(document) => (document, true),
+                    Some(document) => {
+                        crate::debug!("discovery: the cached document of `{}`", profile.name);
+                        (document, true)
+                    }
                     None => {
                         let document = fetch_discovery(profile, self.http)?;
                         {

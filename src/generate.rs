@@ -707,6 +707,17 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "The passphrase for profiles with use_passphrase = true; without it latchkey asks on \
          the terminal.",
     ),
+    (
+        "LATCHKEY_LOG",
+        "Set to debug, prints diagnostic lines on stderr: the profiles file and profile chosen, \
+         each request (URL without its query, route, status, time), cache use and refresh \
+         decisions. Never a token, code, verifier, state or key.",
+    ),
+    (
+        "LATCHKEY_TIMING",
+        "Set to a non-empty value, latchkey login prints how long its own work took from the \
+         authorization response to the stored file, apart from the time waiting on the provider.",
+    ),
 ];
 
 const ENVIRONMENT_AFTER_FIELDS: &[(&str, &str)] = &[

@@ -181,7 +181,22 @@ impl Http {
         let started = Instant::now();
         loop {
             schedule.attempt();
+            let attempt_started = Instant::now();
             let attempt = self.read_response(request(&agent), url, route.as_ref(), what);
+            crate::debug!(
+                "{what}: {} via {} -> {} in {:.1} ms (attempt {})",
+                url.redacted(),
+                route.as_ref().map_or_else(
+                    || "a direct connection".to_owned(),
+                    |r| format!("proxy {}", r.server)
+                ),
+                match &attempt {
+                    Ok((response, _)) => format!("HTTP {}", response.status),
+                    Err((_, e)) => format!("failed: {}", e.message()),
+                },
+                attempt_started.elapsed().as_secs_f64() * 1e3,
+                schedule.attempts()
+            );
             let failure = match &attempt {
                 Ok((response, retry_after)) if response.status >= 500 || response.status == 429 => {
                     Failure::MaybeProcessed {

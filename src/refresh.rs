@@ -2,15 +2,25 @@
 //! refresh that is single-flight across processes (a per-profile lock, and a re-read under it).
 
 use crate::config::Profile;
-use crate::endpoints;
+use crate::endpoints::Provider;
 use crate::error::{Error, ExitCode, Result};
 use crate::http::Http;
+use crate::id_token;
+use crate::retry::Resend;
 use crate::store::{Key, StoredTokens, TokenStore, unix_now};
 use crate::token_endpoint;
 use std::time::Duration;
 
-/// Transient failures (network, timeouts, 5xx, 429) are retried after these pauses.
-const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(300), Duration::from_millis(900)];
+/// A token obtained this recently is as fresh as a refresh would make it, even when the
+/// provider's lifetime is shorter than `--min-valid`: refreshing again would only burn a
+/// rotating refresh token for nothing.
+const JUST_ISSUED_SECS: u64 = 5;
+
+/// Whether these tokens were obtained moments ago (by this or another process) and are unexpired.
+fn just_issued(tokens: &StoredTokens, now: u64) -> bool {
+    now.saturating_sub(tokens.obtained_at) <= JUST_ISSUED_SECS
+        && tokens.expires_at.is_none_or(|at| at > now)
+}
 
 /// Which token the caller needs to be fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +66,23 @@ pub fn valid_tokens(
     };
     let key = store.key_for_reading(&profile.key_source, &profile.name)?;
     let tokens = first.open(&key)?;
-    if is_fresh(&tokens, need, min_valid, unix_now()) {
+    crate::debug!(
+        "stored tokens of `{}`: {}; key: {}",
+        profile.name,
+        tokens.expires_at.map_or_else(
+            || "no stated expiry".to_owned(),
+            |at| crate::duration::relative(at, unix_now())
+        ),
+        key.describe()
+    );
+    if is_fresh(&tokens, need, min_valid, unix_now()) || just_issued(&tokens, unix_now()) {
         return Ok(tokens);
     }
 
+    crate::debug!(
+        "less than {}s left: taking the profile lock to refresh",
+        min_valid.as_secs()
+    );
     let _lock = store.lock(&profile.name)?;
     // Another process may have refreshed while we waited for the lock: with rotating refresh
     // tokens, refreshing again with the old one would be a replay that revokes the grant.
@@ -68,9 +91,10 @@ pub fn valid_tokens(
     };
     let current = second.open(&key)?;
     if !second.same_as(&first) && current.expires_at.is_none_or(|at| at > unix_now()) {
+        crate::debug!("another process refreshed while this one waited: using its tokens");
         return Ok(current);
     }
-    if is_fresh(&current, need, min_valid, unix_now()) {
+    if is_fresh(&current, need, min_valid, unix_now()) || just_issued(&current, unix_now()) {
         return Ok(current);
     }
     refresh_locked(profile, store, &key, current)
@@ -93,24 +117,33 @@ fn refresh_locked(
             profile.name
         )));
     };
-    let http = Http::new(profile.http_timeout);
-    let endpoints = endpoints::resolve(profile, &http)?;
-    let mut pauses = RETRY_PAUSES.iter();
-    let response = loop {
-        match token_endpoint::refresh(&http, &endpoints.token, profile, refresh_token) {
-            Err(e) if e.exit_code() == ExitCode::Network => {
-                match pauses.next() {
-                    Some(pause) => std::thread::sleep(*pause),
-                    None => {
-                        return Err(Error::network(format!("{} (after {} attempts)", e.message(), RETRY_PAUSES.len() + 1))
-                        .hint("the stored tokens are unchanged; try again when the provider is reachable"));
-                    }
-                }
+    // A refresh is resent after timeouts and 5xx too: without it there is no token at all, and
+    // a provider's rotation reuse interval (Auth0's) lets a repeat through.
+    let http = Http::for_profile(profile, Resend::Transient);
+    let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
+    let endpoints = provider.endpoints()?;
+    let response = match refresh_with_retries(&http, &endpoints.token, profile, refresh_token) {
+        // A token endpoint from a cached discovery document that keeps failing may have moved:
+        // look again, and try once more if it did.
+        Err(e) if endpoints.from_cache && e.exit_code() == ExitCode::Network => {
+            let fresh = provider.endpoints_fresh()?;
+            if fresh.token == endpoints.token {
+                return Err(e);
             }
-            other => break other?,
+            refresh_with_retries(&http, &fresh.token, profile, refresh_token)?
         }
+        other => other?,
     };
     token_endpoint::warn_on_clock_skew(response.date.as_deref());
+    if let Some(id_token) = &response.id_token {
+        let expected = id_token::Expected {
+            issuer: &current.issuer,
+            client_id: &profile.client_id,
+            nonce: None,
+            now: unix_now(),
+        };
+        id_token::validate(id_token, &expected, &mut |force| provider.jwks(force))?;
+    }
     let mut fresh = StoredTokens::new(
         response,
         &current.issuer,
@@ -129,6 +162,28 @@ fn refresh_locked(
     }
     store.save(&profile.name, &fresh, key)?;
     Ok(fresh)
+}
+
+/// The refresh request; `http` retries transient failures (network, timeouts, 5xx, 429, see
+/// [`crate::retry`]), and a failure says how many attempts were made.
+fn refresh_with_retries(
+    http: &Http,
+    token_url: &crate::url::Url,
+    profile: &Profile,
+    refresh_token: &crate::secret::RefreshToken,
+) -> Result<token_endpoint::TokenResponse> {
+    token_endpoint::refresh(http, token_url, profile, refresh_token).map_err(|e| {
+        let attempts = http.last_attempts();
+        if e.exit_code() != ExitCode::Network || attempts < 2 {
+            return e;
+        }
+        let hint = match e.hint_text() {
+            Some(hint) => format!("{hint}; the stored tokens are unchanged"),
+            None => "the stored tokens are unchanged; try again when the provider is reachable"
+                .to_owned(),
+        };
+        Error::network(format!("{} (after {attempts} attempts)", e.message())).hint(hint)
+    })
 }
 
 #[cfg(test)]
@@ -172,8 +227,8 @@ mod tests {
         let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let mut t = tokens(Some(10_000));
         t.id_token = Some(IdToken::new(format!(
-            "{}.{}.s",
-            enc("{}"),
+            "{}.{}.c2ln",
+            enc(r#"{"alg":"RS256"}"#),
             enc(r#"{"exp":1000}"#)
         )));
         assert!(is_fresh(&t, Need::IdToken, Duration::from_secs(60), 900));

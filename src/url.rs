@@ -112,6 +112,12 @@ impl Url {
         }
     }
 
+    /// The URL without its query and fragment, which may carry a code or state: for logs.
+    pub fn redacted(&self) -> String {
+        let query = if self.query.is_some() { "?…" } else { "" };
+        format!("{}://{}{}{query}", self.scheme, self.authority(), self.path)
+    }
+
     /// `scheme://host[:port]`, for building endpoint URLs under an issuer.
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.authority())

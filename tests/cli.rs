@@ -249,3 +249,37 @@ fn colour_is_off_with_no_color_and_without_a_terminal() {
     assert!(!run.stderr.contains('\x1b'), "{:?}", run.stderr);
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
 }
+
+#[test]
+fn profile_names_for_completion_are_bare_and_never_fail() {
+    let w = World::new();
+    // No profiles file: nothing on either stream, success (a completion must not print errors).
+    let run = w.run(&["profiles", "--names"]).expect(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    w.write_profiles("[profiles.dev\n");
+    let run = w.run(&["profiles", "--names"]).expect(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+
+    let run = w
+        .run(&["--config", EXAMPLE, "profiles", "--names"])
+        .expect(0);
+    assert_eq!(run.stdout, "dev\nlocal\n");
+    // Hidden from --help: it is for the scripts, not for people.
+    let help = w.run(&["profiles", "--help"]).expect(0);
+    assert!(!help.stdout.contains("--names"), "{}", help.stdout);
+}
+
+#[test]
+fn completions_and_man_print_on_stdout() {
+    let w = World::new();
+    for shell in ["bash", "zsh", "fish", "nushell", "powershell", "elvish"] {
+        w.run(&["completions", shell])
+            .expect(0)
+            .stdout_has("profiles --names");
+    }
+    w.run(&["man"]).expect(0).stdout_has(".TH LATCHKEY 1");
+    w.run(&["completions", "tcsh"])
+        .expect(2)
+        .stderr_has("bash, zsh, fish, nushell, powershell or elvish");
+    w.run(&["completions"]).expect(2);
+}

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Idp, World, paste_login, stored};
+use support::{Idp, World, age_tokens, paste_login, stored};
 
 fn world_for(idp: &Idp, extra: &str) -> World {
     let world = World::new();
@@ -18,6 +18,8 @@ fn token_file(world: &World) -> std::path::PathBuf {
 fn logged_in(idp: &Idp, extra: &str) -> World {
     let world = world_for(idp, extra);
     paste_login(&world, idp).expect(0);
+    // Past the window in which tokens count as just issued (and are not refreshed again).
+    age_tokens(&world, 10);
     world
 }
 
@@ -144,6 +146,7 @@ fn transient_failures_are_retried_then_exit_6_and_the_file_is_unchanged() {
     assert_eq!(answer["ok"], true);
     // A timeout is ambiguous (the provider may have rotated the token after all), so this
     // comes last: later refreshes would be replays.
+    age_tokens(&world, 10);
     let after_success = std::fs::read(token_file(&world)).unwrap();
     world
         .run(&["token", "--min-valid", "60"])
@@ -352,6 +355,14 @@ fn a_users_own_identity_file() {
     let world = World::new();
     let key = world.write_file("my.key", "# created: by hand\nAGE-SECRET-KEY-1GQ9778VQXMMJVE8SK7J6VT8UJ4HDQAJUVSFCWCM02D8GEWQ72PVQ2Y5J33\n");
     world.write_profiles(&idp.profile_toml(&format!("identity_file = \"{}\"", key.display())));
+    // Like an ssh key: a key file others can read is refused, with the fix.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    world.run(&["token"]).expect(4);
+    let run = world
+        .run(&["login", "--no-browser", "--no-loopback"])
+        .expect(7);
+    run.stderr_has(&format!("chmod 600 {}", key.display()));
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     paste_login(&world, idp).expect(0);
     world.run(&["token"]).expect(0);
     world

@@ -340,3 +340,33 @@ fn ssh_session_prints_the_url_and_the_tunnel_command() {
         run.stderr
     );
 }
+
+/// RFC 9207: a pasted response naming another issuer is refused, and so is one without `iss`
+/// from a provider that announced it always sends one.
+#[test]
+fn pasted_responses_with_a_wrong_or_missing_iss_are_refused() {
+    let idp = Idp::shared();
+    let discovery = idp.get_json("/.well-known/openid-configuration");
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+    let world = World::new();
+    world.write_profiles(&idp.profile_toml(""));
+    let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
+    let url = session.authorize_url(idp);
+    let redirect = approve(&url, idp, &[]);
+    let iss = format!("iss={}", latchkey::url::form_encode(&idp.issuer));
+    assert!(redirect.contains(&iss), "{redirect}");
+    session.paste(&redirect.replace(&iss, "iss=https%3A%2F%2Fevil.example"));
+    session.wait_line("the issuer rejection", |l| {
+        l.contains("not accepted") && l.contains("names issuer \"https://evil.example\"")
+    });
+    session.paste(&redirect.replace(&format!("&{iss}"), ""));
+    session.wait_line("the missing-iss rejection", |l| {
+        l.contains("not accepted") && l.contains("has no `iss`")
+    });
+    session.paste(&redirect);
+    session.finish().expect(0);
+    assert!(stored(&world).is_some());
+}

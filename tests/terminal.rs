@@ -235,3 +235,35 @@ fn ctrl_c_exits_130_restores_the_terminal_and_stores_nothing() {
         "stale spinner row: {rows:#?}"
     );
 }
+
+#[test]
+fn device_login_draws_a_qr_code_that_fits_80_columns() {
+    let idp = Idp::shared();
+    let world = World::new();
+    world.write_profiles(&idp.profile_toml(""));
+    let tmux = Tmux::new("qr");
+    tmux.start(&login_command(&world, "login --device --timeout 20", ""));
+    let screen = tmux.wait_for("the QR code", |s| {
+        s.contains("Check that the page shows the code") && s.contains("████")
+    });
+    let qr_rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains('█') || l.contains('▀') || l.contains('▄'))
+        .collect();
+    assert!(qr_rows.len() >= 10, "{screen}");
+    assert!(qr_rows.iter().all(|r| r.chars().count() <= 80), "{screen}");
+    tmux.wait_for("the spinner", |s| {
+        s.contains("Waiting for the code to be confirmed")
+    });
+
+    let plain = Tmux::new("noqr");
+    plain.start(&login_command(
+        &world,
+        "login --device --no-qr --timeout 20",
+        "",
+    ));
+    let screen = plain.wait_for("the code", |s| {
+        s.contains("Check that the page shows the code")
+    });
+    assert!(!screen.contains('█'), "--no-qr draws none:\n{screen}");
+}

@@ -7,15 +7,15 @@ use crate::authorize::authorize_url;
 use crate::browser::{self, Decision, Preference};
 use crate::callback::LoopbackListener;
 use crate::cli::LoginArgs;
-use crate::config::{FlagOverrides, Profile};
+use crate::config::{FlagOverrides, Flow, Profile};
 use crate::duration::{format_remaining, relative, rfc3339};
-use crate::endpoints;
+use crate::endpoints::{Endpoints, Provider};
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::pkce::LoginSecrets;
 use crate::spinner::{Mode, Spinner};
-use crate::store::{StoredTokens, TokenStore, unix_now};
-use crate::{interrupt, jwt, term, token_endpoint};
+use crate::store::{Key, StoredTokens, TokenStore, unix_now};
+use crate::{device, id_token, interrupt, jwt, qr, term, token_endpoint};
 use std::io::BufRead;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -62,8 +62,14 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     let store = TokenStore::open()?;
     // The key first: a passphrase prompt must come before stdin is read for pastes.
     let key = store.key_for_writing(&profile.key_source, &profile.name)?;
-    let http = Http::new(profile.http_timeout);
-    let endpoints = endpoints::resolve(&profile, &http)?;
+    // The code exchange is resent only when it never left this host: a code is single-use.
+    let http = Http::for_profile(&profile, crate::retry::Resend::OnlyUnsent);
+    let provider = Provider::new(&profile, &http, Some(store.metadata_path(&profile.name)));
+    // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
+    let endpoints = provider.endpoints_fresh()?;
+    if args.device || profile.flow == Flow::Device {
+        return device_login(&profile, &args, &http, &provider, &endpoints, &store, &key);
+    }
     let secrets = LoginSecrets::generate();
 
     let listener = if args.no_loopback {
@@ -72,6 +78,14 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         Some(LoopbackListener::bind(profile.redirect_port)?)
     };
     let redirect_uri = redirect_uri(&profile, listener.as_ref().map(LoopbackListener::port))?;
+    crate::debug!(
+        "redirect_uri {redirect_uri}; loopback listener {}; paste {}",
+        listener.as_ref().map_or_else(
+            || "off".to_owned(),
+            |l| format!("on 127.0.0.1:{}", l.port())
+        ),
+        if args.no_paste { "off" } else { "on" }
+    );
     let url = authorize_url(&endpoints.authorize, &profile, &redirect_uri, &secrets);
     interrupt::install();
 
@@ -112,12 +126,14 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     let (events, inbox) = mpsc::channel();
     if let Some(listener) = listener {
         let (callbacks, received) = mpsc::channel();
-        listener.serve(
-            profile.callback_path.clone(),
-            secrets.state.clone(),
-            profile.issuer.to_string(),
-            callbacks,
-        );
+        listener
+            .require_iss(endpoints.iss_parameter_supported)
+            .serve(
+                profile.callback_path.clone(),
+                secrets.state.clone(),
+                profile.issuer.to_string(),
+                callbacks,
+            );
         let forward = events.clone();
         std::thread::spawn(move || {
             for callback in received {
@@ -138,6 +154,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     let response = wait_for_response(
         &profile,
         &secrets,
+        endpoints.iss_parameter_supported,
         inbox,
         timeout,
         interactive,
@@ -155,26 +172,207 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         }
     };
 
-    let tokens = token_endpoint::exchange_code(
-        &http,
-        &endpoints.token,
+    let mut timing = Timing::start();
+    let tokens = timing.provider(|| {
+        token_endpoint::exchange_code(
+            &http,
+            &endpoints.token,
+            &profile,
+            &code,
+            &secrets.verifier,
+            &redirect_uri,
+        )
+    })?;
+    finish(
         &profile,
-        &code,
-        &secrets.verifier,
-        &redirect_uri,
-    )?;
+        &provider,
+        &store,
+        &key,
+        tokens,
+        Some(secrets.nonce.secret()),
+        timing,
+    )
+}
+
+/// Opt-in (`LATCHKEY_TIMING=1`) measure of latchkey's own work in a login: from the response's
+/// arrival to the token file renamed into place, less the time spent waiting on the provider.
+struct Timing {
+    received: Instant,
+    waiting_on_provider: Duration,
+}
+
+impl Timing {
+    fn start() -> Timing {
+        Timing {
+            received: Instant::now(),
+            waiting_on_provider: Duration::ZERO,
+        }
+    }
+
+    /// Runs a request to the provider, counting its time as the provider's.
+    fn provider<T>(&mut self, request: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = request();
+        self.waiting_on_provider += started.elapsed();
+        result
+    }
+
+    fn report(&self) {
+        if std::env::var_os("LATCHKEY_TIMING").is_some_and(|v| !v.is_empty()) {
+            let total = self.received.elapsed();
+            let own = total.saturating_sub(self.waiting_on_provider);
+            eprintln!(
+                "timing: {:.2} ms from the response to the stored file: {:.2} ms waiting on the provider, {:.2} ms latchkey's own work",
+                total.as_secs_f64() * 1e3,
+                self.waiting_on_provider.as_secs_f64() * 1e3,
+                own.as_secs_f64() * 1e3
+            );
+        }
+    }
+}
+
+/// What every login ends with: the ID token checked, the tokens stored, one line saying so.
+fn finish(
+    profile: &Profile,
+    provider: &Provider<'_>,
+    store: &TokenStore,
+    key: &Key,
+    tokens: token_endpoint::TokenResponse,
+    nonce: Option<&str>,
+    mut timing: Timing,
+) -> Result<()> {
     token_endpoint::warn_on_clock_skew(tokens.date.as_deref());
+    let issuer = profile.issuer.to_string();
+    if let Some(id_token) = &tokens.id_token {
+        let expected = id_token::Expected {
+            issuer: &issuer,
+            client_id: &profile.client_id,
+            nonce,
+            now: unix_now(),
+        };
+        id_token::validate(id_token, &expected, &mut |force| {
+            timing.provider(|| provider.jwks(force))
+        })?;
+    }
     let stored = StoredTokens::new(
         tokens,
-        &profile.issuer.to_string(),
+        &issuer,
         &profile.client_id,
         profile.audience.as_deref(),
     );
     // Under the profile's lock, so a refresh running at the same moment cannot overwrite it.
     let _lock = store.lock(&profile.name)?;
-    store.save(&profile.name, &stored, &key)?;
-    eprintln!("{}", outcome(&profile, &stored));
+    store.save(&profile.name, &stored, key)?;
+    timing.report();
+    eprintln!("{}", outcome(profile, &stored));
     Ok(())
+}
+
+/// The device authorization grant: a code to confirm on any device, polled until decided.
+fn device_login(
+    profile: &Profile,
+    args: &LoginArgs,
+    http: &Http,
+    provider: &Provider<'_>,
+    endpoints: &Endpoints,
+    store: &TokenStore,
+    key: &Key,
+) -> Result<()> {
+    let url = endpoints.device_authorization.as_ref().ok_or_else(|| {
+        Error::config(format!(
+            "the provider of profile `{}` has no device authorization endpoint",
+            profile.name
+        ))
+        .hint("set device_authorization_endpoint in the profile if it has one, or log in without --device")
+    })?;
+    let authorization = device::request(http, url, profile)?;
+    interrupt::install();
+    let style = term::Style::for_stderr();
+    let shown = authorization
+        .verification_uri_complete
+        .as_deref()
+        .unwrap_or(&authorization.verification_uri);
+    eprintln!(
+        "Log in to profile `{}` ({}) on any device by opening this URL:\n\n{shown}\n",
+        profile.name, profile.issuer
+    );
+    if authorization.verification_uri_complete.is_some() {
+        eprintln!(
+            "Check that the page shows the code {}  (or open {} and type it in).",
+            style.bold(&authorization.user_code),
+            authorization.verification_uri
+        );
+    } else {
+        eprintln!(
+            "Enter the code {} there.",
+            style.bold(&authorization.user_code)
+        );
+    }
+    if term::stderr_is_terminal() && !args.no_qr {
+        let (_, columns) = console::Term::stderr().size();
+        if let Some(code) = qr::render(shown, usize::from(columns).min(80)) {
+            eprint!("\n{code}");
+        }
+    }
+    let preference = if args.no_browser {
+        Preference::Never
+    } else if args.browser {
+        Preference::Force
+    } else {
+        Preference::Auto
+    };
+    if let Decision::Open { launcher, why } =
+        browser::decide(&browser::Environment::detect(), preference)
+    {
+        match browser::launch(&launcher, shown) {
+            Ok(()) => eprintln!("{}", style.dim(&why)),
+            Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
+        }
+    }
+
+    // The provider says how long the code lives; --timeout may shorten the wait.
+    let lifetime = Duration::from_secs(authorization.expires_in);
+    let wait = args.timeout.map_or(lifetime, |t| t.min(lifetime));
+    let deadline = Instant::now() + wait;
+    let mode = if term::stderr_is_terminal() {
+        Mode::Inline
+    } else {
+        Mode::Hidden
+    };
+    let message = |left: Duration| {
+        format!(
+            "Waiting for the code to be confirmed — {} left",
+            format_remaining(left)
+        )
+    };
+    let spinner = Spinner::start(mode, message(wait));
+    let polled = device::poll(
+        http,
+        &endpoints.token,
+        profile,
+        &authorization,
+        deadline,
+        &mut |left| spinner.set_message(message(left)),
+    );
+    spinner.finish();
+    let tokens = match polled {
+        // The wait ended at --timeout, before the code itself expired: say which limit it was.
+        Err(e)
+            if e.exit_code() == crate::error::ExitCode::LoginAborted
+                && wait < lifetime
+                && Instant::now() >= deadline =>
+        {
+            return Err(Error::aborted(format!(
+                "the login timed out after {}",
+                format_remaining(wait)
+            ))
+            .hint(
+                "run it again, with a longer --timeout if you need more time; nothing was stored",
+            ));
+        }
+        other => other?,
+    };
+    finish(profile, provider, store, key, tokens, None, Timing::start())
 }
 
 /// The loopback URI when listening; otherwise the profile's code-showing page, or a loopback
@@ -224,6 +422,7 @@ fn spawn_stdin_reader(events: mpsc::Sender<Event>) {
 fn wait_for_response(
     profile: &Profile,
     secrets: &LoginSecrets,
+    iss_required: bool,
     inbox: mpsc::Receiver<Event>,
     timeout: Duration,
     interactive: bool,
@@ -281,7 +480,14 @@ fn wait_for_response(
                     prompt();
                     continue;
                 }
-                match auth_response::from_pasted(&line, &secrets.state, &issuer) {
+                match auth_response::from_pasted(
+                    &line,
+                    &secrets.state,
+                    auth_response::Issuer {
+                        value: &issuer,
+                        required: iss_required,
+                    },
+                ) {
                     Ok(response) => break Ok(response),
                     Err(rejection) => {
                         eprintln!("That was not accepted: {rejection}. Try again.");

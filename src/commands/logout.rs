@@ -4,7 +4,7 @@
 use super::Globals;
 use crate::cli::LogoutArgs;
 use crate::config::Profile;
-use crate::endpoints;
+use crate::endpoints::Provider;
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::revocation::revoke;
@@ -49,7 +49,7 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
         match store.load(&profile.name, || {
             store.key_for_reading(&profile.key_source, &profile.name)
         }) {
-            Ok(Some(tokens)) => revoke_all(profile, &tokens).map(|()| true),
+            Ok(Some(tokens)) => revoke_all(profile, store, &tokens).map(|()| true),
             Ok(None) => Ok(false),
             Err(e) => Err(e),
         }
@@ -81,9 +81,11 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
 }
 
 /// The refresh token first: it is the long-lived one.
-fn revoke_all(profile: &Profile, tokens: &StoredTokens) -> Result<()> {
-    let http = Http::new(profile.http_timeout);
-    let endpoints = endpoints::resolve(profile, &http)?;
+fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Result<()> {
+    // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
+    let http = Http::for_profile(profile, crate::retry::Resend::Transient);
+    let endpoints =
+        Provider::new(profile, &http, Some(store.metadata_path(&profile.name))).endpoints()?;
     let Some(url) = endpoints.revocation else {
         return Err(Error::provider(
             "the provider has no revocation endpoint (set `revocation_endpoint` in the profile if it has one)",

@@ -1,5 +1,6 @@
 //! Dispatch from the parsed command line to each command's module.
 
+mod generate;
 mod login;
 mod logout;
 mod profiles;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => status::run(&globals, args),
         Command::Logout(args) => logout::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(_) => generate::man(),
     }
 }
 
@@ -53,7 +56,8 @@ impl Globals {
         file: &ProfilesFile,
         after_command: Option<&str>,
     ) -> Result<crate::config::Profile> {
-        let (name, _) = file.select(self.profile_name(after_command))?;
+        let (name, source) = file.select(self.profile_name(after_command))?;
+        crate::debug!("profile `{name}`, selected by {source}");
         Ok(file.resolve(&name, &Default::default())?.0)
     }
 
@@ -77,6 +81,7 @@ impl Globals {
 
     pub fn load_profiles(&self) -> Result<ProfilesFile> {
         let (path, origin) = paths::config_file(self.config.as_deref())?;
+        crate::debug!("profiles file: {} (from {origin:?})", path.display());
         ProfilesFile::load(&path, origin)
     }
 }

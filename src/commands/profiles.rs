@@ -9,6 +9,10 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 pub fn run(globals: &Globals, args: ProfilesArgs) -> Result<()> {
+    if args.names {
+        names(globals);
+        return Ok(());
+    }
     let file = globals.load_profiles()?;
     match args.command {
         None => list(
@@ -32,6 +36,20 @@ pub fn run(globals: &Globals, args: ProfilesArgs) -> Result<()> {
             }
         }
     }
+}
+
+/// `profiles --names`, for the shell completions: one name a line. A completion must never
+/// print an error into the user's command line, so a missing or broken profiles file (or a
+/// closed pipe) prints nothing and still succeeds.
+fn names(globals: &Globals) {
+    let Ok(file) = globals.load_profiles() else {
+        return;
+    };
+    let names: String = file
+        .profile_names()
+        .map(|name| format!("{name}\n"))
+        .collect();
+    let _ = print_stdout(&names);
 }
 
 fn list(file: &ProfilesFile, flag: Option<&str>, json: bool) -> Result<()> {

@@ -2,6 +2,8 @@
 //! the real OpenID provider from `tests/idp` started once per test binary.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -490,4 +492,19 @@ pub fn stored(world: &World) -> Option<latchkey::store::StoredTokens> {
             store.key_for_reading(&latchkey::config::KeySource::Generated, "local")
         })
         .unwrap()
+}
+
+/// Makes the stored tokens of profile `local` look `secs` older than they are (as if the login
+/// had happened earlier), so refresh tests need not sleep past the just-issued window.
+pub fn age_tokens(world: &World, secs: u64) {
+    let store = latchkey::store::TokenStore::at(world.data_home().join("latchkey"));
+    let source = latchkey::config::KeySource::Generated;
+    let key = store.key_for_reading(&source, "local").unwrap();
+    let sealed = store
+        .read_sealed("local")
+        .unwrap()
+        .expect("a stored token file");
+    let mut tokens = sealed.open(&key).unwrap();
+    tokens.obtained_at -= secs;
+    store.save("local", &tokens, &key).unwrap();
 }
