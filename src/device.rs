@@ -1,9 +1,9 @@
 //! The device authorization grant (RFC 8628): ask for a user code, show where to enter it,
 //! and poll the token endpoint at the pace the provider sets until the user has decided.
 
-use crate::config::{Profile, TokenRequestFormat};
+use crate::config::Profile;
 use crate::error::{Error, ExitCode, Result};
-use crate::http::{Body, Http};
+use crate::http::Http;
 use crate::secret::DeviceCode;
 use crate::token_endpoint::{self, TokenResponse};
 use crate::url::Url;
@@ -49,10 +49,7 @@ pub fn request(http: &Http, url: &Url, profile: &Profile) -> Result<DeviceAuthor
     if let Some(audience) = &profile.audience {
         pairs.push(("audience", audience));
     }
-    let body = match profile.token_request_format {
-        TokenRequestFormat::Form => Body::Form(&pairs),
-        TokenRequestFormat::Json => Body::Json(&pairs),
-    };
+    let body = profile.token_request_format.body(&pairs);
     let response = http.post(url, body, "device authorization")?;
     if !response.is_success() {
         if let Some((error, description)) = token_endpoint::oauth_error_of(&response) {
@@ -148,10 +145,7 @@ fn poll_once(
         ("device_code", device_code.secret()),
         ("client_id", profile.client_id.as_str()),
     ];
-    let body = match profile.token_request_format {
-        TokenRequestFormat::Form => Body::Form(&pairs),
-        TokenRequestFormat::Json => Body::Json(&pairs),
-    };
+    let body = profile.token_request_format.body(&pairs);
     let response = http.post(token_url, body, "device token request")?;
     if (400..500).contains(&response.status)
         && response.status != 429

@@ -48,6 +48,16 @@ impl Response {
     }
 }
 
+impl crate::config::TokenRequestFormat {
+    /// The request body in this format: the profile decides for every token-endpoint request.
+    pub fn body<'a>(self, pairs: &'a [(&'a str, &'a str)]) -> Body<'a> {
+        match self {
+            crate::config::TokenRequestFormat::Form => Body::Form(pairs),
+            crate::config::TokenRequestFormat::Json => Body::Json(pairs),
+        }
+    }
+}
+
 /// The body of a POST to the token or revocation endpoint.
 pub enum Body<'a> {
     /// `application/x-www-form-urlencoded`

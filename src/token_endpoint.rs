@@ -1,9 +1,9 @@
 //! The token endpoint (RFC 6749 §4.1.3, §5): the code exchange with the PKCE verifier, and
 //! reading its answer — tokens, or an OAuth error shown as `error: error_description`.
 
-use crate::config::{Profile, TokenRequestFormat};
+use crate::config::Profile;
 use crate::error::{Error, Result};
-use crate::http::{Body, Http, Response};
+use crate::http::{Http, Response};
 use crate::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::url::Url;
 use serde::Deserialize;
@@ -38,10 +38,7 @@ pub fn exchange_code(
         ("code_verifier", verifier.secret()),
         ("redirect_uri", redirect_uri),
     ];
-    let body = match profile.token_request_format {
-        TokenRequestFormat::Form => Body::Form(&pairs),
-        TokenRequestFormat::Json => Body::Json(&pairs),
-    };
+    let body = profile.token_request_format.body(&pairs);
     let response = http.post(token_url, body, "token request")?;
     parse_token_response(&response)
 }
@@ -59,10 +56,7 @@ pub fn refresh(
         ("client_id", profile.client_id.as_str()),
         ("refresh_token", refresh_token.secret()),
     ];
-    let body = match profile.token_request_format {
-        TokenRequestFormat::Form => Body::Form(&pairs),
-        TokenRequestFormat::Json => Body::Json(&pairs),
-    };
+    let body = profile.token_request_format.body(&pairs);
     let response = http.post(token_url, body, "token refresh")?;
     if (400..500).contains(&response.status)
         && response.status != 429

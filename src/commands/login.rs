@@ -96,13 +96,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         "Log in to profile `{}` ({}) by opening this URL:\n\n{url}\n",
         profile.name, profile.issuer
     );
-    let preference = if args.no_browser {
-        Preference::Never
-    } else if args.browser {
-        Preference::Force
-    } else {
-        Preference::Auto
-    };
+    let preference = browser_preference(&args);
     match browser::decide(&env, preference) {
         Decision::Open { launcher, why } => match browser::launch(&launcher, &url.to_string()) {
             Ok(()) => eprintln!("{}", style.dim(&why)),
@@ -314,13 +308,7 @@ fn device_login(
             eprint!("\n{code}");
         }
     }
-    let preference = if args.no_browser {
-        Preference::Never
-    } else if args.browser {
-        Preference::Force
-    } else {
-        Preference::Auto
-    };
+    let preference = browser_preference(args);
     if let Decision::Open { launcher, why } =
         browser::decide(&browser::Environment::detect(), preference)
     {
@@ -373,6 +361,17 @@ fn device_login(
         other => other?,
     };
     finish(profile, provider, store, key, tokens, None, Timing::start())
+}
+
+/// What --browser / --no-browser ask for.
+fn browser_preference(args: &LoginArgs) -> Preference {
+    if args.no_browser {
+        Preference::Never
+    } else if args.browser {
+        Preference::Force
+    } else {
+        Preference::Auto
+    }
 }
 
 /// The loopback URI when listening; otherwise the profile's code-showing page, or a loopback
