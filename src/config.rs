@@ -655,25 +655,33 @@ impl ProfilesFile {
         name: &str,
         flags: &FlagOverrides,
     ) -> Result<(Profile, Vec<(&'static str, Source)>)> {
-        let table = self.profiles.get(name).cloned().unwrap_or_default();
-        let figment = Figment::from(DefaultsLayer)
-            .merge(FileLayer { table })
-            .merge(env_layer())
-            .merge(Named(LAYER_FLAGS, Serialized::defaults(flags.clone())));
-        let raw: RawProfile = figment.extract().map_err(|e| self.figment_error(name, e))?;
-        let sources: Vec<(&'static str, Source)> = PROFILE_FIELDS
+        let figment = self.layers(name, flags);
+        let profile = self.validated(name, &figment)?;
+        let sources = PROFILE_FIELDS
             .iter()
             .filter_map(|field| Some((*field, self.source_of(&figment, name, field)?)))
             .collect();
-        let source_of = |field: &str| {
-            sources
-                .iter()
-                .find(|(f, _)| *f == field)
-                .map(|(_, s)| s.clone())
-                .unwrap_or(Source::Default)
-        };
-        let profile = validate(name, raw, &source_of)?;
         Ok((profile, sources))
+    }
+
+    /// The validated profile alone. This is the `token` hot path: where each value came from
+    /// is worked out only when a message needs it (figment re-merges every layer per lookup).
+    pub fn resolve_profile(&self, name: &str, flags: &FlagOverrides) -> Result<Profile> {
+        self.validated(name, &self.layers(name, flags))
+    }
+
+    fn layers(&self, name: &str, flags: &FlagOverrides) -> Figment {
+        let table = self.profiles.get(name).cloned().unwrap_or_default();
+        Figment::from(DefaultsLayer)
+            .merge(FileLayer { table })
+            .merge(env_layer())
+            .merge(Named(LAYER_FLAGS, Serialized::defaults(flags.clone())))
+    }
+
+    fn validated(&self, name: &str, figment: &Figment) -> Result<Profile> {
+        let raw: RawProfile = figment.extract().map_err(|e| self.figment_error(name, e))?;
+        let source_of = |field: &str| self.source_of(figment, name, field).unwrap_or(Source::Default);
+        validate(name, raw, &source_of)
     }
 
     fn source_of(&self, figment: &Figment, profile: &str, field: &str) -> Option<Source> {

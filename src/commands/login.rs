@@ -58,7 +58,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
                 .collect()
         }),
     };
-    let (profile, _) = file.resolve(&name, &flags)?;
+    let profile = file.resolve_profile(&name, &flags)?;
     let store = TokenStore::open()?;
     // The key first: a passphrase prompt must come before stdin is read for pastes.
     let key = store.key_for_writing(&profile.key_source, &profile.name)?;

@@ -58,7 +58,7 @@ impl Globals {
     ) -> Result<crate::config::Profile> {
         let (name, source) = file.select(self.profile_name(after_command))?;
         crate::debug!("profile `{name}`, selected by {source}");
-        Ok(file.resolve(&name, &Default::default())?.0)
+        file.resolve_profile(&name, &Default::default())
     }
 
     /// The profiles a command covers: every one with `--all`, else the selected one.
@@ -72,10 +72,11 @@ impl Globals {
             return Ok(vec![self.profile(file, after_command)?]);
         }
         if self.profile_name(after_command).is_some() {
-            return Err(Error::usage("--all and --profile contradict each other"));
+            return Err(Error::usage("--all and --profile contradict each other")
+                .hint("drop --profile to cover every profile, or --all for just that one"));
         }
         file.profile_names()
-            .map(|name| Ok(file.resolve(name, &Default::default())?.0))
+            .map(|name| file.resolve_profile(name, &Default::default()))
             .collect()
     }
 
