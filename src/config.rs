@@ -94,13 +94,15 @@ fn duration_from_seconds_or_text<'de, D: Deserializer<'de>>(
         }
 
         fn visit_u64<E: serde::de::Error>(self, secs: u64) -> Result<Self::Value, E> {
-            Ok(Some(Duration::from_secs(secs)))
+            crate::duration::at_most_a_year(Duration::from_secs(secs), &format!("{secs}s"))
+                .map(Some)
+                .map_err(E::custom)
         }
 
         fn visit_i64<E: serde::de::Error>(self, secs: i64) -> Result<Self::Value, E> {
-            u64::try_from(secs)
-                .map(|s| Some(Duration::from_secs(s)))
-                .map_err(|_| E::custom("a duration cannot be negative"))
+            let secs =
+                u64::try_from(secs).map_err(|_| E::custom("a duration cannot be negative"))?;
+            self.visit_u64(secs)
         }
 
         fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
@@ -458,7 +460,8 @@ impl ProfilesFile {
                 return Err(Error::config(format!(
                     "cannot read profiles file {}: {e}",
                     path.display()
-                )));
+                ))
+                .hint("point --config or LATCHKEY_CONFIG at a readable UTF-8 TOML file"));
             }
         };
         Self::parse(path, origin, text)
@@ -466,14 +469,18 @@ impl ProfilesFile {
 
     /// Parses the file's text (apart from `load` so tests and fuzzing need no file).
     pub fn parse(path: &Path, origin: ConfigOrigin, text: String) -> Result<Self> {
+        // Every mistake gets a hint; the common ones replace this general one with their own.
         let located = |offset: usize, message: String| -> Error {
             let (line, column) = line_column(&text, offset);
             Error::config(format!("{}:{line}:{column}: {message}", path.display()))
+                .hint("fix it there; profiles.example.toml shows the expected shape of each key")
         };
         // toml_edit keeps the position of every key; toml gives the plain values figment layers.
         let document = toml_edit::ImDocument::parse(text.as_str()).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            located(offset, format!("invalid TOML: {}", e.message().trim_end()))
+            // The parser's message may run over several lines; an error is one line.
+            let message = e.message().trim_end().replace('\n', "; ");
+            located(offset, format!("invalid TOML: {message}"))
                 .hint("fix the syntax there; profiles.example.toml shows the expected shape")
         })?;
         let mut spans = KeySpans::default();
@@ -633,6 +640,9 @@ impl ProfilesFile {
             ));
             if let Some(near) = nearest(&name, self.profile_names()) {
                 err = err.hint(format!("did you mean `{near}`?"));
+            } else if let Err(why) = check_profile_name(&name) {
+                // "add [profiles.a b]" would be advice that cannot be followed.
+                err = err.hint(why);
             } else {
                 err = err.hint(format!("add [profiles.{name}] to {}", self.path.display()));
             }
@@ -680,7 +690,10 @@ impl ProfilesFile {
 
     fn validated(&self, name: &str, figment: &Figment) -> Result<Profile> {
         let raw: RawProfile = figment.extract().map_err(|e| self.figment_error(name, e))?;
-        let source_of = |field: &str| self.source_of(figment, name, field).unwrap_or(Source::Default);
+        let source_of = |field: &str| {
+            self.source_of(figment, name, field)
+                .unwrap_or(Source::Default)
+        };
         validate(name, raw, &source_of)
     }
 

@@ -3,6 +3,21 @@
 
 use std::time::Duration;
 
+/// The longest duration latchkey accepts anywhere. Deadlines are `Instant::now() + duration`,
+/// which panics on overflow, and no timeout or margin sensibly exceeds a year.
+pub const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Refuses a duration over [`LONGEST`], naming it as the user wrote it.
+pub fn at_most_a_year(duration: Duration, written: &str) -> Result<Duration, String> {
+    if duration > LONGEST {
+        Err(format!(
+            "{written} is longer than a year (8760h), the longest duration latchkey accepts"
+        ))
+    } else {
+        Ok(duration)
+    }
+}
+
 /// Parses a duration; a bare number is seconds. Used as an argh `from_str_fn`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -12,7 +27,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(invalid());
     }
     if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
+        return at_most_a_year(Duration::from_secs(seconds), &format!("{text:?}"));
     }
     let mut total: u64 = 0;
     let mut number = String::new();
@@ -37,7 +52,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !number.is_empty() {
         return Err(invalid());
     }
-    Ok(Duration::from_secs(total))
+    at_most_a_year(Duration::from_secs(total), &format!("{text:?}"))
 }
 
 /// `1h 05m`, `4m 05s`, `59s`: for "time left" displays.

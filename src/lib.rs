@@ -45,9 +45,10 @@ pub fn run_from_env() -> i32 {
         match arg.into_string() {
             Ok(arg) => args.push(arg),
             Err(bad) => {
-                return report(&Error::usage(format!(
-                    "argument {bad:?} is not valid UTF-8"
-                )));
+                return report(
+                    &Error::usage(format!("argument {bad:?} is not valid UTF-8"))
+                        .hint("profile names, paths and values on the command line must be UTF-8"),
+                );
             }
         }
     }

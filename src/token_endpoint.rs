@@ -77,7 +77,14 @@ pub fn refresh(
         ))
         .hint(format!("run `latchkey login -p {}`", profile.name)));
     }
-    parse_token_response(&response)
+    // Any other OAuth error comes without a hint of its own; every error has one.
+    parse_token_response(&response).map_err(|e| match e.hint_text() {
+        Some(_) => e,
+        None => e.hint(format!(
+            "the stored tokens are unchanged; if this persists, run `latchkey login -p {}`",
+            profile.name
+        )),
+    })
 }
 
 /// The OAuth `error` and `error_description` of a response, when its body carries them.
@@ -174,6 +181,12 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
         return Err(not_oauth());
     };
     let token_type = raw.token_type.unwrap_or_default();
+    if token_type.is_empty() {
+        // RFC 6749 §5.1 requires it; `of type ""` would read like a bug in latchkey.
+        return Err(Error::provider(
+            "the token endpoint's answer has no token_type; latchkey only handles Bearer tokens",
+        ));
+    }
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(Error::provider(format!(
             "the token endpoint issued a token of type {token_type:?}; latchkey only handles Bearer tokens"

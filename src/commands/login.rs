@@ -42,9 +42,10 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         .hint("drop one of them"));
     }
     if args.browser && args.no_browser {
-        return Err(Error::usage(
-            "--browser and --no-browser contradict each other",
-        ));
+        return Err(
+            Error::usage("--browser and --no-browser contradict each other")
+                .hint("keep one of them"),
+        );
     }
     let file = globals.load_profiles()?;
     let (name, _) = file.select(globals.profile_name(args.profile.as_deref()))?;
@@ -167,16 +168,25 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     };
 
     let mut timing = Timing::start();
-    let tokens = timing.provider(|| {
-        token_endpoint::exchange_code(
-            &http,
-            &endpoints.token,
-            &profile,
-            &code,
-            &secrets.verifier,
-            &redirect_uri,
-        )
-    })?;
+    let tokens = timing
+        .provider(|| {
+            token_endpoint::exchange_code(
+                &http,
+                &endpoints.token,
+                &profile,
+                &code,
+                &secrets.verifier,
+                &redirect_uri,
+            )
+        })
+        // A refused exchange (an OAuth error) comes without a hint of its own; every error has one.
+        .map_err(|e| match e.hint_text() {
+            Some(_) => e,
+            None => e.hint(format!(
+                "nothing was stored; run `latchkey login -p {}` to try again",
+                profile.name
+            )),
+        })?;
     finish(
         &profile,
         &provider,
