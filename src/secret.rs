@@ -114,6 +114,28 @@ mod tests {
     }
 
     #[test]
+    fn every_secret_type_is_redacted_in_debug() {
+        let value = "s3cr3t-value";
+        let shown = [
+            format!("{:?}", AccessToken::new(value)),
+            format!("{:?}", RefreshToken::new(value)),
+            format!("{:?}", IdToken::new(value)),
+            format!("{:?}", AuthorizationCode::new(value)),
+            format!("{:?}", DeviceCode::new(value)),
+            format!("{:?}", PkceVerifier::new(value)),
+            format!("{:?}", State::new(value)),
+            format!("{:?}", Nonce::new(value)),
+            format!("{:?}", Passphrase::new(value)),
+        ];
+        for text in &shown {
+            assert!(
+                !text.contains(value) && text.ends_with("(redacted)"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn serializes_as_the_plain_string() {
         let json = serde_json::to_string(&RefreshToken::new("r1")).unwrap();
         assert_eq!(json, "\"r1\"");

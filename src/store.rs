@@ -235,6 +235,13 @@ impl TokenStore {
         let file = options.open(&path).map_err(|e| {
             Error::store(format!("cannot open the lock file {}: {e}", path.display()))
         })?;
+        // The mode above is filtered by the umask: under 0277 the file would be 0400, and the
+        // next latchkey could not open it for writing. Best effort: the file holds nothing.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
         file.lock()
             .map_err(|e| Error::store(format!("cannot lock {}: {e}", path.display())))?;
         Ok(ProfileLock { _file: file })
@@ -387,6 +394,14 @@ fn decrypt_reason(error: &age::DecryptError) -> String {
         age::DecryptError::ExcessiveWork { required, .. } => {
             format!("its scrypt work factor ({required}) is higher than latchkey accepts")
         }
+        // age reports a damaged payload, and a header cut short, as I/O errors ("decryption
+        // error", "Incomplete header") that tell the user nothing.
+        age::DecryptError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "it is not a complete age file (truncated or replaced?)".into()
+        }
+        age::DecryptError::Io(_) => {
+            "the file was altered or truncated (it does not decrypt)".into()
+        }
         other => other.to_string(),
     }
 }
@@ -447,8 +462,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&temp);
     } else if let Some(dir) = path.parent() {
         sync_dir(dir);
+        remove_stale_temps(path);
     }
     result
+}
+
+/// A temporary file of `write_atomic` this old was left by a writer that died mid-write
+/// (killed, or the machine went down): a write takes milliseconds.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes what writers of `path` that died between creating their temporary file and renaming
+/// it left behind, so a latchkey killed again and again cannot fill the directory. A live
+/// writer's file is young, and is left alone.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let is_ours = file_name
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"));
+        let stale = || {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMP_AGE)
+        };
+        if is_ours && stale() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates a new file readable by the owner only (0600 whatever the umask), writes and fsyncs it.
@@ -479,7 +529,9 @@ fn permission_or_io(path: &Path, error: std::io::Error) -> Error {
         .and_then(|inner| inner.downcast_ref::<LooseMode>())
     {
         Some(loose) => loose_mode_error(path, loose.0, false),
-        None => Error::store(format!("cannot read {}: {error}", path.display())),
+        None => Error::store(format!("cannot read {}: {error}", path.display())).hint(
+            "make it a readable file (0600) again, or move it away and log in to write a new one",
+        ),
     }
 }
 
@@ -550,6 +602,14 @@ fn check_private(dir: &Path, is_dir: bool) -> Result<()> {
 pub fn make_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return check_private(dir, true);
+    }
+    // Missing parents are made the same way: DirBuilder's mode is filtered by the umask, and
+    // under a umask such as 0277 a parent it made (0500) could not take the next directory.
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        make_private_dir(parent)?;
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -785,6 +845,26 @@ mod tests {
             set(&target, before);
         }
         assert!(load(&store, &store).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_write_removes_stale_temporary_files_of_the_same_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.age");
+        let leftover = |name: &str, age_secs: u64| {
+            let temp = dir.path().join(name);
+            let file = std::fs::File::create(&temp).unwrap();
+            file.set_modified(SystemTime::now() - std::time::Duration::from_secs(age_secs))
+                .unwrap();
+            temp
+        };
+        let stale = leftover(".dev.age.4242.00000000deadbeef.tmp", 600);
+        let young = leftover(".dev.age.4243.00000000cafef00d.tmp", 0);
+        let other = leftover(".dev.provider.json.4242.0000000000000001.tmp", 600);
+        write_atomic(&path, b"x").unwrap();
+        assert!(!stale.exists(), "a dead writer's file stays");
+        assert!(young.exists(), "a live writer's file was removed");
+        assert!(other.exists(), "another file's temporary was removed");
     }
 
     #[cfg(unix)]

@@ -2,6 +2,7 @@
 //! the real OpenID provider from `tests/idp` started once per test binary.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod hardening;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
