@@ -54,6 +54,44 @@ pub struct Received {
     pub response: AuthResponse,
 }
 
+/// What a request must match to carry this login's authorization response.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The redirect URI's path (`/` when it has none).
+    pub callback_path: &'a str,
+    pub state: &'a State,
+    pub issuer: auth_response::Issuer<'a>,
+}
+
+/// The listener's answer to one request: the HTTP response it writes, and the authorization
+/// response it hands to the login when the request carried one that passed the checks.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// The whole HTTP response: status line, headers and page.
+    pub bytes: Vec<u8>,
+    pub accepted: Option<AuthResponse>,
+}
+
+/// Answers the bytes a client sent, as the listener does once it has read them: `None` while
+/// the request head is incomplete (a client that stops there is closed without an answer).
+/// Pure, so fuzzing and tests exercise the very code that serves connections.
+pub fn answer_request(received: &[u8], expected: &Expected<'_>) -> Option<Answer> {
+    // The listener buffers at most MAX_HEAD_BYTES, and a head still incomplete then is too large.
+    let buffered = received.get(..MAX_HEAD_BYTES).unwrap_or(received);
+    let read = parse_head(buffered).unwrap_or(if buffered.len() == MAX_HEAD_BYTES {
+        HeadRead::TooLarge
+    } else {
+        HeadRead::Gone
+    });
+    let (reply, accepted) = answer_head(read, buffered, expected)?;
+    Some(Answer {
+        status: reply.status,
+        bytes: reply.into_bytes(),
+        accepted,
+    })
+}
+
 /// A listening socket on 127.0.0.1, ready to [`serve`](LoopbackListener::serve).
 #[derive(Debug)]
 pub struct LoopbackListener {
@@ -168,6 +206,19 @@ struct Shared {
     limits: Limits,
 }
 
+impl Shared {
+    fn expected(&self) -> Expected<'_> {
+        Expected {
+            callback_path: &self.callback_path,
+            state: &self.state,
+            issuer: auth_response::Issuer {
+                value: &self.issuer,
+                required: self.iss_required,
+            },
+        }
+    }
+}
+
 /// One of the `max_connections` slots; handing it back is tied to drop, so a handler that ends
 /// any way at all frees its slot.
 struct ConnectionSlot {
@@ -221,16 +272,12 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     let deadline = Instant::now() + shared.limits.deadline;
     // The head carries the code and state in its request line: wiped once answered.
     let mut head = vec![0u8; MAX_HEAD_BYTES];
-    let (reply, accepted) = match read_head(&mut stream, &mut head, deadline, shared) {
-        HeadRead::Complete(len) => respond(head.get(..len).unwrap_or_default(), shared),
-        HeadRead::TooLarge => (Reply::too_large(), None),
-        HeadRead::Malformed => (Reply::bad_request(), None),
-        HeadRead::Gone => {
-            head.zeroize();
-            return;
-        }
-    };
+    let read = read_head(&mut stream, &mut head, deadline, shared);
+    let answer = answer_head(read, &head, &shared.expected());
     head.zeroize();
+    let Some((reply, accepted)) = answer else {
+        return;
+    };
     // Write errors mean the client left; there is no one to tell.
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.write_all(&reply.into_bytes());
@@ -290,18 +337,39 @@ fn read_head(
         if !worth_parsing {
             continue;
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        match httparse::Request::new(&mut headers).parse(buffer.get(..filled).unwrap_or_default()) {
-            Ok(httparse::Status::Complete(len)) => return HeadRead::Complete(len),
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return HeadRead::TooLarge,
-            Err(_) => return HeadRead::Malformed,
+        if let Some(read) = parse_head(buffer.get(..filled).unwrap_or_default()) {
+            return read;
         }
     }
 }
 
+/// What httparse makes of the bytes read so far; `None` while the head is incomplete.
+fn parse_head(received: &[u8]) -> Option<HeadRead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::Request::new(&mut headers).parse(received) {
+        Ok(httparse::Status::Complete(len)) => Some(HeadRead::Complete(len)),
+        Ok(httparse::Status::Partial) => None,
+        Err(httparse::Error::TooManyHeaders) => Some(HeadRead::TooLarge),
+        Err(_) => Some(HeadRead::Malformed),
+    }
+}
+
+/// The page for what was read (`None`: no one to answer), and the response for the login.
+fn answer_head(
+    read: HeadRead,
+    buffer: &[u8],
+    expected: &Expected<'_>,
+) -> Option<(Reply, Option<AuthResponse>)> {
+    match read {
+        HeadRead::Complete(len) => Some(respond(buffer.get(..len).unwrap_or_default(), expected)),
+        HeadRead::TooLarge => Some((Reply::too_large(), None)),
+        HeadRead::Malformed => Some((Reply::bad_request(), None)),
+        HeadRead::Gone => None,
+    }
+}
+
 /// The page for a complete request head, and the response to hand to the login, if any.
-fn respond(head: &[u8], shared: &Shared) -> (Reply, Option<AuthResponse>) {
+fn respond(head: &[u8], expected: &Expected<'_>) -> (Reply, Option<AuthResponse>) {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     if !matches!(request.parse(head), Ok(httparse::Status::Complete(_))) {
@@ -313,17 +381,13 @@ fn respond(head: &[u8], shared: &Shared) -> (Reply, Option<AuthResponse>) {
     // Browsers never send a fragment; should something else, it is not part of the query.
     let target = target.split_once('#').map_or(target, |(before, _)| before);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path != shared.callback_path {
+    if path != expected.callback_path {
         return (Reply::not_found(), None);
     }
     if method != "GET" {
         return (Reply::method_not_allowed(), None);
     }
-    let issuer = auth_response::Issuer {
-        value: &shared.issuer,
-        required: shared.iss_required,
-    };
-    match auth_response::from_query(query, &shared.state, issuer) {
+    match auth_response::from_query(query, expected.state, expected.issuer) {
         Ok(response) => {
             let reply = match &response {
                 AuthResponse::Code { .. } => Reply::received(),

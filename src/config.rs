@@ -635,7 +635,8 @@ impl ProfilesFile {
         };
         if !self.profiles.contains_key(&name) {
             let mut err = Error::config(format!(
-                "unknown profile `{name}` (from {source}); known profiles: {}",
+                "unknown profile `{}` (from {source}); known profiles: {}",
+                name.escape_debug(),
                 self.known_list()
             ));
             if let Some(near) = nearest(&name, self.profile_names()) {
@@ -1109,7 +1110,8 @@ fn check_authorize_params(value: &toml_edit::Item) -> Result<(), (Option<usize>,
             Err((
                 at,
                 format!(
-                    "`authorize_params.{k}` must be a string, found {} (quote it)",
+                    "`authorize_params.{}` must be a string, found {} (quote it)",
+                    k.escape_debug(),
                     v.type_name()
                 ),
             ))
@@ -1126,10 +1128,13 @@ fn key_offset(table: &toml_edit::Table, key: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Keys and names are shown escaped: one quoted in the file can hold any character, and
+/// messages go to the terminal.
 fn unknown_key_message(what: &str, key: &str, known: &[&str]) -> String {
+    let shown = key.escape_debug();
     match nearest(key, known.iter().copied()) {
-        Some(near) => format!("unknown {what} `{key}`; did you mean `{near}`?"),
-        None => format!("unknown {what} `{key}`; known keys: {}", known.join(", ")),
+        Some(near) => format!("unknown {what} `{shown}`; did you mean `{near}`?"),
+        None => format!("unknown {what} `{shown}`; known keys: {}", known.join(", ")),
     }
 }
 

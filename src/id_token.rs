@@ -65,22 +65,24 @@ pub fn validate(
         )));
     }
     let now = i64::try_from(expected.now).unwrap_or(i64::MAX);
+    // `exp` and `iat` are whatever the token says, up to i64's ends: saturating arithmetic keeps
+    // an absurd time an ordinary failure (or a far future) instead of an overflow.
     match claims.exp {
-        Some(exp) if exp + LEEWAY_SECS > now => {}
+        Some(exp) if exp.saturating_add(LEEWAY_SECS) > now => {}
         Some(exp) => {
             return Err(fail(format!(
                 "expiry: the token expired {}s ago",
-                now - exp
+                now.saturating_sub(exp)
             )));
         }
         None => return Err(fail("expiry: the token has no exp claim".into())),
     }
     if let Some(iat) = claims.iat
-        && iat > now + LEEWAY_SECS
+        && iat > now.saturating_add(LEEWAY_SECS)
     {
         return Err(fail(format!(
             "issued-at: the token claims to be issued {}s in the future (check this host's clock)",
-            iat - now
+            iat.saturating_sub(now)
         )));
     }
     if let Some(nonce) = expected.nonce
@@ -175,6 +177,22 @@ mod tests {
         multi["aud"] = json!(["cli", "api"]);
         multi["azp"] = json!("cli");
         assert!(check(&key, es256("k"), multi, Some("n0nce")).is_ok());
+    }
+
+    #[test]
+    fn times_at_the_ends_of_i64_do_not_overflow() {
+        // Found by fuzzing: `exp + LEEWAY_SECS` and `now - exp` overflowed.
+        let key = TestKey::generate("k");
+        let with = |k: &str, v: i64| {
+            let mut c = claims();
+            c[k] = json!(v);
+            c
+        };
+        assert!(check(&key, es256("k"), with("exp", i64::MAX), None).is_ok());
+        let err = check(&key, es256("k"), with("exp", i64::MIN), None).unwrap_err();
+        assert!(err.contains("failed validation: expiry"), "{err}");
+        let err = check(&key, es256("k"), with("iat", i64::MAX), None).unwrap_err();
+        assert!(err.contains("failed validation: issued-at"), "{err}");
     }
 
     #[test]

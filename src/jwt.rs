@@ -142,21 +142,38 @@ impl std::fmt::Display for VerifyError {
         match self {
             VerifyError::Refused(alg) => write!(
                 f,
-                "it is signed with `{alg}`, which a public client must refuse"
+                "it is signed with `{}`, which a public client must refuse",
+                shown(alg)
             ),
-            VerifyError::Unsupported(alg) => write!(f, "its algorithm `{alg}` is not supported"),
+            VerifyError::Unsupported(alg) => {
+                write!(f, "its algorithm `{}` is not supported", shown(alg))
+            }
             VerifyError::UnknownKid(kid) => write!(
                 f,
-                "it names key `{kid}`, which the provider's key set does not have"
+                "it names key `{}`, which the provider's key set does not have",
+                shown(kid)
             ),
             VerifyError::NoKeyFor(alg) => {
-                write!(f, "the provider's key set has no key for `{alg}`")
+                write!(f, "the provider's key set has no key for `{}`", shown(alg))
             }
             VerifyError::AmbiguousKey => {
                 f.write_str("it names no key and the provider's key set has several")
             }
             VerifyError::BadSignature => f.write_str("its signature does not verify"),
         }
+    }
+}
+
+/// Longest header value (`alg`, `kid`) shown in a message.
+const MAX_SHOWN_HEADER_LEN: usize = 100;
+
+/// A header value for a message: it comes from the token before anything vouches for it, so
+/// control characters are escaped (no escape sequences reach the terminal) and it is cut short.
+fn shown(value: &str) -> String {
+    let escaped = value.escape_debug().to_string();
+    match escaped.char_indices().nth(MAX_SHOWN_HEADER_LEN) {
+        Some((cut, _)) => format!("{}…", escaped.get(..cut).unwrap_or_default()),
+        None => escaped,
     }
 }
 
@@ -391,6 +408,18 @@ mod tests {
         assert_eq!(
             Jws::parse(&parts.join(".")).unwrap().verify(&jwks),
             Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn header_values_in_messages_are_escaped_and_short() {
+        let shown = VerifyError::Unsupported(format!("E\u{1b}[2J{}", "S".repeat(500))).to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert!(shown.contains(r"E\u{1b}[2JSSS"), "{shown}");
+        assert!(shown.len() < 200, "{}", shown.len());
+        assert_eq!(
+            VerifyError::UnknownKid("k1".into()).to_string(),
+            "it names key `k1`, which the provider's key set does not have"
         );
     }
 

@@ -243,6 +243,10 @@ pub fn form_decode(text: &str) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = text.get(i + 1..i + 3)?;
+                // from_str_radix also takes a sign: `%+A` would decode to 0x0A, not be refused.
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
             }
@@ -332,6 +336,9 @@ mod tests {
         assert_eq!(form_decode("a+b%20c").as_deref(), Some("a b c"));
         assert_eq!(form_decode("%zz"), None);
         assert_eq!(form_decode("%4"), None);
+        // Found by fuzzing: a sign is not a hex digit.
+        assert_eq!(form_decode("%+A"), None);
+        assert_eq!(form_decode("%-1"), None);
         assert_eq!(form_decode("%FF"), None);
     }
 
