@@ -478,8 +478,9 @@ impl ProfilesFile {
         // toml_edit keeps the position of every key; toml gives the plain values figment layers.
         let document = toml_edit::ImDocument::parse(text.as_str()).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            // The parser's message may run over several lines; an error is one line.
-            let message = e.message().trim_end().replace('\n', "; ");
+            // The parser's message may run over several lines; an error is one line. It can also
+            // quote a key, which may hold any character: control characters stay escaped.
+            let message = escape_controls(&e.message().trim_end().replace('\n', "; "));
             located(offset, format!("invalid TOML: {message}"))
                 .hint("fix the syntax there; profiles.example.toml shows the expected shape")
         })?;
@@ -1128,6 +1129,20 @@ fn key_offset(table: &toml_edit::Table, key: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Control characters as escapes (`\u{1b}`), everything else as it is: for text from the file
+/// in a message that goes to the terminal.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Keys and names are shown escaped: one quoted in the file can hold any character, and
 /// messages go to the terminal.
 fn unknown_key_message(what: &str, key: &str, known: &[&str]) -> String {
@@ -1302,6 +1317,29 @@ redirect_port = 0
         ));
         assert!(msg.starts_with("/cfg/profiles.toml:3:"), "{msg}");
         assert!(msg.contains("invalid TOML"), "{msg}");
+    }
+
+    #[test]
+    fn keys_in_messages_keep_control_characters_escaped() {
+        // Found by fuzzing: toml_edit's "duplicate key" message quotes the key as it is.
+        let msg = message(parse(
+            "[profiles.p]\n\"a\\u001b[2J\" = 1\n\"a\\u001b[2J\" = 2\n",
+        ));
+        assert!(msg.contains(r"a\u{1b}[2J"), "{msg}");
+        let msg = message(parse("[profiles.p]\n\"a\\u001b[2J\" = 1\n"));
+        assert!(
+            msg.contains(r"unknown key in profile `p` `a\u{1b}[2J`"),
+            "{msg}"
+        );
+        for msg in [
+            msg,
+            message(
+                parse("default_profile = \"\\u0007\"\n[profiles.a]\n[profiles.b]\n")
+                    .and_then(|f| f.select(None)),
+            ),
+        ] {
+            assert!(!msg.chars().any(char::is_control), "{msg:?}");
+        }
     }
 
     #[test]
