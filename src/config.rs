@@ -397,7 +397,9 @@ impl ProfileSettings {
                 }
                 SettingRow {
                     key,
-                    display,
+                    // One value per line of `profiles show`, whatever the file's strings hold;
+                    // the JSON keeps the exact value.
+                    display: display.map(|shown| escape_controls(&shown)),
                     json,
                     source,
                 }
@@ -896,11 +898,16 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
     let callback_path = raw
         .callback_path
         .unwrap_or_else(|| DEFAULT_CALLBACK_PATH.to_owned());
-    if !callback_path.starts_with('/') || callback_path.contains(['?', '#', ' ']) {
+    // The listener compares the request's path byte for byte, as browsers send it: anything
+    // but printable ASCII (a control character, a non-ASCII letter) could never match.
+    if !callback_path.starts_with('/')
+        || !callback_path.chars().all(|c| c.is_ascii_graphic())
+        || callback_path.contains(['?', '#'])
+    {
         return Err(bad(
             "callback_path",
             format!(
-                "{callback_path:?} must be a path starting with `/`, without `?`, `#` or spaces"
+                "{callback_path:?} must be a path starting with `/`, in printable ASCII without `?`, `#` or spaces"
             ),
         ));
     }
@@ -1437,6 +1444,12 @@ redirect_port = 0
         assert!(with("redirect_port = 70000").contains("70000 is not a port"));
         assert!(with("redirect_port = -1").contains("is not a port"));
         assert!(with("callback_path = \"cb\"").contains("must be a path starting with `/`"));
+        // Found by fuzzing: control characters (and what a browser would percent-encode) in the
+        // path could never match a request.
+        for path in ["/c\\r\\nb", "/c\\bb", "/r\u{fc}ckruf", "/a b"] {
+            let msg = with(&format!("callback_path = \"{path}\""));
+            assert!(msg.contains("in printable ASCII"), "{msg}");
+        }
         assert!(with("token_request_format = \"xml\"").contains("not one of"));
         assert!(with("scopes = []").contains("at least one scope"));
         assert!(

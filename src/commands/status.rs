@@ -102,7 +102,13 @@ fn report(
             .map(|s| s.split_whitespace().collect::<Vec<_>>())
     );
     doc["access_token_expires_at"] = json!(tokens.expires_at.map(rfc3339));
-    doc["access_token_expires_in"] = json!(tokens.expires_at.map(|at| at as i64 - now as i64));
+    // Saturating: an absurd expires_in from a provider must not overflow.
+    let signed = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+    doc["access_token_expires_in"] = json!(
+        tokens
+            .expires_at
+            .map(|at| signed(at).saturating_sub(signed(now)))
+    );
     doc["access_token_expired"] = json!(tokens.expires_at.is_some_and(|at| at <= now));
     doc["refresh_token"] = json!(tokens.refresh_token.is_some());
     doc["obtained_at"] = json!(rfc3339(tokens.obtained_at));
@@ -152,7 +158,9 @@ fn as_text(doc: &Value) -> String {
     ) {
         (Some(at), Some(left)) => {
             let now = unix_now();
-            let at_unix = (now as i64 + left).max(0) as u64;
+            let at_unix =
+                u64::try_from(i64::try_from(now).unwrap_or(i64::MAX).saturating_add(left))
+                    .unwrap_or(0);
             format!("{at} ({})", relative(at_unix, now))
         }
         _ => "not stated".into(),
