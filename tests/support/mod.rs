@@ -368,29 +368,11 @@ pub struct Session {
 impl Session {
     pub fn start(world: &World, args: &[&str], env: &[(&str, &str)]) -> Session {
         let mut cmd = world.cmd(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start latchkey login");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Session {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+        // One way to spawn and read a login: hardening.rs's from_command.
+        Session::from_command(cmd)
     }
 
     /// Waits for a stderr line matching `pred`.
