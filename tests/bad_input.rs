@@ -102,8 +102,8 @@ fn snapshot_cases() {
 #[test]
 #[ignore]
 fn regenerate_token_fixtures() {
+    use latchkey::base::secret::{AccessToken, IdToken, Passphrase, RefreshToken};
     use latchkey::config::KeySource;
-    use latchkey::secret::{AccessToken, IdToken, Passphrase, RefreshToken};
     use latchkey::store::{Key, StoredTokens, TokenStore};
 
     let tokens = || StoredTokens {
@@ -246,7 +246,7 @@ fn pasted_text() {
     let idp = Idp::shared();
     let (world, before) = logged_in(idp, "");
     let evil_iss = "iss=https%3A%2F%2Fevil.example";
-    let own_iss = format!("iss={}", latchkey::url::form_encode(&idp.issuer));
+    let own_iss = format!("iss={}", latchkey::net::url::form_encode(&idp.issuer));
     type Paste = fn(&str, &str, &str) -> String;
     const NOT_A_RESPONSE: &str = "That was not accepted: that is not a redirect URL, query string or code; paste the whole address the browser was sent to after the login, or just the code. Try again.";
     // (name, what to paste from (state, own iss, evil iss), the refusal; `{issuer}` stands for
@@ -348,7 +348,7 @@ fn callback_requests() {
     let url = session.authorize_url(idp);
     let redirect_uri = query_param(&url, "redirect_uri");
     let state = query_param(&url, "state");
-    let iss = format!("iss={}", latchkey::url::form_encode(&idp.issuer));
+    let iss = format!("iss={}", latchkey::net::url::form_encode(&idp.issuer));
     let port: u16 = redirect_uri
         .trim_start_matches("http://127.0.0.1:")
         .trim_end_matches("/callback")

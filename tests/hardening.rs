@@ -415,7 +415,7 @@ fn sigkill_during_login_storage_leaves_the_old_or_the_new_file_and_no_lock() {
         if outcome != Outcome::KilledOld {
             let tokens = open_token_file(&world).unwrap();
             assert!(
-                latchkey::store::unix_now().saturating_sub(tokens.obtained_at) < 60,
+                latchkey::base::clock::unix_now().saturating_sub(tokens.obtained_at) < 60,
                 "{ctx}: the replaced file does not hold this login's tokens"
             );
         }
@@ -736,8 +736,8 @@ fn markup_in_error_description_is_escaped_and_ends_the_login_with_exit_5() {
     let payload = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>&amp; \u{1b}[2J\u{1b}]0;owned\u{7}";
     let target = format!(
         "{redirect_uri}?error=access_denied&error_description={}&state={state}&iss={}",
-        latchkey::url::form_encode(payload),
-        latchkey::url::form_encode(&idp.issuer)
+        latchkey::net::url::form_encode(payload),
+        latchkey::net::url::form_encode(&idp.issuer)
     );
     let mut response = idp.agent().get(&target).call().expect("the refusal");
     assert_eq!(response.status(), 400);
@@ -1002,7 +1002,7 @@ fn no_secret_reaches_any_output_in_passphrase_mode_nor_the_browser() {
     browser_login(&world, &idp, &mut check, "loopback login");
     let store = latchkey::store::TokenStore::at(world.store_dir());
     let key = latchkey::store::Key::Passphrase {
-        passphrase: latchkey::secret::Passphrase::new(PASSPHRASE),
+        passphrase: latchkey::base::secret::Passphrase::new(PASSPHRASE),
         work_factor: 10,
     };
     let tokens = store.load("local", || Ok(key)).unwrap().unwrap();
@@ -1053,7 +1053,7 @@ fn no_secret_reaches_any_output_in_the_device_flow() {
 /// diagnostic or error message built from them can.
 #[test]
 fn debug_output_of_what_holds_secrets_is_redacted() {
-    let secrets = latchkey::pkce::LoginSecrets::generate();
+    let secrets = latchkey::oauth::pkce::LoginSecrets::generate();
     let shown = format!("{secrets:?}");
     for value in [
         secrets.verifier.secret(),
@@ -1062,14 +1062,15 @@ fn debug_output_of_what_holds_secrets_is_redacted() {
     ] {
         assert!(!shown.contains(value), "{shown}");
     }
-    let device: latchkey::device::DeviceAuthorization = serde_json::from_value(serde_json::json!({
-        "device_code": "dev1ce-c0de-value", "user_code": "ABCD-EFGH",
-        "verification_uri": "https://example.com/device", "expires_in": 600
-    }))
-    .unwrap();
+    let device: latchkey::oauth::device::DeviceAuthorization =
+        serde_json::from_value(serde_json::json!({
+            "device_code": "dev1ce-c0de-value", "user_code": "ABCD-EFGH",
+            "verification_uri": "https://example.com/device", "expires_in": 600
+        }))
+        .unwrap();
     assert!(!format!("{device:?}").contains("dev1ce-c0de-value"));
     let key = latchkey::store::Key::Passphrase {
-        passphrase: latchkey::secret::Passphrase::new("pa55-phrase-value"),
+        passphrase: latchkey::base::secret::Passphrase::new("pa55-phrase-value"),
         work_factor: 10,
     };
     assert!(!format!("{key:?}").contains("pa55-phrase-value"));

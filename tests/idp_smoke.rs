@@ -90,7 +90,10 @@ fn the_browser_stand_in_completes_an_authorize_request() {
         "{redirect}"
     );
     assert!(
-        redirect.contains(&format!("iss={}", latchkey::url::form_encode(&idp.issuer))),
+        redirect.contains(&format!(
+            "iss={}",
+            latchkey::net::url::form_encode(&idp.issuer)
+        )),
         "{redirect}"
     );
 }

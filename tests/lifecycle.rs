@@ -406,7 +406,7 @@ fn exec_credential_and_id_token() {
     assert_eq!(expiry.len(), 20, "RFC 3339 UTC: {expiry}");
     assert_eq!(
         expiry,
-        latchkey::duration::rfc3339(tokens.expires_at.unwrap())
+        latchkey::base::duration::rfc3339(tokens.expires_at.unwrap())
     );
     assert_eq!(
         cred.as_object().unwrap().len(),
@@ -416,6 +416,6 @@ fn exec_credential_and_id_token() {
 
     let id = world.run(&["token", "--id-token"]).expect(0);
     assert_eq!(id.stdout.trim(), tokens.id_token.as_ref().unwrap().secret());
-    let claims = latchkey::jwt::unverified_claims(id.stdout.trim()).unwrap();
+    let claims = latchkey::oauth::jwt::unverified_claims(id.stdout.trim()).unwrap();
     assert_eq!(claims.sub.as_deref(), Some("alice"));
 }

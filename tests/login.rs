@@ -57,7 +57,7 @@ fn loopback_login_through_browser_variable() {
     assert!(tokens.refresh_token.is_some() && tokens.id_token.is_some());
     assert_eq!(tokens.issuer, idp.issuer);
     assert_eq!(tokens.client_id, support::CLIENT_ID);
-    assert!(tokens.expires_at.unwrap() > latchkey::store::unix_now());
+    assert!(tokens.expires_at.unwrap() > latchkey::base::clock::unix_now());
     // No token value ever reaches the terminal.
     assert!(!run.stderr.contains(tokens.access_token.secret()));
 }
@@ -356,7 +356,7 @@ fn pasted_responses_with_a_wrong_or_missing_iss_are_refused() {
     let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
     let url = session.authorize_url(idp);
     let redirect = approve(&url, idp, &[]);
-    let iss = format!("iss={}", latchkey::url::form_encode(&idp.issuer));
+    let iss = format!("iss={}", latchkey::net::url::form_encode(&idp.issuer));
     assert!(redirect.contains(&iss), "{redirect}");
     session.paste(&redirect.replace(&iss, "iss=https%3A%2F%2Fevil.example"));
     session.wait_line("the issuer rejection", |l| {

@@ -1,13 +1,13 @@
-//! `latchkey completions SHELL` and `latchkey man`: print what `crate::generate` writes.
+//! `latchkey completions SHELL` and `latchkey man`: print what `crate::cli::generate` writes.
 
 use super::print_stdout;
+use crate::base::error::Result;
 use crate::cli::CompletionsArgs;
-use crate::error::Result;
 
 pub fn completions(args: CompletionsArgs) -> Result<()> {
-    print_stdout(&crate::generate::completions(args.shell)?)
+    print_stdout(&crate::cli::generate::completions(args.shell)?)
 }
 
 pub fn man() -> Result<()> {
-    print_stdout(&crate::generate::man_page())
+    print_stdout(&crate::cli::generate::man_page())
 }

@@ -2,20 +2,22 @@
 //! loopback listener or a paste (whichever comes first), then the exchange and the store.
 
 use super::Globals;
-use crate::auth_response::{self, AuthResponse};
-use crate::authorize::authorize_url;
-use crate::browser::{self, Decision, Preference};
-use crate::callback::LoopbackListener;
+use crate::base::clock::unix_now;
+use crate::base::duration::{format_remaining, relative, rfc3339};
+use crate::base::error::{Error, Result};
 use crate::cli::LoginArgs;
 use crate::config::{FlagOverrides, Flow, Profile};
-use crate::duration::{format_remaining, relative, rfc3339};
-use crate::endpoints::{Endpoints, Provider};
-use crate::error::{Error, Result};
-use crate::http::Http;
-use crate::pkce::LoginSecrets;
-use crate::spinner::{Mode, Spinner};
-use crate::store::{Key, StoredTokens, TokenStore, unix_now};
-use crate::{device, id_token, interrupt, jwt, qr, term, token_endpoint};
+use crate::login::callback::LoopbackListener;
+use crate::net::http::Http;
+use crate::oauth::auth_response::{self, AuthResponse};
+use crate::oauth::authorize::authorize_url;
+use crate::oauth::endpoints::{Endpoints, Provider};
+use crate::oauth::pkce::LoginSecrets;
+use crate::oauth::{device, id_token, jwt, token_endpoint};
+use crate::store::{Key, StoredTokens, TokenStore};
+use crate::terminal::browser::{self, Decision, Preference};
+use crate::terminal::spinner::{Mode, Spinner};
+use crate::terminal::{interrupt, qr, style as term};
 use std::io::BufRead;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -64,7 +66,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     // The key first: a passphrase prompt must come before stdin is read for pastes.
     let key = store.key_for_writing(&profile.key_source, &profile.name)?;
     // The code exchange is resent only when it never left this host: a code is single-use.
-    let http = Http::for_profile(&profile, crate::retry::Resend::OnlyUnsent);
+    let http = Http::for_profile(&profile, crate::net::retry::Resend::OnlyUnsent);
     let provider = Provider::new(&profile, &http, Some(store.metadata_path(&profile.name)));
     // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
     let endpoints = provider.endpoints_fresh()?;
@@ -356,7 +358,7 @@ fn device_login(
     let tokens = match polled {
         // The wait ended at --timeout, before the code itself expired: say which limit it was.
         Err(e)
-            if e.exit_code() == crate::error::ExitCode::LoginAborted
+            if e.exit_code() == crate::base::error::ExitCode::LoginAborted
                 && wait < lifetime
                 && Instant::now() >= deadline =>
         {

@@ -2,12 +2,12 @@
 //! local file goes even when revocation fails, and the user is told what is still live.
 
 use super::Globals;
+use crate::base::error::{Error, Result};
 use crate::cli::LogoutArgs;
 use crate::config::Profile;
-use crate::endpoints::Provider;
-use crate::error::{Error, Result};
-use crate::http::Http;
-use crate::revocation::revoke;
+use crate::net::http::Http;
+use crate::oauth::endpoints::Provider;
+use crate::oauth::revocation::revoke;
 use crate::store::{StoredTokens, TokenStore};
 
 pub fn run(globals: &Globals, args: LogoutArgs) -> Result<()> {
@@ -83,7 +83,7 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
 /// The refresh token first: it is the long-lived one.
 fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Result<()> {
     // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
-    let http = Http::for_profile(profile, crate::retry::Resend::Transient);
+    let http = Http::for_profile(profile, crate::net::retry::Resend::Transient);
     let endpoints =
         Provider::new(profile, &http, Some(store.metadata_path(&profile.name))).endpoints()?;
     let Some(url) = endpoints.revocation else {

@@ -7,10 +7,10 @@ mod profiles;
 mod status;
 mod token;
 
+use crate::base::error::{Error, Result};
 use crate::cli::{Cli, Command};
 use crate::config::ProfilesFile;
-use crate::error::{Error, Result};
-use crate::paths;
+use crate::config::paths;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {

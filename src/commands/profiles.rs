@@ -2,9 +2,9 @@
 //! came from.
 
 use super::{Globals, print_stdout};
+use crate::base::error::Result;
 use crate::cli::{ProfilesArgs, ProfilesCommand};
 use crate::config::{Profile, ProfileSettings, ProfilesFile, Source};
-use crate::error::Result;
 use serde_json::json;
 use std::fmt::Write as _;
 

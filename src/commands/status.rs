@@ -2,11 +2,12 @@
 //! are protected. Never a token value.
 
 use super::{Globals, print_stdout};
+use crate::base::clock::unix_now;
+use crate::base::duration::{relative, rfc3339};
+use crate::base::error::{Error, Result};
 use crate::cli::StatusArgs;
 use crate::config::Profile;
-use crate::duration::{relative, rfc3339};
-use crate::error::{Error, Result};
-use crate::store::{StoredTokens, TokenStore, describe_source, unix_now};
+use crate::store::{StoredTokens, TokenStore, describe_source};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -87,7 +88,7 @@ fn report(
     let claims = tokens
         .id_token
         .as_ref()
-        .and_then(|t| crate::jwt::unverified_claims(t.secret()).ok())
+        .and_then(|t| crate::oauth::jwt::unverified_claims(t.secret()).ok())
         .unwrap_or_default();
     let now = unix_now();
     doc["issuer"] = json!(tokens.issuer);

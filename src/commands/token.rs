@@ -2,11 +2,11 @@
 //! hot path: with a valid stored token it reads the config and one file, decrypts, prints.
 
 use super::{Globals, print_stdout};
+use crate::base::duration::rfc3339;
+use crate::base::error::{Error, Result};
 use crate::cli::{TokenArgs, TokenFormat};
-use crate::duration::rfc3339;
-use crate::error::{Error, Result};
-use crate::refresh::{self, Need};
 use crate::store::TokenStore;
+use crate::store::refresh::{self, Need};
 use serde_json::json;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
                 profile.name
             ))
         })?;
-        let exp = crate::jwt::unverified_claims(id_token.secret())
+        let exp = crate::oauth::jwt::unverified_claims(id_token.secret())
             .ok()
             .and_then(|c| c.exp)
             .and_then(|e| u64::try_from(e).ok());

@@ -166,7 +166,7 @@ pub fn lock_is_free(world: &World) -> Result<(), String> {
         .map_err(|e| format!("{} is still locked: {e}", path.display()))
 }
 
-/// A temporary file of an atomic write, as `store::write_atomic` names it:
+/// A temporary file of an atomic write, as `base::files::write_atomic` names it:
 /// `.NAME.PID.RANDOM.tmp`.
 #[derive(Debug)]
 pub struct TempFile {

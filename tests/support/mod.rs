@@ -277,7 +277,7 @@ impl Idp {
             .header("content-type", "application/x-www-form-urlencoded")
             .send(format!(
                 "grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token={}",
-                latchkey::url::form_encode(refresh_token)
+                latchkey::net::url::form_encode(refresh_token)
             ))
             .expect("POST /token");
         let status = response.status().as_u16();
@@ -449,7 +449,7 @@ pub fn approve(url: &str, idp: &Idp, extra: &[&str]) -> String {
 
 pub fn query_param(url: &str, key: &str) -> String {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    latchkey::url::parse_query(query)
+    latchkey::net::url::parse_query(query)
         .unwrap()
         .into_iter()
         .find(|(k, _)| k == key)

@@ -3,8 +3,8 @@
 #![no_main]
 
 use latchkey::config::{FlagOverrides, ProfileSettings, ProfilesFile, parse_endpoint};
-use latchkey::paths::ConfigOrigin;
-use latchkey::url::{Url, is_loopback_host};
+use latchkey::config::paths::ConfigOrigin;
+use latchkey::net::url::{Url, is_loopback_host};
 use latchkey_fuzz::{assert_error_printable, assert_printable};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;

@@ -4,9 +4,9 @@
 //! Input: two bytes of status, the `Date` header's line, then the body.
 #![no_main]
 
-use latchkey::error::ExitCode;
-use latchkey::http::Response;
-use latchkey::token_endpoint::{oauth_error_of, parse_token_response};
+use latchkey::base::error::ExitCode;
+use latchkey::net::http::Response;
+use latchkey::oauth::token_endpoint::{oauth_error_of, parse_token_response};
 use latchkey_fuzz::assert_error_printable;
 use libfuzzer_sys::fuzz_target;
 
@@ -56,6 +56,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = oauth_error_of(&response);
     if let Some(date) = &response.date {
-        let _ = latchkey::duration::parse_http_date(date);
+        let _ = latchkey::base::duration::parse_http_date(date);
     }
 });

@@ -119,7 +119,7 @@ pub fn assert_printable(what: &str, text: &str) {
 }
 
 /// An error as the user sees it: a printable message and hint.
-pub fn assert_error_printable(error: &latchkey::error::Error) {
+pub fn assert_error_printable(error: &latchkey::base::error::Error) {
     assert_printable("error message", error.message());
     if let Some(hint) = error.hint_text() {
         assert_printable("error hint", hint);

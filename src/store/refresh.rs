@@ -1,14 +1,15 @@
 //! A valid access token for a profile: the stored one while it has time left, otherwise one
 //! refresh that is single-flight across processes (a per-profile lock, and a re-read under it).
 
+use crate::base::clock::unix_now;
+use crate::base::error::{Error, ExitCode, Result};
 use crate::config::Profile;
-use crate::endpoints::Provider;
-use crate::error::{Error, ExitCode, Result};
-use crate::http::Http;
-use crate::id_token;
-use crate::retry::Resend;
-use crate::store::{Key, StoredTokens, TokenStore, unix_now};
-use crate::token_endpoint;
+use crate::net::http::Http;
+use crate::net::retry::Resend;
+use crate::oauth::endpoints::Provider;
+use crate::oauth::id_token;
+use crate::oauth::token_endpoint;
+use crate::store::{Key, StoredTokens, TokenStore};
 use std::time::Duration;
 
 /// A token obtained this recently is as fresh as a refresh would make it, even when the
@@ -37,7 +38,7 @@ pub fn is_fresh(tokens: &StoredTokens, need: Need, min_valid: Duration, now: u64
         Need::IdToken => tokens
             .id_token
             .as_ref()
-            .and_then(|t| crate::jwt::unverified_claims(t.secret()).ok())
+            .and_then(|t| crate::oauth::jwt::unverified_claims(t.secret()).ok())
             .and_then(|c| c.exp)
             .and_then(|exp| u64::try_from(exp).ok()),
     };
@@ -71,7 +72,7 @@ pub fn valid_tokens(
         profile.name,
         tokens.expires_at.map_or_else(
             || "no stated expiry".to_owned(),
-            |at| crate::duration::relative(at, unix_now())
+            |at| crate::base::duration::relative(at, unix_now())
         ),
         key.describe()
     );
@@ -165,12 +166,12 @@ fn refresh_locked(
 }
 
 /// The refresh request; `http` retries transient failures (network, timeouts, 5xx, 429, see
-/// [`crate::retry`]), and a failure says how many attempts were made.
+/// [`crate::net::retry`]), and a failure says how many attempts were made.
 fn refresh_with_retries(
     http: &Http,
-    token_url: &crate::url::Url,
+    token_url: &crate::net::url::Url,
     profile: &Profile,
-    refresh_token: &crate::secret::RefreshToken,
+    refresh_token: &crate::base::secret::RefreshToken,
 ) -> Result<token_endpoint::TokenResponse> {
     token_endpoint::refresh(http, token_url, profile, refresh_token).map_err(|e| {
         let attempts = http.last_attempts();
@@ -189,7 +190,7 @@ fn refresh_with_retries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::{AccessToken, IdToken};
+    use crate::base::secret::{AccessToken, IdToken};
 
     fn tokens(expires_at: Option<u64>) -> StoredTokens {
         StoredTokens {

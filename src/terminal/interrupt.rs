@@ -39,6 +39,6 @@ extern "C" fn on_signal(_signal: libc::c_int) {
         if let Some(bytes) = buffer.as_ref() {
             libc::write(2, bytes.as_ptr().cast(), bytes.len());
         }
-        libc::_exit(crate::error::ExitCode::Interrupted as i32);
+        libc::_exit(crate::base::error::ExitCode::Interrupted as i32);
     }
 }

@@ -1,12 +1,12 @@
 //! The device authorization grant (RFC 8628): ask for a user code, show where to enter it,
 //! and poll the token endpoint at the pace the provider sets until the user has decided.
 
+use crate::base::error::{Error, ExitCode, Result};
+use crate::base::secret::DeviceCode;
 use crate::config::Profile;
-use crate::error::{Error, ExitCode, Result};
-use crate::http::Http;
-use crate::secret::DeviceCode;
-use crate::token_endpoint::{self, TokenResponse};
-use crate::url::Url;
+use crate::net::http::Http;
+use crate::net::url::Url;
+use crate::oauth::token_endpoint::{self, TokenResponse};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 

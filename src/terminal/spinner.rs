@@ -82,14 +82,14 @@ fn reserve_bottom_line(rows: u16) {
     // restore around it).
     let _ = write!(err, "\n\x1b[1A\x1b7\x1b[1;{}r\x1b8", rows - 1);
     let _ = err.flush();
-    crate::interrupt::set_terminal_cleanup(Some(release_sequence(rows)));
+    crate::terminal::interrupt::set_terminal_cleanup(Some(release_sequence(rows)));
 }
 
 fn release_bottom_line(rows: u16) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(release_sequence(rows).as_bytes());
     let _ = err.flush();
-    crate::interrupt::set_terminal_cleanup(None);
+    crate::terminal::interrupt::set_terminal_cleanup(None);
 }
 
 /// An indicatif draw target that paints one line at the bottom row and puts the cursor back

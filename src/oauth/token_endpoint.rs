@@ -1,11 +1,11 @@
 //! The token endpoint (RFC 6749 §4.1.3, §5): the code exchange with the PKCE verifier, and
 //! reading its answer — tokens, or an OAuth error shown as `error: error_description`.
 
+use crate::base::error::{Error, Result};
+use crate::base::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::config::Profile;
-use crate::error::{Error, Result};
-use crate::http::{Http, Response};
-use crate::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
-use crate::url::Url;
+use crate::net::http::{Http, Response};
+use crate::net::url::Url;
 use serde::Deserialize;
 
 /// A successful token response, typed.
@@ -103,17 +103,17 @@ pub fn oauth_error_of(response: &Response) -> Option<(String, Option<String>)> {
 /// expiry times would then make tokens look valid or expired wrongly.
 pub fn warn_on_clock_skew(date_header: Option<&str>) {
     static WARNED: std::sync::Once = std::sync::Once::new();
-    let Some(theirs) = date_header.and_then(crate::duration::parse_http_date) else {
+    let Some(theirs) = date_header.and_then(crate::base::duration::parse_http_date) else {
         return;
     };
-    let ours = crate::store::unix_now();
+    let ours = crate::base::clock::unix_now();
     let skew = theirs.abs_diff(ours);
     if skew > 60 {
         WARNED.call_once(|| {
             let direction = if theirs > ours { "behind" } else { "ahead of" };
             eprintln!(
                 "warning: this host's clock is {} {direction} the identity provider's; token expiry times will be off (check NTP)",
-                crate::duration::format_remaining(std::time::Duration::from_secs(skew))
+                crate::base::duration::format_remaining(std::time::Duration::from_secs(skew))
             );
         });
     }
@@ -226,7 +226,7 @@ pub fn oauth_error(error: &str, description: Option<&str>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ExitCode;
+    use crate::base::error::ExitCode;
 
     fn response(status: u16, body: &str) -> Response {
         Response {

@@ -2,12 +2,12 @@
 //! timeouts, no redirects), retries of transient failures, and failures turned into messages
 //! that say what to do.
 
+use crate::base::error::{Error, Result};
 use crate::config::Profile;
-use crate::error::{Error, Result};
-use crate::proxy::{self, ProxyServer, ProxySetting, Route};
-use crate::retry::{Failure, Resend, Schedule};
-use crate::tls::TrustStore;
-use crate::url::Url;
+use crate::net::proxy::{self, ProxyServer, ProxySetting, Route};
+use crate::net::retry::{Failure, Resend, Schedule};
+use crate::net::tls::TrustStore;
+use crate::net::url::Url;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -148,7 +148,7 @@ impl Http {
         let (content_type, text) = match body {
             Body::Form(pairs) => (
                 "application/x-www-form-urlencoded",
-                crate::url::encode_pairs(pairs.iter().copied()),
+                crate::net::url::encode_pairs(pairs.iter().copied()),
             ),
             Body::Json(pairs) => {
                 let object: serde_json::Map<String, serde_json::Value> = pairs
@@ -285,7 +285,7 @@ impl Http {
         let content_type = header("content-type");
         let date = header("date");
         let retry_after = header("retry-after")
-            .and_then(|v| crate::retry::parse_retry_after(&v, crate::store::unix_now()));
+            .and_then(|v| crate::net::retry::parse_retry_after(&v, crate::base::clock::unix_now()));
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -355,7 +355,7 @@ impl Http {
                 };
                 let message = format!(
                     "{what}: timed out {which} {host}{through} (after {})",
-                    crate::duration::format_remaining(limit)
+                    crate::base::duration::format_remaining(limit)
                 );
                 let hint = format!(
                     "check the network and proxy settings; if the provider is just slow, raise `{key}` in the profile"
@@ -469,7 +469,7 @@ impl Http {
         let through = route
             .map(|r| format!("; connected through {r}"))
             .unwrap_or_default();
-        let error = match crate::tls::explain_certificate_error(tls, url.host(), &host) {
+        let error = match crate::net::tls::explain_certificate_error(tls, url.host(), &host) {
             Some(explained) => {
                 let mut hint = explained.fix;
                 if explained.about_trust
@@ -535,7 +535,7 @@ mod tests {
         let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
         let http = Http::new(settings(Duration::from_secs(5)));
         let err = http.get(&url, "discovery").unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Network);
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::Network);
         assert!(
             err.message().contains(&format!("127.0.0.1:{port}"))
                 && err.message().contains("connection refused"),

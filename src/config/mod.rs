@@ -1,9 +1,11 @@
 //! Profiles: reading the TOML file, layering defaults < file < environment < flags with figment,
 //! and validating the result once into a typed [`Profile`].
 
-use crate::error::{Error, Result};
-use crate::paths::ConfigOrigin;
-use crate::url::{self, Url};
+pub mod paths;
+
+use crate::base::error::{Error, Result};
+use crate::config::paths::ConfigOrigin;
+use crate::net::url::{self, Url};
 use figment::providers::{Env, Serialized};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Provider};
@@ -94,7 +96,7 @@ fn duration_from_seconds_or_text<'de, D: Deserializer<'de>>(
         }
 
         fn visit_u64<E: serde::de::Error>(self, secs: u64) -> Result<Self::Value, E> {
-            crate::duration::at_most_a_year(Duration::from_secs(secs), &format!("{secs}s"))
+            crate::base::duration::at_most_a_year(Duration::from_secs(secs), &format!("{secs}s"))
                 .map(Some)
                 .map_err(E::custom)
         }
@@ -106,7 +108,7 @@ fn duration_from_seconds_or_text<'de, D: Deserializer<'de>>(
         }
 
         fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            crate::duration::parse_duration(text)
+            crate::base::duration::parse_duration(text)
                 .map(Some)
                 .map_err(E::custom)
         }
@@ -259,8 +261,8 @@ pub struct Profile {
     pub connect_timeout: Duration,
     /// Extra trusted certificate authorities (PEM), besides the system's and Mozilla's.
     pub ca_file: Option<PathBuf>,
-    /// The profile's own proxy, or `none`; unset means the environment's (see [`crate::proxy`]).
-    pub proxy: Option<crate::proxy::ProxySetting>,
+    /// The profile's own proxy, or `none`; unset means the environment's (see [`crate::net::proxy`]).
+    pub proxy: Option<crate::net::proxy::ProxySetting>,
 }
 
 /// Where one setting's value came from.
@@ -412,7 +414,7 @@ impl ProfileSettings {
 /// A duration as `profiles show` prints it ("30s"), and whole seconds in JSON.
 fn duration_row(value: Duration) -> (Option<String>, serde_json::Value) {
     (
-        Some(crate::duration::format_remaining(value)),
+        Some(crate::base::duration::format_remaining(value)),
         serde_json::Value::from(value.as_secs()),
     )
 }
@@ -1009,7 +1011,7 @@ fn validate(name: &str, raw: RawProfile, source_of: &dyn Fn(&str) -> Source) -> 
     let proxy = match raw.proxy.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(
-            crate::proxy::ProxySetting::parse(text)
+            crate::net::proxy::ProxySetting::parse(text)
                 .map_err(|m| bad("proxy", format!("the value {m}")))?,
         ),
     };
@@ -1219,7 +1221,11 @@ mod tests {
 
     fn message(result: Result<impl fmt::Debug>) -> String {
         let err = result.expect_err("an error was expected");
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Config, "{err:?}");
+        assert_eq!(
+            err.exit_code(),
+            crate::base::error::ExitCode::Config,
+            "{err:?}"
+        );
         format!("{} | {}", err.message(), err.hint_text().unwrap_or(""))
     }
 

@@ -1,8 +1,8 @@
 //! The authorization response (RFC 6749 §4.1.2): reading it from the loopback request's query or
 //! from text the user pasted, and checking it against this login's `state` and issuer.
 
-use crate::secret::{AuthorizationCode, State, constant_time_eq};
-use crate::url::parse_query;
+use crate::base::secret::{AuthorizationCode, State, constant_time_eq};
+use crate::net::url::parse_query;
 use std::fmt;
 
 /// An authorization response that passed the `state` (and, when present, issuer) check.
@@ -362,7 +362,7 @@ mod tests {
     fn issuer_must_match_when_present() {
         let good = format!(
             "code=abc&state=st8-abc&iss={}",
-            crate::url::form_encode(ISSUER)
+            crate::net::url::form_encode(ISSUER)
         );
         match from_query(&good, &state(), ISSUER).unwrap() {
             AuthResponse::Code { iss, .. } => assert_eq!(iss.as_deref(), Some(ISSUER)),
@@ -497,7 +497,7 @@ mod tests {
         );
         let with = format!(
             "code=c&state=st8-abc&iss={}",
-            crate::url::form_encode(ISSUER)
+            crate::net::url::form_encode(ISSUER)
         );
         assert!(from_query(&with, &state, required).is_ok());
         // A bare pasted code carries nothing to check: the user vouches for it.

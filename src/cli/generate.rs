@@ -6,9 +6,9 @@
 //! cannot say what we need (profile names for `-p`/`--profile`, fish before 3.7); PowerShell
 //! and elvish, which it lacks, are written here from the same data.
 
+use crate::base::error::{Error, ExitCode, Result};
 use crate::cli::Cli;
 use crate::config::{PROFILE_FIELDS, env_var_for};
-use crate::error::{Error, ExitCode, Result};
 use argh::ArgsInfo;
 use argh_complete::Generator;
 use argh_shared::{

@@ -3,12 +3,12 @@
 //! its signing keys (JWKS) — both cached per profile beside the tokens for a day, so `token`
 //! can refresh without a discovery round trip.
 
+use crate::base::clock::unix_now;
+use crate::base::error::{Error, Result};
 use crate::config::{Profile, ProviderKind, parse_endpoint};
-use crate::error::{Error, Result};
-use crate::http::Http;
-use crate::jwt::Jwks;
-use crate::store::unix_now;
-use crate::url::Url;
+use crate::net::http::Http;
+use crate::net::url::Url;
+use crate::oauth::jwt::Jwks;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -182,9 +182,9 @@ impl<'a> Provider<'a> {
             return;
         };
         if let Some(dir) = path.parent()
-            && crate::store::make_private_dir(dir).is_ok()
+            && crate::base::files::make_private_dir(dir).is_ok()
         {
-            let _ = crate::store::write_atomic(path, &bytes);
+            let _ = crate::base::files::write_atomic(path, &bytes);
         }
     }
 }
@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn issuer_must_match_exactly() {
         let err = parse_discovery(DOC, "https://idp.example/").unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Config);
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::Config);
         assert!(
             err.message().contains("must match exactly"),
             "{}",

@@ -1,8 +1,8 @@
 //! Getting the token store's passphrase: `LATCHKEY_PASSPHRASE`, or a prompt on the terminal
 //! (`/dev/tty`, not stdin, which may carry a pasted code) with echo turned off.
 
-use crate::error::{Error, Result};
-use crate::secret::Passphrase;
+use crate::base::error::{Error, Result};
+use crate::base::secret::Passphrase;
 
 /// The passphrase for a profile; `confirm` asks twice (when writing).
 pub fn obtain(profile: &str, confirm: bool) -> Result<Passphrase> {

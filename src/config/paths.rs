@@ -1,6 +1,6 @@
 //! Where latchkey's files live: the profiles file and the data directory for tokens and keys.
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// How the profiles file was found, so messages and `profiles show` can say why it is that one.

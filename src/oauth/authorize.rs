@@ -1,8 +1,8 @@
 //! The authorization request URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1).
 
 use crate::config::Profile;
-use crate::pkce::LoginSecrets;
-use crate::url::Url;
+use crate::net::url::Url;
+use crate::oauth::pkce::LoginSecrets;
 
 /// The URL the user opens: response_type=code, PKCE S256, state, nonce, the profile's
 /// audience and extra parameters, all percent-encoded.
@@ -36,9 +36,9 @@ pub fn authorize_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::paths::ConfigOrigin;
     use crate::config::{FlagOverrides, ProfilesFile};
-    use crate::paths::ConfigOrigin;
-    use crate::url::parse_query;
+    use crate::net::url::parse_query;
     use std::path::Path;
 
     #[test]

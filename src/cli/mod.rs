@@ -1,7 +1,9 @@
 //! The command line, declared once with argh: parsing, `--help`, and (through `ArgsInfo`) the
 //! man page and shell completions all come from these structs.
 
-use crate::generate::Shell;
+pub mod generate;
+
+use crate::cli::generate::Shell;
 use argh::{ArgsInfo, FromArgs};
 use std::path::PathBuf;
 
@@ -210,7 +212,7 @@ pub struct LoginArgs {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    crate::duration::parse_duration(text)
+    crate::base::duration::parse_duration(text)
 }
 
 /// List the profiles in the profiles file, marking the default.
@@ -283,7 +285,7 @@ fn parse_shell(text: &str) -> Result<Shell, String> {
     Shell::from_name(text).ok_or_else(|| {
         format!(
             "{text:?} is not a shell latchkey completes: use {}",
-            crate::generate::shell_names()
+            crate::cli::generate::shell_names()
         )
     })
 }

@@ -97,7 +97,8 @@ pub fn parse_retry_after(value: &str, now: u64) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    crate::duration::parse_http_date(value).map(|at| Duration::from_secs(at.saturating_sub(now)))
+    crate::base::duration::parse_http_date(value)
+        .map(|at| Duration::from_secs(at.saturating_sub(now)))
 }
 
 #[cfg(test)]

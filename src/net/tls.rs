@@ -2,7 +2,7 @@
 //! `SSL_CERT_DIR`), Mozilla's roots built in, and the profile's `ca_file` — and what a
 //! certificate failure means for the user.
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use rustls::pki_types::TrustAnchor;
 use std::path::{Path, PathBuf};
 use ureq::tls::{Certificate, PemItem, RootCerts};
@@ -256,7 +256,7 @@ pub fn explain_certificate_error(
         E::ExpiredContext { not_after, .. } => (
             format!(
                 "the certificate of {host} expired on {}",
-                crate::duration::rfc3339(not_after.as_secs())
+                crate::base::duration::rfc3339(not_after.as_secs())
             ),
             clock_fix.to_owned(),
         ),
@@ -267,7 +267,7 @@ pub fn explain_certificate_error(
         E::NotValidYetContext { not_before, .. } => (
             format!(
                 "the certificate of {host} is not valid before {}",
-                crate::duration::rfc3339(not_before.as_secs())
+                crate::base::duration::rfc3339(not_before.as_secs())
             ),
             clock_fix.to_owned(),
         ),
@@ -338,7 +338,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.pem");
         let err = read_ca_file(&missing).err().unwrap();
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Config);
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::Config);
         assert!(err.message().contains("missing.pem"), "{}", err.message());
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();

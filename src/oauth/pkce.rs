@@ -1,6 +1,6 @@
 //! The per-login secrets: PKCE verifier and S256 challenge (RFC 7636), `state` and `nonce`.
 
-use crate::secret::{Nonce, PkceVerifier, State};
+use crate::base::secret::{Nonce, PkceVerifier, State};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;

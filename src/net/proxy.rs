@@ -2,8 +2,8 @@
 //! environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...), and never the environment's for
 //! a loopback host.
 
-use crate::error::{Error, Result};
-use crate::url::{self, Url};
+use crate::base::error::{Error, Result};
+use crate::net::url::{self, Url};
 use std::fmt;
 use std::net::IpAddr;
 

@@ -1,9 +1,9 @@
 //! The loopback redirect listener (RFC 8252 §7.3): a small HTTP/1.1 server on 127.0.0.1 that
 //! takes the browser's redirect, answers it with a page, and hands checked responses to the login.
 
-use crate::auth_response::{self, AuthResponse, Rejection};
-use crate::error::{Error, Result};
-use crate::secret::State;
+use crate::base::error::{Error, Result};
+use crate::base::secret::State;
+use crate::oauth::auth_response::{self, AuthResponse, Rejection};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -582,7 +582,7 @@ fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ExitCode;
+    use crate::base::error::ExitCode;
     use std::sync::mpsc::{self, Receiver};
 
     const STATE: &str = "st8-Zq9";

@@ -24,6 +24,6 @@ pub fn debug(args: std::fmt::Arguments<'_>) {
 #[macro_export]
 macro_rules! debug {
     ($($arg:tt)*) => {
-        $crate::log::debug(format_args!($($arg)*))
+        $crate::base::log::debug(format_args!($($arg)*))
     };
 }

@@ -1,10 +1,10 @@
 //! Token revocation (RFC 7009): telling the provider to forget a refresh or access token.
 
+use crate::base::error::{Error, Result};
 use crate::config::Profile;
-use crate::error::{Error, Result};
-use crate::http::{Body, Http};
-use crate::token_endpoint::oauth_error;
-use crate::url::Url;
+use crate::net::http::{Body, Http};
+use crate::net::url::Url;
+use crate::oauth::token_endpoint::oauth_error;
 
 /// Revokes one token. RFC 7009 §2.2: the provider answers 200 even for tokens it does not know.
 pub fn revoke(http: &Http, url: &Url, profile: &Profile, token: &str, hint: &str) -> Result<()> {

@@ -2,9 +2,9 @@
 //! signature against the provider's keys, then issuer, audience, authorized party, expiry,
 //! issued-at and nonce. Any failure names the check, and nothing is stored.
 
-use crate::error::{Error, Result};
-use crate::jwt::{IdClaims, Jwks, Jws, VerifyError};
-use crate::secret::IdToken;
+use crate::base::error::{Error, Result};
+use crate::base::secret::IdToken;
+use crate::oauth::jwt::{IdClaims, Jwks, Jws, VerifyError};
 
 /// Clocks drift: an `iat` up to this far in the future, or an `exp` this far in the past, is
 /// still accepted (Auth0 dropped its strict iat check for the same reason).
@@ -89,7 +89,7 @@ pub fn validate(
         && !claims
             .nonce
             .as_deref()
-            .is_some_and(|n| crate::secret::constant_time_eq(n.as_bytes(), nonce.as_bytes()))
+            .is_some_and(|n| crate::base::secret::constant_time_eq(n.as_bytes(), nonce.as_bytes()))
     {
         return Err(fail(
             "nonce: it does not match the one this login sent (a replayed token?)".into(),
@@ -101,7 +101,7 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::test_keys::TestKey;
+    use crate::oauth::jwt::test_keys::TestKey;
     use serde_json::{Value, json};
 
     const NOW: u64 = 1_800_000_000;

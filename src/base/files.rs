@@ -1,0 +1,243 @@
+//! Private files: created 0600 in 0700 directories whatever the umask, written atomically (temp
+//! file, fsync, rename, fsync the directory), and refused when the group or others can get in.
+
+use crate::base::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub fn temp_path(path: &Path) -> PathBuf {
+    use rand::Rng;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let suffix: u64 = rand::thread_rng().r#gen();
+    path.with_file_name(format!(".{name}.{}.{suffix:016x}.tmp", std::process::id()))
+}
+
+/// Writes a file so that readers see either the old complete file or the new complete file:
+/// a temporary file in the same directory, fsync, rename over, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = temp_path(path);
+    let result = write_private_file(&temp, bytes).and_then(|()| {
+        std::fs::rename(&temp, path).map_err(|e| {
+            Error::store(format!(
+                "cannot move the new file into place at {}: {e}",
+                path.display()
+            ))
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    } else if let Some(dir) = path.parent() {
+        sync_dir(dir);
+        remove_stale_temps(path);
+    }
+    result
+}
+
+/// A temporary file of `write_atomic` this old was left by a writer that died mid-write
+/// (killed, or the machine went down): a write takes milliseconds.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes what writers of `path` that died between creating their temporary file and renaming
+/// it left behind, so a latchkey killed again and again cannot fill the directory. A live
+/// writer's file is young, and is left alone.
+pub fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let is_ours = file_name
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"));
+        let stale = || {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMP_AGE)
+        };
+        if is_ours && stale() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Creates a new file readable by the owner only (0600 whatever the umask), writes and fsyncs it.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |e: std::io::Error| Error::store(format!("cannot write {}: {e}", path.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(fail)?;
+    }
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+/// An error carrying the mode problem found by `read_private_file`, or the I/O error as it is.
+pub fn permission_or_io(path: &Path, error: std::io::Error) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<LooseMode>())
+    {
+        Some(loose) => loose_mode_error(path, loose.0, false),
+        None => Error::store(format!("cannot read {}: {error}", path.display())).hint(
+            "make it a readable file (0600) again, or move it away and log in to write a new one",
+        ),
+    }
+}
+
+/// The mode bits a secret file was found with, when others could read or write it.
+#[derive(Debug)]
+pub struct LooseMode(pub u32);
+
+impl std::fmt::Display for LooseMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mode {:04o} lets others in", self.0)
+    }
+}
+
+impl std::error::Error for LooseMode {}
+
+/// Reads a secret file, refusing it (as OpenSSH refuses private keys) when its mode lets the
+/// group or others read or write it. The mode comes from the open handle: no race, one fstat.
+pub fn read_private_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                LooseMode(mode),
+            ));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+pub fn loose_mode_error(path: &Path, mode: u32, is_dir: bool) -> Error {
+    let (what, fix) = if is_dir {
+        ("directory", "700")
+    } else {
+        ("file", "600")
+    };
+    Error::store(format!(
+        "{} is a {what} of secrets that the group or others can access (mode {mode:04o}); latchkey refuses to use it",
+        path.display()
+    ))
+    .hint(format!("chmod {fix} {}", path.display()))
+}
+
+/// Refuses a directory of secrets that the group or others can read or write into.
+pub fn check_private(dir: &Path, is_dir: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir) {
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                return Err(loose_mode_error(dir, mode, is_dir));
+            }
+        }
+    }
+    let _ = (dir, is_dir);
+    Ok(())
+}
+
+/// Creates a directory (and parents) readable by the owner only; an existing one must already
+/// be private.
+pub fn make_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return check_private(dir, true);
+    }
+    // Missing parents are made the same way: DirBuilder's mode is filtered by the umask, and
+    // under a umask such as 0277 a parent it made (0500) could not take the next directory.
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        make_private_dir(parent)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| Error::store(format!("cannot create directory {}: {e}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::store(format!("cannot make {} private: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Makes a rename durable; failure to sync a directory is not worth failing a login over.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn a_write_removes_stale_temporary_files_of_the_same_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.age");
+        let leftover = |name: &str, age_secs: u64| {
+            let temp = dir.path().join(name);
+            let file = std::fs::File::create(&temp).unwrap();
+            file.set_modified(SystemTime::now() - std::time::Duration::from_secs(age_secs))
+                .unwrap();
+            temp
+        };
+        let stale = leftover(".dev.age.4242.00000000deadbeef.tmp", 600);
+        let young = leftover(".dev.age.4243.00000000cafef00d.tmp", 0);
+        let other = leftover(".dev.provider.json.4242.0000000000000001.tmp", 600);
+        write_atomic(&path, b"x").unwrap();
+        assert!(!stale.exists(), "a dead writer's file stays");
+        assert!(young.exists(), "a live writer's file was removed");
+        assert!(other.exists(), "another file's temporary was removed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        write_atomic(&path, b"x").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
