@@ -9,7 +9,7 @@ const REGENERATE: &str = "BLESS=1 cargo test --test generated";
 /// Every generated file: where it is committed and the arguments that print it.
 fn generated_files() -> Vec<(PathBuf, Vec<&'static str>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<(PathBuf, Vec<&'static str>)> = latchkey::cli::generate::Shell::ALL
+    let mut files: Vec<(PathBuf, Vec<&'static str>)> = latchkey::cli::shell::Shell::ALL
         .iter()
         .map(|shell| {
             (

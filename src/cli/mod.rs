@@ -1,9 +1,12 @@
 //! The command line, declared once with argh: parsing, `--help`, and (through `ArgsInfo`) the
 //! man page and shell completions all come from these structs.
 
-pub mod generate;
+pub mod completions;
+pub mod man;
+pub mod shell;
+pub mod spec;
 
-use crate::cli::generate::Shell;
+use crate::cli::shell::Shell;
 use argh::{ArgsInfo, FromArgs};
 use std::path::PathBuf;
 
@@ -285,7 +288,7 @@ fn parse_shell(text: &str) -> Result<Shell, String> {
     Shell::from_name(text).ok_or_else(|| {
         format!(
             "{text:?} is not a shell latchkey completes: use {}",
-            crate::cli::generate::shell_names()
+            crate::cli::shell::shell_names()
         )
     })
 }

@@ -1,13 +1,13 @@
-//! `latchkey completions SHELL` and `latchkey man`: print what `crate::cli::generate` writes.
+//! `latchkey completions SHELL` and `latchkey man`: print what `crate::cli::completions` and `crate::cli::man` write.
 
 use super::print_stdout;
 use crate::base::error::Result;
 use crate::cli::CompletionsArgs;
 
 pub fn completions(args: CompletionsArgs) -> Result<()> {
-    print_stdout(&crate::cli::generate::completions(args.shell)?)
+    print_stdout(&crate::cli::completions::completions(args.shell)?)
 }
 
 pub fn man() -> Result<()> {
-    print_stdout(&crate::cli::generate::man_page())
+    print_stdout(&crate::cli::man::man_page())
 }

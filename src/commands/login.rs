@@ -66,7 +66,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     // The key first: a passphrase prompt must come before stdin is read for pastes.
     let key = store.key_for_writing(&profile.key_source, &profile.name)?;
     // The code exchange is resent only when it never left this host: a code is single-use.
-    let http = Http::for_profile(&profile, crate::net::retry::Resend::OnlyUnsent);
+    let http = Http::new(profile.http_settings(crate::net::retry::Resend::OnlyUnsent));
     let provider = Provider::new(&profile, &http, Some(store.metadata_path(&profile.name)));
     // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
     let endpoints = provider.endpoints_fresh()?;

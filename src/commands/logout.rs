@@ -83,7 +83,7 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
 /// The refresh token first: it is the long-lived one.
 fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Result<()> {
     // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
-    let http = Http::for_profile(profile, crate::net::retry::Resend::Transient);
+    let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
     let endpoints =
         Provider::new(profile, &http, Some(store.metadata_path(&profile.name))).endpoints()?;
     let Some(url) = endpoints.revocation else {

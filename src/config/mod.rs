@@ -5,6 +5,8 @@ pub mod paths;
 
 use crate::base::error::{Error, Result};
 use crate::config::paths::ConfigOrigin;
+use crate::net::http::{Body, HttpSettings};
+use crate::net::retry::Resend;
 use crate::net::url::{self, Url};
 use figment::providers::{Env, Serialized};
 use figment::value::{Dict, Map};
@@ -263,6 +265,30 @@ pub struct Profile {
     pub ca_file: Option<PathBuf>,
     /// The profile's own proxy, or `none`; unset means the environment's (see [`crate::net::proxy`]).
     pub proxy: Option<crate::net::proxy::ProxySetting>,
+}
+
+impl Profile {
+    /// The network settings of this profile's requests. `resend` decides whether POSTs are
+    /// retried after the provider may have acted on them (see [`Resend`]).
+    pub fn http_settings(&self, resend: Resend) -> HttpSettings {
+        HttpSettings {
+            http_timeout: self.http_timeout,
+            connect_timeout: self.connect_timeout,
+            ca_file: self.ca_file.clone(),
+            proxy: self.proxy.clone(),
+            resend,
+        }
+    }
+}
+
+impl TokenRequestFormat {
+    /// The request body in this format: the profile decides for every token-endpoint request.
+    pub fn body<'a>(self, pairs: &'a [(&'a str, &'a str)]) -> Body<'a> {
+        match self {
+            TokenRequestFormat::Form => Body::Form(pairs),
+            TokenRequestFormat::Json => Body::Json(pairs),
+        }
+    }
 }
 
 /// Where one setting's value came from.

@@ -1,9 +1,8 @@
-//! HTTP to the identity provider: ureq agents configured per profile (trusted roots, proxy,
+//! HTTP to the identity provider: ureq agents configured from network settings (trusted roots, proxy,
 //! timeouts, no redirects), retries of transient failures, and failures turned into messages
 //! that say what to do.
 
 use crate::base::error::{Error, Result};
-use crate::config::Profile;
 use crate::net::proxy::{self, ProxyServer, ProxySetting, Route};
 use crate::net::retry::{Failure, Resend, Schedule};
 use crate::net::tls::TrustStore;
@@ -48,16 +47,6 @@ impl Response {
     }
 }
 
-impl crate::config::TokenRequestFormat {
-    /// The request body in this format: the profile decides for every token-endpoint request.
-    pub fn body<'a>(self, pairs: &'a [(&'a str, &'a str)]) -> Body<'a> {
-        match self {
-            crate::config::TokenRequestFormat::Form => Body::Form(pairs),
-            crate::config::TokenRequestFormat::Json => Body::Json(pairs),
-        }
-    }
-}
-
 /// The body of a POST to the token or revocation endpoint.
 pub enum Body<'a> {
     /// `application/x-www-form-urlencoded`
@@ -77,18 +66,6 @@ pub struct HttpSettings {
     pub proxy: Option<ProxySetting>,
     /// Whether a POST may be sent again after the provider may have seen it; GETs always may.
     pub resend: Resend,
-}
-
-impl HttpSettings {
-    pub fn for_profile(profile: &Profile, resend: Resend) -> HttpSettings {
-        HttpSettings {
-            http_timeout: profile.http_timeout,
-            connect_timeout: profile.connect_timeout,
-            ca_file: profile.ca_file.clone(),
-            proxy: profile.proxy.clone(),
-            resend,
-        }
-    }
 }
 
 /// The HTTP client of one command: agents are made on first use and reused, so connections
@@ -119,12 +96,6 @@ impl Http {
             agents: Mutex::new(Vec::new()),
             last_attempts: AtomicU32::new(0),
         }
-    }
-
-    /// The client for a profile. `resend` decides whether POSTs are retried after the provider
-    /// may have acted on them (see [`Resend`]).
-    pub fn for_profile(profile: &Profile, resend: Resend) -> Http {
-        Http::new(HttpSettings::for_profile(profile, resend))
     }
 
     /// How many attempts the last request took (for "after N attempts" in messages).

@@ -120,7 +120,7 @@ fn refresh_locked(
     };
     // A refresh is resent after timeouts and 5xx too: without it there is no token at all, and
     // a provider's rotation reuse interval (Auth0's) lets a repeat through.
-    let http = Http::for_profile(profile, Resend::Transient);
+    let http = Http::new(profile.http_settings(Resend::Transient));
     let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
     let endpoints = provider.endpoints()?;
     let response = match refresh_with_retries(&http, &endpoints.token, profile, refresh_token) {
