@@ -7,3 +7,4 @@ pub mod error;
 pub mod files;
 pub mod log;
 pub mod secret;
+pub mod text;

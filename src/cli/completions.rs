@@ -280,34 +280,14 @@ fn single_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// The PowerShell script: a native argument completer holding every command's table, which
+/// walks the typed words to the command being completed and offers its subcommands and flags,
+/// or profile names after `-p`/`--profile`.
 fn powershell(spec: &CommandSpec) -> String {
-    let mut table = String::new();
-    for command in completion_tables(spec) {
-        let _ = writeln!(table, "        {} = @{{", single_quoted(&command.key));
-        let _ = writeln!(table, "            Subcommands = @(");
-        for (name, description) in &command.subcommands {
-            let _ = writeln!(
-                table,
-                "                ,@({}, {})",
-                single_quoted(name),
-                single_quoted(description)
-            );
-        }
-        let _ = writeln!(table, "            )");
-        let _ = writeln!(table, "            Flags = @(");
-        for (spelling, description) in &command.flags {
-            let _ = writeln!(
-                table,
-                "                ,@({}, {})",
-                single_quoted(spelling),
-                single_quoted(description)
-            );
-        }
-        let _ = writeln!(table, "            )");
-        let values: Vec<String> = command.values.iter().map(|v| single_quoted(v)).collect();
-        let _ = writeln!(table, "            Values = @({})", values.join(", "));
-        let _ = writeln!(table, "        }}");
-    }
+    let table: String = completion_tables(spec)
+        .iter()
+        .map(powershell_table_entry)
+        .collect();
     format!(
         r#"# PowerShell completion for latchkey, {GENERATED_NOTE} powershell`.
 # Load it from your profile ($PROFILE): . /path/to/_latchkey.ps1
@@ -365,6 +345,36 @@ Register-ArgumentCompleter -Native -CommandName '{BIN}' -ScriptBlock {{
 }}
 "#
     )
+}
+
+/// One command's entry in the PowerShell script's `$commands` hashtable: its key, then arrays
+/// of `@(name, description)` pairs for subcommands and flags, and the flags that take a value.
+fn powershell_table_entry(command: &CompletionTable) -> String {
+    let mut entry = String::new();
+    let _ = writeln!(entry, "        {} = @{{", single_quoted(&command.key));
+    let _ = writeln!(entry, "            Subcommands = @(");
+    powershell_pairs(&mut entry, &command.subcommands);
+    let _ = writeln!(entry, "            )");
+    let _ = writeln!(entry, "            Flags = @(");
+    powershell_pairs(&mut entry, &command.flags);
+    let _ = writeln!(entry, "            )");
+    let values: Vec<String> = command.values.iter().map(|v| single_quoted(v)).collect();
+    let _ = writeln!(entry, "            Values = @({})", values.join(", "));
+    let _ = writeln!(entry, "        }}");
+    entry
+}
+
+/// Name and description pairs as PowerShell array elements, one a line: `,@('name', 'text')`
+/// (the leading comma keeps a single pair an array of arrays).
+fn powershell_pairs(out: &mut String, pairs: &[(impl AsRef<str>, &str)]) {
+    for (name, description) in pairs {
+        let _ = writeln!(
+            out,
+            "                ,@({}, {})",
+            single_quoted(name.as_ref()),
+            single_quoted(description)
+        );
+    }
 }
 
 fn elvish(spec: &CommandSpec) -> String {

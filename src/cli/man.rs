@@ -167,11 +167,26 @@ const SEE_ALSO: &[(&str, &str)] = &[
     ("xdg-open", "1"),
 ];
 
-/// latchkey(1), in roff.
+/// latchkey(1), in roff: the sections in the order man pages keep them.
 pub fn man_page() -> String {
     let spec = CommandSpec::of_cli();
-    let version = format!("{BIN} {}", env!("CARGO_PKG_VERSION"));
     let mut page = Roff::new();
+    title_and_name(&mut page);
+    synopsis_section(&mut page, &spec);
+    description_section(&mut page, &spec);
+    options_section(&mut page, &spec);
+    commands_section(&mut page, &spec);
+    files_section(&mut page);
+    environment_section(&mut page);
+    exit_status_section(&mut page);
+    examples_section(&mut page);
+    see_also_section(&mut page);
+    page.render()
+}
+
+/// The title line, the page-wide formatting settings, and NAME.
+fn title_and_name(page: &mut Roff) {
+    let version = format!("{BIN} {}", env!("CARGO_PKG_VERSION"));
     page.control("TH", ["LATCHKEY", "1", MAN_DATE, &version, "User Commands"]);
     // Left-aligned and unhyphenated: the page is full of names (LATCHKEY_CLIENT_ID,
     // --no-loopback) that must be read and typed exactly.
@@ -179,101 +194,129 @@ pub fn man_page() -> String {
     page.control("nh", []);
 
     page.control("SH", ["NAME"]);
-    prose(
-        &mut page,
-        &format!("{BIN} - {}", env!("CARGO_PKG_DESCRIPTION")),
-    );
+    prose(page, &format!("{BIN} - {}", env!("CARGO_PKG_DESCRIPTION")));
+}
 
+/// SYNOPSIS: one line for the root and one for each command.
+fn synopsis_section(page: &mut Roff, spec: &CommandSpec) {
     page.control("SH", ["SYNOPSIS"]);
     for (index, (path, command)) in spec.walk().into_iter().enumerate() {
         if index > 0 {
             page.control("br", []);
         }
-        synopsis(&mut page, &spec, &path, command);
+        synopsis(page, spec, &path, command);
     }
+}
 
+/// DESCRIPTION: the command line's own description, then the page's paragraphs and the
+/// command line's notes.
+fn description_section(page: &mut Roff, spec: &CommandSpec) {
     page.control("SH", ["DESCRIPTION"]);
-    prose(&mut page, spec.description);
+    prose(page, spec.description);
     for paragraph in DESCRIPTION.iter().chain(spec.notes) {
         page.control("PP", []);
-        prose(&mut page, paragraph);
+        prose(page, paragraph);
     }
+}
 
+/// OPTIONS: the global flags and the root's examples.
+fn options_section(page: &mut Roff, spec: &CommandSpec) {
     page.control("SH", ["OPTIONS"]);
     prose(
-        &mut page,
+        page,
         "These come before the command; --profile is also accepted after it.",
     );
-    flag_list(&mut page, &spec.flags);
-    examples(&mut page, spec.examples);
+    flag_list(page, &spec.flags);
+    examples(page, spec.examples);
+}
 
+/// COMMANDS: a subsection for each command with its positionals, flags (but --help, which
+/// every command takes), notes and examples.
+fn commands_section(page: &mut Roff, spec: &CommandSpec) {
     page.control("SH", ["COMMANDS"]);
-    prose(&mut page, "Every command also takes --help.");
+    prose(page, "Every command also takes --help.");
     for (path, command) in spec.walk().into_iter().skip(1) {
         page.control("SS", [path.join(" ").as_str()]);
-        prose(&mut page, command.description);
-        positional_list(&mut page, &command.positionals);
+        prose(page, command.description);
+        positional_list(page, &command.positionals);
         let flags: Vec<&FlagInfo<'_>> = command
             .flags
             .iter()
             .filter(|flag| flag.long != "--help")
             .collect();
         for flag in flags {
-            flag_entry(&mut page, flag);
+            flag_entry(page, flag);
         }
         for note in command.notes {
             page.control("PP", []);
-            prose(&mut page, note);
+            prose(page, note);
         }
-        examples(&mut page, command.examples);
+        examples(page, command.examples);
     }
+}
 
+/// FILES: each path latchkey reads or writes, and what it holds.
+fn files_section(page: &mut Roff) {
     page.control("SH", ["FILES"]);
     for (path, meaning) in FILES {
         page.control("TP", []);
         page.text([italic(*path)]);
-        prose(&mut page, meaning);
+        prose(page, meaning);
     }
+}
 
+/// ENVIRONMENT: latchkey's own variables, then LATCHKEY_FIELD with every profile key's
+/// variable (from the profile keys, so none is missed), then the variables of others.
+fn environment_section(page: &mut Roff) {
     page.control("SH", ["ENVIRONMENT"]);
-    for (name, meaning) in ENVIRONMENT {
-        page.control("TP", []);
-        page.text([bold(*name)]);
-        prose(&mut page, meaning);
-    }
+    variable_list(page, ENVIRONMENT);
     page.control("TP", []);
     page.text([bold("LATCHKEY_FIELD")]);
     let fields: Vec<String> = PROFILE_FIELDS.iter().map(|f| env_var_for(f)).collect();
     prose(
-        &mut page,
+        page,
         &format!(
             "Overrides a key of the selected profile: the key's name in upper case after \
              LATCHKEY_. One variable for each key: {}.",
             fields.join(", ")
         ),
     );
-    for (name, meaning) in ENVIRONMENT_AFTER_FIELDS {
+    variable_list(page, ENVIRONMENT_AFTER_FIELDS);
+}
+
+/// A `.TP` entry for each variable: its name in bold and its meaning.
+fn variable_list(page: &mut Roff, variables: &[(&str, &str)]) {
+    for (name, meaning) in variables {
         page.control("TP", []);
         page.text([bold(*name)]);
-        prose(&mut page, meaning);
+        prose(page, meaning);
     }
+}
 
+/// EXIT STATUS: every exit code and its meaning.
+fn exit_status_section(page: &mut Roff) {
     page.control("SH", ["EXIT STATUS"]);
     for (code, meaning) in ExitCode::ALL {
         page.control("TP", []);
         page.text([bold(code.to_string())]);
-        prose(&mut page, meaning);
+        prose(page, meaning);
     }
+}
 
+/// EXAMPLES: each worked example's caption and the lines to type.
+fn examples_section(page: &mut Roff) {
     page.control("SH", ["EXAMPLES"]);
     for (index, (caption, lines)) in EXAMPLES.iter().enumerate() {
         if index > 0 {
             page.control("PP", []);
         }
-        prose(&mut page, caption);
-        code_block(&mut page, lines);
+        prose(page, caption);
+        code_block(page, lines);
     }
+}
 
+/// SEE ALSO: one line of page references, `name(section)`, separated by commas.
+fn see_also_section(page: &mut Roff) {
     page.control("SH", ["SEE ALSO"]);
     let mut see_also = Vec::new();
     for (index, (name, section)) in SEE_ALSO.iter().enumerate() {
@@ -282,7 +325,6 @@ pub fn man_page() -> String {
         see_also.push(roman(format!("({section}){separator}")));
     }
     page.text(see_also);
-    page.render()
 }
 
 /// One SYNOPSIS line: `latchkey [global flags] COMMAND...` for the root, and

@@ -8,8 +8,9 @@ use crate::base::error::{Error, Result};
 use crate::cli::LoginArgs;
 use crate::config::{FlagOverrides, Flow, Profile};
 use crate::login::callback::LoopbackListener;
+use crate::login::race::{self, Race};
 use crate::net::http::Http;
-use crate::oauth::auth_response::{self, AuthResponse};
+use crate::oauth::auth_response::AuthResponse;
 use crate::oauth::authorize::authorize_url;
 use crate::oauth::endpoints::{Endpoints, Provider};
 use crate::oauth::pkce::LoginSecrets;
@@ -18,25 +19,39 @@ use crate::store::{Key, StoredTokens, TokenStore};
 use crate::terminal::browser::{self, Decision, Preference};
 use crate::terminal::spinner::{Mode, Spinner};
 use crate::terminal::{interrupt, qr, style as term};
-use std::io::BufRead;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-/// A pasted line longer than this is not a redirect URL.
-const MAX_PASTE: usize = 16 * 1024;
-
-/// What the waiting loop hears about.
-enum Event {
-    /// The loopback listener accepted a response whose state matched.
-    Loopback(AuthResponse),
-    /// A line arrived on stdin.
-    Pasted(String),
-    /// stdin reached its end: nothing more can be pasted.
-    PasteClosed,
-}
 
 pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
+    check_flags(&args)?;
+    let profile = profile_for_login(globals, &args)?;
+    let store = TokenStore::open()?;
+    // The key first: a passphrase prompt must come before stdin is read for pastes.
+    let key = store.key_for_writing(&profile.key_source, &profile.name)?;
+    // The code exchange is resent only when it never left this host: a code is single-use.
+    let http = Http::new(profile.http_settings(crate::net::retry::Resend::OnlyUnsent));
+    let provider = Provider::new(&profile, &http, Some(store.metadata_path(&profile.name)));
+    // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
+    let endpoints = provider.endpoints_fresh()?;
+    let login = Login {
+        profile: &profile,
+        args: &args,
+        http: &http,
+        provider: &provider,
+        endpoints: &endpoints,
+        store: &store,
+        key: &key,
+    };
+    if args.device || profile.flow == Flow::Device {
+        login.device()
+    } else {
+        login.code()
+    }
+}
+
+/// Flags that cannot go together.
+fn check_flags(args: &LoginArgs) -> Result<()> {
     if args.no_loopback && args.no_paste {
         return Err(Error::usage(
             "--no-loopback and --no-paste together leave no way to receive the login",
@@ -49,6 +64,11 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
                 .hint("keep one of them"),
         );
     }
+    Ok(())
+}
+
+/// The selected profile with `--audience` and `--scope` laid over it.
+fn profile_for_login(globals: &Globals, args: &LoginArgs) -> Result<Profile> {
     let file = globals.load_profiles()?;
     let (name, _) = file.select(globals.profile_name(args.profile.as_deref()))?;
     let flags = FlagOverrides {
@@ -61,143 +81,261 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
                 .collect()
         }),
     };
-    let profile = file.resolve_profile(&name, &flags)?;
-    let store = TokenStore::open()?;
-    // The key first: a passphrase prompt must come before stdin is read for pastes.
-    let key = store.key_for_writing(&profile.key_source, &profile.name)?;
-    // The code exchange is resent only when it never left this host: a code is single-use.
-    let http = Http::new(profile.http_settings(crate::net::retry::Resend::OnlyUnsent));
-    let provider = Provider::new(&profile, &http, Some(store.metadata_path(&profile.name)));
-    // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
-    let endpoints = provider.endpoints_fresh()?;
-    if args.device || profile.flow == Flow::Device {
-        return device_login(&profile, &args, &http, &provider, &endpoints, &store, &key);
-    }
-    let secrets = LoginSecrets::generate();
+    file.resolve_profile(&name, &flags)
+}
 
-    let listener = if args.no_loopback {
-        None
-    } else {
-        Some(LoopbackListener::bind(profile.redirect_port)?)
-    };
-    let redirect_uri = redirect_uri(&profile, listener.as_ref().map(LoopbackListener::port))?;
-    crate::debug!(
-        "redirect_uri {redirect_uri}; loopback listener {}; paste {}",
-        listener.as_ref().map_or_else(
-            || "off".to_owned(),
-            |l| format!("on 127.0.0.1:{}", l.port())
-        ),
-        if args.no_paste { "off" } else { "on" }
-    );
-    let url = authorize_url(&endpoints.authorize, &profile, &redirect_uri, &secrets);
-    interrupt::install();
+/// Everything one login works with, resolved before it asks the user anything.
+struct Login<'a> {
+    profile: &'a Profile,
+    args: &'a LoginArgs,
+    http: &'a Http,
+    provider: &'a Provider<'a>,
+    endpoints: &'a Endpoints,
+    store: &'a TokenStore,
+    key: &'a Key,
+}
 
-    let style = term::Style::for_stderr();
-    let paste = !args.no_paste;
-    let env = browser::Environment::detect();
-    eprintln!(
-        "Log in to profile `{}` ({}) by opening this URL:\n\n{url}\n",
-        profile.name, profile.issuer
-    );
-    let preference = browser_preference(&args);
-    match browser::decide(&env, preference) {
-        Decision::Open { launcher, why } => match browser::launch(&launcher, &url.to_string()) {
-            Ok(()) => eprintln!("{}", style.dim(&why)),
-            Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
-        },
-        Decision::Print { why } => eprintln!("{why}"),
-    }
-    if let Some(port) = listener.as_ref().map(LoopbackListener::port) {
-        if env.ssh {
-            eprintln!(
-                "To finish in your laptop's browser, forward this host's loopback port first:\n    ssh -L {port}:127.0.0.1:{port} {}",
-                browser::host_name()
-            );
-        }
-    } else if profile.paste_redirect_uri.is_none() {
-        eprintln!(
-            "After you log in, the browser will fail to load {redirect_uri}: copy the whole URL from its address bar and paste it here."
+impl Login<'_> {
+    /// The Authorization Code flow: show or open the URL, race the loopback against a paste,
+    /// exchange the code.
+    fn code(&self) -> Result<()> {
+        let (profile, args) = (self.profile, self.args);
+        let secrets = LoginSecrets::generate();
+        let listener = if args.no_loopback {
+            None
+        } else {
+            Some(LoopbackListener::bind(profile.redirect_port)?)
+        };
+        let port = listener.as_ref().map(LoopbackListener::port);
+        let redirect_uri = redirect_uri(profile, port)?;
+        crate::debug!(
+            "redirect_uri {redirect_uri}; loopback listener {}; paste {}",
+            port.map_or_else(|| "off".to_owned(), |p| format!("on 127.0.0.1:{p}")),
+            if args.no_paste { "off" } else { "on" }
         );
-    }
+        let url = authorize_url(&self.endpoints.authorize, profile, &redirect_uri, &secrets);
+        interrupt::install();
+        self.announce(&url.to_string(), port, &redirect_uri);
 
-    let (events, inbox) = mpsc::channel();
-    if let Some(listener) = listener {
-        let (callbacks, received) = mpsc::channel();
-        listener
-            .require_iss(endpoints.iss_parameter_supported)
-            .serve(
-                profile.callback_path.clone(),
-                secrets.state.clone(),
-                profile.issuer.to_string(),
-                callbacks,
-            );
-        let forward = events.clone();
-        std::thread::spawn(move || {
-            for callback in received {
-                if forward.send(Event::Loopback(callback.response)).is_err() {
-                    break;
-                }
+        let paste = !args.no_paste;
+        let issuer = profile.issuer.to_string();
+        let race = Race {
+            state: &secrets.state,
+            issuer: &issuer,
+            iss_required: self.endpoints.iss_parameter_supported,
+            timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            interactive: paste && term::stdin_is_terminal(),
+            paste_only: args.no_loopback,
+        };
+        let inbox = race::start(
+            listener,
+            profile.callback_path.clone(),
+            secrets.state.clone(),
+            issuer.clone(),
+            race.iss_required,
+            paste,
+        );
+        let code = match race.wait(inbox)? {
+            AuthResponse::Code { code, .. } => code,
+            AuthResponse::Refused { error, description } => {
+                return Err(
+                    token_endpoint::oauth_error(&error, description.as_deref()).hint(format!(
+                        "the login was not completed; run `latchkey login -p {}` to try again",
+                        profile.name
+                    )),
+                );
             }
-        });
-    }
-    let interactive = paste && term::stdin_is_terminal();
-    if paste {
-        spawn_stdin_reader(events);
-    } else {
-        drop(events);
-    }
+        };
 
-    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let response = wait_for_response(
-        &profile,
-        &secrets,
-        endpoints.iss_parameter_supported,
-        inbox,
-        timeout,
-        interactive,
-        args.no_loopback,
-    )?;
-    let code = match response {
-        AuthResponse::Code { code, .. } => code,
-        AuthResponse::Refused { error, description } => {
-            return Err(
-                token_endpoint::oauth_error(&error, description.as_deref()).hint(format!(
-                    "the login was not completed; run `latchkey login -p {}` to try again",
+        let mut timing = Timing::start();
+        let tokens = timing
+            .provider(|| {
+                token_endpoint::exchange_code(
+                    self.http,
+                    &self.endpoints.token,
+                    profile,
+                    &code,
+                    &secrets.verifier,
+                    &redirect_uri,
+                )
+            })
+            // A refused exchange (an OAuth error) comes without a hint of its own; every error
+            // has one.
+            .map_err(|e| match e.hint_text() {
+                Some(_) => e,
+                None => e.hint(format!(
+                    "nothing was stored; run `latchkey login -p {}` to try again",
                     profile.name
                 )),
+            })?;
+        self.finish(tokens, Some(secrets.nonce.secret()), timing)
+    }
+
+    /// Shows the URL, opens the browser or says why not, and says how the response can arrive.
+    fn announce(&self, url: &str, listening_port: Option<u16>, redirect_uri: &str) {
+        let profile = self.profile;
+        let style = term::Style::for_stderr();
+        let env = browser::Environment::detect();
+        eprintln!(
+            "Log in to profile `{}` ({}) by opening this URL:\n\n{url}\n",
+            profile.name, profile.issuer
+        );
+        match browser::decide(&env, browser_preference(self.args)) {
+            Decision::Open { launcher, why } => match browser::launch(&launcher, url) {
+                Ok(()) => eprintln!("{}", style.dim(&why)),
+                Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
+            },
+            Decision::Print { why } => eprintln!("{why}"),
+        }
+        if let Some(port) = listening_port {
+            if env.ssh {
+                eprintln!(
+                    "To finish in your laptop's browser, forward this host's loopback port first:\n    ssh -L {port}:127.0.0.1:{port} {}",
+                    browser::host_name()
+                );
+            }
+        } else if profile.paste_redirect_uri.is_none() {
+            eprintln!(
+                "After you log in, the browser will fail to load {redirect_uri}: copy the whole URL from its address bar and paste it here."
             );
         }
-    };
+    }
 
-    let mut timing = Timing::start();
-    let tokens = timing
-        .provider(|| {
-            token_endpoint::exchange_code(
-                &http,
-                &endpoints.token,
-                &profile,
-                &code,
-                &secrets.verifier,
-                &redirect_uri,
-            )
-        })
-        // A refused exchange (an OAuth error) comes without a hint of its own; every error has one.
-        .map_err(|e| match e.hint_text() {
-            Some(_) => e,
-            None => e.hint(format!(
-                "nothing was stored; run `latchkey login -p {}` to try again",
+    /// What every login ends with: the ID token checked, the tokens stored, one line saying so.
+    fn finish(
+        &self,
+        tokens: token_endpoint::TokenResponse,
+        nonce: Option<&str>,
+        mut timing: Timing,
+    ) -> Result<()> {
+        let profile = self.profile;
+        token_endpoint::warn_on_clock_skew(tokens.date.as_deref());
+        let issuer = profile.issuer.to_string();
+        if let Some(id_token) = &tokens.id_token {
+            let expected = id_token::Expected {
+                issuer: &issuer,
+                client_id: &profile.client_id,
+                nonce,
+                now: unix_now(),
+            };
+            id_token::validate(id_token, &expected, &mut |force| {
+                timing.provider(|| self.provider.jwks(force))
+            })?;
+        }
+        let stored = StoredTokens::new(
+            tokens,
+            &issuer,
+            &profile.client_id,
+            profile.audience.as_deref(),
+        );
+        // Under the profile's lock, so a refresh running at the same moment cannot overwrite it.
+        let _lock = self.store.lock(&profile.name)?;
+        self.store.save(&profile.name, &stored, self.key)?;
+        timing.report();
+        eprintln!("{}", outcome(profile, &stored));
+        Ok(())
+    }
+
+    /// The device authorization grant: a code to confirm on any device, polled until decided.
+    fn device(&self) -> Result<()> {
+        let profile = self.profile;
+        let url = self.endpoints.device_authorization.as_ref().ok_or_else(|| {
+            Error::config(format!(
+                "the provider of profile `{}` has no device authorization endpoint",
                 profile.name
-            )),
+            ))
+            .hint("set device_authorization_endpoint in the profile if it has one, or log in without --device")
         })?;
-    finish(
-        &profile,
-        &provider,
-        &store,
-        &key,
-        tokens,
-        Some(secrets.nonce.secret()),
-        timing,
-    )
+        let authorization = device::request(self.http, url, profile)?;
+        interrupt::install();
+        self.show_device_code(&authorization);
+
+        // The provider says how long the code lives; --timeout may shorten the wait.
+        let lifetime = Duration::from_secs(authorization.expires_in);
+        let wait = self.args.timeout.map_or(lifetime, |t| t.min(lifetime));
+        let deadline = Instant::now() + wait;
+        let mode = if term::stderr_is_terminal() {
+            Mode::Inline
+        } else {
+            Mode::Hidden
+        };
+        let message = |left: Duration| {
+            format!(
+                "Waiting for the code to be confirmed — {} left",
+                format_remaining(left)
+            )
+        };
+        let spinner = Spinner::start(mode, message(wait));
+        let polled = device::poll(
+            self.http,
+            &self.endpoints.token,
+            profile,
+            &authorization,
+            deadline,
+            &mut |left| spinner.set_message(message(left)),
+        );
+        spinner.finish();
+        let tokens = match polled {
+            // The wait ended at --timeout, before the code itself expired: say which limit it was.
+            Err(e)
+                if e.exit_code() == crate::base::error::ExitCode::LoginAborted
+                    && wait < lifetime
+                    && Instant::now() >= deadline =>
+            {
+                return Err(Error::aborted(format!(
+                    "the login timed out after {}",
+                    format_remaining(wait)
+                ))
+                .hint(
+                    "run it again, with a longer --timeout if you need more time; nothing was stored",
+                ));
+            }
+            other => other?,
+        };
+        self.finish(tokens, None, Timing::start())
+    }
+
+    /// Where to go and which code to confirm, a QR code of it on a terminal, and the browser
+    /// when one can be opened here.
+    fn show_device_code(&self, authorization: &device::DeviceAuthorization) {
+        let profile = self.profile;
+        let style = term::Style::for_stderr();
+        let shown = authorization
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&authorization.verification_uri);
+        eprintln!(
+            "Log in to profile `{}` ({}) on any device by opening this URL:\n\n{shown}\n",
+            profile.name, profile.issuer
+        );
+        if authorization.verification_uri_complete.is_some() {
+            eprintln!(
+                "Check that the page shows the code {}  (or open {} and type it in).",
+                style.bold(&authorization.user_code),
+                authorization.verification_uri
+            );
+        } else {
+            eprintln!(
+                "Enter the code {} there.",
+                style.bold(&authorization.user_code)
+            );
+        }
+        if term::stderr_is_terminal() && !self.args.no_qr {
+            let (_, columns) = console::Term::stderr().size();
+            if let Some(code) = qr::render(shown, usize::from(columns).min(80)) {
+                eprint!("\n{code}");
+            }
+        }
+        let preference = browser_preference(self.args);
+        if let Decision::Open { launcher, why } =
+            browser::decide(&browser::Environment::detect(), preference)
+        {
+            match browser::launch(&launcher, shown) {
+                Ok(()) => eprintln!("{}", style.dim(&why)),
+                Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
+            }
+        }
+    }
 }
 
 /// Opt-in (`LATCHKEY_TIMING=1`) measure of latchkey's own work in a login: from the response's
@@ -237,144 +375,6 @@ impl Timing {
     }
 }
 
-/// What every login ends with: the ID token checked, the tokens stored, one line saying so.
-fn finish(
-    profile: &Profile,
-    provider: &Provider<'_>,
-    store: &TokenStore,
-    key: &Key,
-    tokens: token_endpoint::TokenResponse,
-    nonce: Option<&str>,
-    mut timing: Timing,
-) -> Result<()> {
-    token_endpoint::warn_on_clock_skew(tokens.date.as_deref());
-    let issuer = profile.issuer.to_string();
-    if let Some(id_token) = &tokens.id_token {
-        let expected = id_token::Expected {
-            issuer: &issuer,
-            client_id: &profile.client_id,
-            nonce,
-            now: unix_now(),
-        };
-        id_token::validate(id_token, &expected, &mut |force| {
-            timing.provider(|| provider.jwks(force))
-        })?;
-    }
-    let stored = StoredTokens::new(
-        tokens,
-        &issuer,
-        &profile.client_id,
-        profile.audience.as_deref(),
-    );
-    // Under the profile's lock, so a refresh running at the same moment cannot overwrite it.
-    let _lock = store.lock(&profile.name)?;
-    store.save(&profile.name, &stored, key)?;
-    timing.report();
-    eprintln!("{}", outcome(profile, &stored));
-    Ok(())
-}
-
-/// The device authorization grant: a code to confirm on any device, polled until decided.
-fn device_login(
-    profile: &Profile,
-    args: &LoginArgs,
-    http: &Http,
-    provider: &Provider<'_>,
-    endpoints: &Endpoints,
-    store: &TokenStore,
-    key: &Key,
-) -> Result<()> {
-    let url = endpoints.device_authorization.as_ref().ok_or_else(|| {
-        Error::config(format!(
-            "the provider of profile `{}` has no device authorization endpoint",
-            profile.name
-        ))
-        .hint("set device_authorization_endpoint in the profile if it has one, or log in without --device")
-    })?;
-    let authorization = device::request(http, url, profile)?;
-    interrupt::install();
-    let style = term::Style::for_stderr();
-    let shown = authorization
-        .verification_uri_complete
-        .as_deref()
-        .unwrap_or(&authorization.verification_uri);
-    eprintln!(
-        "Log in to profile `{}` ({}) on any device by opening this URL:\n\n{shown}\n",
-        profile.name, profile.issuer
-    );
-    if authorization.verification_uri_complete.is_some() {
-        eprintln!(
-            "Check that the page shows the code {}  (or open {} and type it in).",
-            style.bold(&authorization.user_code),
-            authorization.verification_uri
-        );
-    } else {
-        eprintln!(
-            "Enter the code {} there.",
-            style.bold(&authorization.user_code)
-        );
-    }
-    if term::stderr_is_terminal() && !args.no_qr {
-        let (_, columns) = console::Term::stderr().size();
-        if let Some(code) = qr::render(shown, usize::from(columns).min(80)) {
-            eprint!("\n{code}");
-        }
-    }
-    let preference = browser_preference(args);
-    if let Decision::Open { launcher, why } =
-        browser::decide(&browser::Environment::detect(), preference)
-    {
-        match browser::launch(&launcher, shown) {
-            Ok(()) => eprintln!("{}", style.dim(&why)),
-            Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
-        }
-    }
-
-    // The provider says how long the code lives; --timeout may shorten the wait.
-    let lifetime = Duration::from_secs(authorization.expires_in);
-    let wait = args.timeout.map_or(lifetime, |t| t.min(lifetime));
-    let deadline = Instant::now() + wait;
-    let mode = if term::stderr_is_terminal() {
-        Mode::Inline
-    } else {
-        Mode::Hidden
-    };
-    let message = |left: Duration| {
-        format!(
-            "Waiting for the code to be confirmed — {} left",
-            format_remaining(left)
-        )
-    };
-    let spinner = Spinner::start(mode, message(wait));
-    let polled = device::poll(
-        http,
-        &endpoints.token,
-        profile,
-        &authorization,
-        deadline,
-        &mut |left| spinner.set_message(message(left)),
-    );
-    spinner.finish();
-    let tokens = match polled {
-        // The wait ended at --timeout, before the code itself expired: say which limit it was.
-        Err(e)
-            if e.exit_code() == crate::base::error::ExitCode::LoginAborted
-                && wait < lifetime
-                && Instant::now() >= deadline =>
-        {
-            return Err(Error::aborted(format!(
-                "the login timed out after {}",
-                format_remaining(wait)
-            ))
-            .hint(
-                "run it again, with a longer --timeout if you need more time; nothing was stored",
-            ));
-        }
-        other => other?,
-    };
-    finish(profile, provider, store, key, tokens, None, Timing::start())
-}
-
 /// What --browser / --no-browser ask for.
 fn browser_preference(args: &LoginArgs) -> Preference {
     if args.no_browser {
@@ -400,131 +400,6 @@ fn redirect_uri(profile: &Profile, listening_port: Option<u16>) -> Result<String
         port => port,
     };
     Ok(format!("http://127.0.0.1:{port}{}", profile.callback_path))
-}
-
-/// Reads pasted lines on a thread of its own, so the loopback path is never blocked by it.
-fn spawn_stdin_reader(events: mpsc::Sender<Event>) {
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match stdin.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => {
-                    let _ = events.send(Event::PasteClosed);
-                    return;
-                }
-                Ok(_) => {
-                    let text = if line.len() > MAX_PASTE {
-                        "(a line too long to be a redirect URL)".to_owned()
-                    } else {
-                        String::from_utf8_lossy(&line).into_owned()
-                    };
-                    if events.send(Event::Pasted(text)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Waits for the first valid response from either path, showing the time left.
-fn wait_for_response(
-    profile: &Profile,
-    secrets: &LoginSecrets,
-    iss_required: bool,
-    inbox: mpsc::Receiver<Event>,
-    timeout: Duration,
-    interactive: bool,
-    paste_only: bool,
-) -> Result<AuthResponse> {
-    let deadline = Instant::now() + timeout;
-    let mode = if !term::stderr_is_terminal() {
-        Mode::Hidden
-    } else if interactive {
-        Mode::StatusLine
-    } else {
-        Mode::Inline
-    };
-    let waiting_for = if paste_only {
-        "Waiting for a pasted code or redirect URL"
-    } else if interactive {
-        "Waiting for the browser, or a pasted code or redirect URL"
-    } else {
-        "Waiting for the browser"
-    };
-    let message = |left: Duration| format!("{waiting_for} — {} left", format_remaining(left));
-    let prompt = || {
-        if interactive {
-            eprint!("Paste the redirect URL or code here: ");
-        }
-    };
-    // The spinner first: reserving its status line must happen at the start of a line, before
-    // the prompt puts the cursor where the user types.
-    let spinner = Spinner::start(mode, message(timeout));
-    prompt();
-    let issuer = profile.issuer.to_string();
-    let mut paste_open = true;
-    let result = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break Err(Error::aborted(format!(
-                "the login timed out after {}",
-                format_remaining(timeout)
-            ))
-            .hint(
-                "run it again, with a longer --timeout if you need more time; nothing was stored",
-            ));
-        }
-        spinner.set_message(message(left));
-        match inbox.recv_timeout(left.min(Duration::from_millis(500))) {
-            Ok(Event::Loopback(response)) => {
-                if interactive {
-                    // End the half-typed prompt line so what follows starts cleanly.
-                    eprintln!();
-                }
-                break Ok(response);
-            }
-            Ok(Event::Pasted(line)) => {
-                if line.trim().is_empty() {
-                    prompt();
-                    continue;
-                }
-                match auth_response::from_pasted(
-                    &line,
-                    &secrets.state,
-                    auth_response::Issuer {
-                        value: &issuer,
-                        required: iss_required,
-                    },
-                ) {
-                    Ok(response) => break Ok(response),
-                    Err(rejection) => {
-                        eprintln!("That was not accepted: {rejection}. Try again.");
-                        prompt();
-                    }
-                }
-            }
-            Ok(Event::PasteClosed) => {
-                paste_open = false;
-                if paste_only {
-                    break Err(Error::aborted("stdin closed before a code or redirect URL was pasted")
-                        .hint("paste the redirect URL on stdin, or drop --no-loopback to use the loopback listener"));
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                break Err(Error::aborted(if paste_open {
-                    "the login could not receive a response"
-                } else {
-                    "stdin closed and no loopback listener is running"
-                }));
-            }
-        }
-    };
-    spinner.finish();
-    result
 }
 
 /// One line: who is logged in, with which profile, until when. Never a token value.

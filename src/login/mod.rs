@@ -2,3 +2,4 @@
 //! response. May use every layer below (`base` … `store`).
 
 pub mod callback;
+pub mod race;

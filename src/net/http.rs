@@ -278,6 +278,9 @@ impl Http {
     /// Names the host (and the proxy, when there is one) and the kind of failure, says what
     /// to do, and tells the retry schedule whether trying again can help. Never includes
     /// request bodies.
+    ///
+    /// Sorts the error into its kind and leaves the wording to one function per kind; the
+    /// order of the `Io` arms matters, as the last one takes every I/O error left.
     fn transport_failure(
         &self,
         error: &ureq::Error,
@@ -287,117 +290,26 @@ impl Http {
     ) -> (Failure, Error) {
         let host = format!("{}:{}", url.host(), url.port_or_default());
         let through = route.map(|r| format!(" through {r}")).unwrap_or_default();
-        let proxy_hint = |r: &Route| match r.source {
-            proxy::ProxySource::Profile => {
-                "check `proxy` in the profile (`none` connects directly)".to_owned()
-            }
-            proxy::ProxySource::Env(var) => format!(
-                "check {var}, or list the provider's host in NO_PROXY, or set `proxy` in the profile"
-            ),
-        };
-        let not_sent =
-            |message: String, hint: String| (Failure::NotSent, Error::network(message).hint(hint));
-        let permanent = |message: String, hint: String| {
-            (Failure::Permanent, Error::network(message).hint(hint))
-        };
-        let connect_failed = |detail: &str| match route {
-            Some(r) => not_sent(
-                format!("{what}: cannot connect to the {r}: {detail}"),
-                format!("is the proxy running and reachable? {}", proxy_hint(r)),
-            ),
-            None => not_sent(
-                format!("{what}: cannot connect to {host}: {detail}"),
-                "is the provider running and reachable from this host?".to_owned(),
-            ),
-        };
         match error {
-            ureq::Error::Timeout(phase) => {
-                let connecting = matches!(phase, ureq::Timeout::Connect | ureq::Timeout::Resolve);
-                let (which, key, limit) = if connecting {
-                    (
-                        "connecting to",
-                        "connect_timeout",
-                        self.settings
-                            .connect_timeout
-                            .min(self.settings.http_timeout),
-                    )
-                } else {
-                    ("talking to", "http_timeout", self.settings.http_timeout)
-                };
-                let message = format!(
-                    "{what}: timed out {which} {host}{through} (after {})",
-                    crate::base::duration::format_remaining(limit)
-                );
-                let hint = format!(
-                    "check the network and proxy settings; if the provider is just slow, raise `{key}` in the profile"
-                );
-                let failure = if connecting {
-                    Failure::NotSent
-                } else {
-                    Failure::MaybeProcessed { retry_after: None }
-                };
-                (failure, Error::network(message).hint(hint))
-            }
+            ureq::Error::Timeout(phase) => self.timeout_failure(phase, &host, &through, what),
             ureq::Error::HostNotFound => self.dns_failure(url, route, what),
             ureq::Error::Io(io) if is_dns_failure(io) => self.dns_failure(url, route, what),
-            ureq::Error::ConnectionFailed => connect_failed("no address answered"),
-            ureq::Error::Io(io)
-                if matches!(
-                    io.kind(),
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::NetworkUnreachable
-                        | std::io::ErrorKind::HostUnreachable
-                        | std::io::ErrorKind::AddrNotAvailable
-                ) =>
-            {
+            ureq::Error::ConnectionFailed => {
+                connect_failure("no address answered", &host, route, what)
+            }
+            ureq::Error::Io(io) if is_unreachable(io) => {
                 let detail = match io.kind() {
                     std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
                     _ => io.to_string(),
                 };
-                connect_failed(&detail)
+                connect_failure(&detail, &host, route, what)
             }
-            ureq::Error::ConnectProxyFailed(reason) => {
-                let Some(r) = route else {
-                    return permanent(
-                        format!("{what}: a proxy failed: {reason}"),
-                        "check the proxy settings".to_owned(),
-                    );
-                };
-                let status = proxy_status(reason);
-                let message =
-                    format!("{what}: the {r} did not open a connection to {host}: {reason}");
-                match status {
-                    Some(407) => permanent(
-                        message,
-                        format!(
-                            "the proxy wants credentials: put them in its URL (http://USER:PASSWORD@HOST:PORT); {}",
-                            proxy_hint(r)
-                        ),
-                    ),
-                    Some(code) if (400..500).contains(&code) => permanent(
-                        message,
-                        format!(
-                            "the proxy does not allow connections to {host}; {}",
-                            proxy_hint(r)
-                        ),
-                    ),
-                    _ => not_sent(message, proxy_hint(r)),
-                }
-            }
+            ureq::Error::ConnectProxyFailed(reason) => proxy_failure(reason, &host, route, what),
             ureq::Error::Rustls(tls) => self.tls_failure(tls, url, route, what),
             // A handshake failure reaches ureq as an I/O error wrapping rustls's.
-            ureq::Error::Io(io) => match io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
+            ureq::Error::Io(io) => match wrapped_tls_error(io) {
                 Some(tls) => self.tls_failure(tls, url, route, what),
-                None => (
-                    Failure::MaybeProcessed { retry_after: None },
-                    Error::network(format!(
-                        "{what}: the connection to {host}{through} broke: {io}"
-                    ))
-                    .hint("the network or the provider dropped it; try again"),
-                ),
+                None => broken_connection(io, &host, &through, what),
             },
             ureq::Error::Tls(_) | ureq::Error::Pem(_) => permanent(
                 format!("{what}: TLS failure with {host}{through}: {error}"),
@@ -412,6 +324,42 @@ impl Http {
                 "check the network and the provider's URL".to_owned(),
             ),
         }
+    }
+
+    /// A timeout: names the phase and the profile key that sets its limit. Timing out while
+    /// connecting sent nothing; timing out later may have left the request with the provider.
+    fn timeout_failure(
+        &self,
+        phase: &ureq::Timeout,
+        host: &str,
+        through: &str,
+        what: &str,
+    ) -> (Failure, Error) {
+        let connecting = matches!(phase, ureq::Timeout::Connect | ureq::Timeout::Resolve);
+        let (which, key, limit) = if connecting {
+            (
+                "connecting to",
+                "connect_timeout",
+                self.settings
+                    .connect_timeout
+                    .min(self.settings.http_timeout),
+            )
+        } else {
+            ("talking to", "http_timeout", self.settings.http_timeout)
+        };
+        let message = format!(
+            "{what}: timed out {which} {host}{through} (after {})",
+            crate::base::duration::format_remaining(limit)
+        );
+        let hint = format!(
+            "check the network and proxy settings; if the provider is just slow, raise `{key}` in the profile"
+        );
+        let failure = if connecting {
+            Failure::NotSent
+        } else {
+            Failure::MaybeProcessed { retry_after: None }
+        };
+        (failure, Error::network(message).hint(hint))
     }
 
     fn dns_failure(&self, url: &Url, route: Option<&Route>, what: &str) -> (Failure, Error) {
@@ -466,6 +414,110 @@ fn proxy_status(reason: &str) -> Option<u16> {
 /// Name resolution errors arrive as plain I/O errors from the system resolver.
 fn is_dns_failure(io: &std::io::Error) -> bool {
     io.to_string().contains("failed to lookup address")
+}
+
+/// The I/O errors that mean no connection could be made to the address.
+fn is_unreachable(io: &std::io::Error) -> bool {
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::NetworkUnreachable
+            | std::io::ErrorKind::HostUnreachable
+            | std::io::ErrorKind::AddrNotAvailable
+    )
+}
+
+/// The rustls error inside an I/O error, which is how a failed TLS handshake reaches ureq.
+fn wrapped_tls_error(io: &std::io::Error) -> Option<&rustls::Error> {
+    io.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// A connection that broke after the request may have reached the provider: the network or
+/// the provider dropped it, and trying again may help.
+fn broken_connection(
+    io: &std::io::Error,
+    host: &str,
+    through: &str,
+    what: &str,
+) -> (Failure, Error) {
+    (
+        Failure::MaybeProcessed { retry_after: None },
+        Error::network(format!(
+            "{what}: the connection to {host}{through} broke: {io}"
+        ))
+        .hint("the network or the provider dropped it; try again"),
+    )
+}
+
+/// A failure before anything reached the provider: always safe to try again.
+fn not_sent(message: String, hint: String) -> (Failure, Error) {
+    (Failure::NotSent, Error::network(message).hint(hint))
+}
+
+/// A failure that trying again will not fix.
+fn permanent(message: String, hint: String) -> (Failure, Error) {
+    (Failure::Permanent, Error::network(message).hint(hint))
+}
+
+/// Where the proxy setting of a route came from, and so where to fix it.
+fn proxy_hint(route: &Route) -> String {
+    match route.source {
+        proxy::ProxySource::Profile => {
+            "check `proxy` in the profile (`none` connects directly)".to_owned()
+        }
+        proxy::ProxySource::Env(var) => format!(
+            "check {var}, or list the provider's host in NO_PROXY, or set `proxy` in the profile"
+        ),
+    }
+}
+
+/// No connection could be made: to the proxy when there is one, else to the provider.
+fn connect_failure(
+    detail: &str,
+    host: &str,
+    route: Option<&Route>,
+    what: &str,
+) -> (Failure, Error) {
+    match route {
+        Some(r) => not_sent(
+            format!("{what}: cannot connect to the {r}: {detail}"),
+            format!("is the proxy running and reachable? {}", proxy_hint(r)),
+        ),
+        None => not_sent(
+            format!("{what}: cannot connect to {host}: {detail}"),
+            "is the provider running and reachable from this host?".to_owned(),
+        ),
+    }
+}
+
+/// The proxy refused to open a tunnel to the provider: a 407 wants credentials and other 4xx
+/// answers are its policy (neither helped by trying again); anything else may pass.
+fn proxy_failure(reason: &str, host: &str, route: Option<&Route>, what: &str) -> (Failure, Error) {
+    let Some(r) = route else {
+        return permanent(
+            format!("{what}: a proxy failed: {reason}"),
+            "check the proxy settings".to_owned(),
+        );
+    };
+    let message = format!("{what}: the {r} did not open a connection to {host}: {reason}");
+    match proxy_status(reason) {
+        Some(407) => permanent(
+            message,
+            format!(
+                "the proxy wants credentials: put them in its URL (http://USER:PASSWORD@HOST:PORT); {}",
+                proxy_hint(r)
+            ),
+        ),
+        Some(code) if (400..500).contains(&code) => permanent(
+            message,
+            format!(
+                "the proxy does not allow connections to {host}; {}",
+                proxy_hint(r)
+            ),
+        ),
+        _ => not_sent(message, proxy_hint(r)),
+    }
 }
 
 #[cfg(test)]

@@ -204,6 +204,16 @@ pub struct CertificateProblem {
     pub about_trust: bool,
 }
 
+/// The fix for a certificate signed by an authority not trusted here; when it is the fix, the
+/// trusted sources are worth listing.
+const TRUST_FIX: &str = "if a TLS-inspecting proxy or a private certificate authority signs it, \
+    add that authority's PEM certificate to the profile's `ca_file` (or point SSL_CERT_FILE at a \
+    bundle that holds it)";
+
+/// The fix for a certificate used outside its validity: most often this host's clock is wrong.
+const CLOCK_FIX: &str = "check this host's clock (date -u); if it is right, the provider or a \
+    proxy in between serves a certificate outside its validity";
+
 /// Explains a failure with the certificate of `name` (the host) at `host` (`name:port`);
 /// `None` for TLS failures that are not about the server's certificate.
 pub fn explain_certificate_error(
@@ -211,65 +221,80 @@ pub fn explain_certificate_error(
     name: &str,
     host: &str,
 ) -> Option<CertificateProblem> {
-    use rustls::CertificateError as E;
     let rustls::Error::InvalidCertificate(problem) = error else {
         return None;
     };
-    let trust_fix = "if a TLS-inspecting proxy or a private certificate authority signs it, add that \
-         authority's PEM certificate to the profile's `ca_file` (or point SSL_CERT_FILE at a bundle that holds it)";
-    let clock_fix = "check this host's clock (date -u); if it is right, the provider or a proxy in between \
-         serves a certificate outside its validity";
-    let (problem, fix) = match problem {
+    let (problem, fix) = name_mismatch(problem, name, host)
+        .map(|problem| (problem, name_fix()))
+        .or_else(|| outside_validity(problem, host).map(|problem| (problem, CLOCK_FIX.to_owned())))
+        .unwrap_or_else(|| refused_certificate(problem, host));
+    let about_trust = fix == TRUST_FIX;
+    Some(CertificateProblem {
+        problem,
+        fix,
+        about_trust,
+    })
+}
+
+/// The problem when the certificate is for another name than `name`, with the names it is
+/// for when rustls says; `None` for other problems.
+fn name_mismatch(problem: &rustls::CertificateError, name: &str, host: &str) -> Option<String> {
+    use rustls::CertificateError as E;
+    match problem {
+        E::NotValidForName => Some(format!(
+            "the certificate of {host} is not valid for the name {name} (name mismatch)"
+        )),
+        E::NotValidForNameContext { presented, .. } => Some(format!(
+            "the certificate of {host} is not valid for the name {name} (name mismatch: it is for {})",
+            if presented.is_empty() {
+                "no name".to_owned()
+            } else {
+                presented
+                    .iter()
+                    .map(|p| presented_name(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )),
+        _ => None,
+    }
+}
+
+/// The problem when the certificate has expired or is not valid yet, with the date when
+/// rustls says; `None` for other problems.
+fn outside_validity(problem: &rustls::CertificateError, host: &str) -> Option<String> {
+    use rustls::CertificateError as E;
+    let problem = match problem {
+        E::Expired => format!("the certificate of {host} has expired"),
+        E::ExpiredContext { not_after, .. } => format!(
+            "the certificate of {host} expired on {}",
+            crate::base::duration::rfc3339(not_after.as_secs())
+        ),
+        E::NotValidYet => format!("the certificate of {host} is not valid yet"),
+        E::NotValidYetContext { not_before, .. } => format!(
+            "the certificate of {host} is not valid before {}",
+            crate::base::duration::rfc3339(not_before.as_secs())
+        ),
+        _ => return None,
+    };
+    Some(problem)
+}
+
+/// The problem and fix for every other refusal: an issuer or signature not trusted here (and
+/// anything unrecognised) is fixed by trusting another authority; a revoked certificate is
+/// the provider's to replace.
+fn refused_certificate(problem: &rustls::CertificateError, host: &str) -> (String, String) {
+    use rustls::CertificateError as E;
+    match problem {
         E::UnknownIssuer => (
             format!(
                 "the certificate of {host} is signed by an unknown issuer (a certificate authority not trusted here)"
             ),
-            trust_fix.to_owned(),
+            TRUST_FIX.to_owned(),
         ),
         E::BadSignature => (
             format!("the certificate of {host} has a signature that does not verify"),
-            trust_fix.to_owned(),
-        ),
-        E::NotValidForName => (
-            format!("the certificate of {host} is not valid for the name {name} (name mismatch)"),
-            name_fix(),
-        ),
-        E::NotValidForNameContext { presented, .. } => (
-            format!(
-                "the certificate of {host} is not valid for the name {name} (name mismatch: it is for {})",
-                if presented.is_empty() {
-                    "no name".to_owned()
-                } else {
-                    presented
-                        .iter()
-                        .map(|p| presented_name(p))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ),
-            name_fix(),
-        ),
-        E::Expired => (
-            format!("the certificate of {host} has expired"),
-            clock_fix.to_owned(),
-        ),
-        E::ExpiredContext { not_after, .. } => (
-            format!(
-                "the certificate of {host} expired on {}",
-                crate::base::duration::rfc3339(not_after.as_secs())
-            ),
-            clock_fix.to_owned(),
-        ),
-        E::NotValidYet => (
-            format!("the certificate of {host} is not valid yet"),
-            clock_fix.to_owned(),
-        ),
-        E::NotValidYetContext { not_before, .. } => (
-            format!(
-                "the certificate of {host} is not valid before {}",
-                crate::base::duration::rfc3339(not_before.as_secs())
-            ),
-            clock_fix.to_owned(),
+            TRUST_FIX.to_owned(),
         ),
         E::Revoked => (
             format!("the certificate of {host} has been revoked"),
@@ -277,15 +302,9 @@ pub fn explain_certificate_error(
         ),
         other => (
             format!("the certificate of {host} was refused: {other:?}"),
-            trust_fix.to_owned(),
+            TRUST_FIX.to_owned(),
         ),
-    };
-    let about_trust = fix == trust_fix;
-    Some(CertificateProblem {
-        problem,
-        fix,
-        about_trust,
-    })
+    }
 }
 
 /// `localhost` for rustls's `DnsName("localhost")`, `127.0.0.1` for `IpAddress(127.0.0.1)`.

@@ -1,0 +1,352 @@
+//! The profiles file: read once, checked key by key with each key's position kept (toml_edit),
+//! so every mistake names file, line and column; then which profile a command uses.
+
+use crate::base::error::{Error, Result};
+use crate::base::text::escape_controls;
+use crate::config::paths::ConfigOrigin;
+use crate::config::settings::Source;
+use crate::config::suggest::{nearest, unknown_key_message};
+use crate::config::{PROFILE_FIELDS, TOP_LEVEL_KEYS};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The profiles file, parsed, with the position of every key for messages.
+#[derive(Debug)]
+pub struct ProfilesFile {
+    pub path: PathBuf,
+    pub origin: ConfigOrigin,
+    pub default_profile: Option<String>,
+    pub(super) profiles: BTreeMap<String, toml::Table>,
+    text: String,
+    spans: KeySpans,
+}
+
+/// Byte offsets of keys in the file, by dotted path (`profiles.dev.client_id`).
+#[derive(Debug, Default)]
+struct KeySpans(BTreeMap<String, usize>);
+
+impl ProfilesFile {
+    /// Reads and checks the profiles file; every problem names the file, line and column.
+    pub fn load(path: &Path, origin: ConfigOrigin) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let hint = match origin {
+                    ConfigOrigin::Default => format!(
+                        "start one from the example: mkdir -p {dir} && cp profiles.example.toml {file} \
+                         (then edit it), or pass --config FILE",
+                        dir = path.parent().unwrap_or(Path::new(".")).display(),
+                        file = path.display()
+                    ),
+                    _ => "check the path, or start one from profiles.example.toml".to_owned(),
+                };
+                return Err(
+                    Error::config(format!("no profiles file at {}", path.display())).hint(hint),
+                );
+            }
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot read profiles file {}: {e}",
+                    path.display()
+                ))
+                .hint("point --config or LATCHKEY_CONFIG at a readable UTF-8 TOML file"));
+            }
+        };
+        Self::parse(path, origin, text)
+    }
+
+    /// Parses the file's text (apart from `load` so tests and fuzzing need no file).
+    pub fn parse(path: &Path, origin: ConfigOrigin, text: String) -> Result<Self> {
+        let locate = Locator { path, text: &text };
+        // toml_edit keeps the position of every key; toml gives the plain values figment layers.
+        let document = toml_edit::ImDocument::parse(text.as_str()).map_err(|e| {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            // The parser's message may run over several lines; an error is one line. It can also
+            // quote a key, which may hold any character: control characters stay escaped.
+            let message = escape_controls(&e.message().trim_end().replace('\n', "; "));
+            locate
+                .at(offset, format!("invalid TOML: {message}"))
+                .hint("fix the syntax there; profiles.example.toml shows the expected shape")
+        })?;
+        let mut spans = KeySpans::default();
+        let mut default_profile = None;
+        let top = document.as_table();
+        for (key, item) in top.iter() {
+            let key_offset = key_offset(top, key);
+            spans.0.insert(key.to_owned(), key_offset);
+            match key {
+                "default_profile" => match item.as_str() {
+                    Some(name) => default_profile = Some(name.to_owned()),
+                    None => {
+                        return Err(locate.at(
+                            key_offset,
+                            format!(
+                                "`default_profile` must be a string, found {}",
+                                item.type_name()
+                            ),
+                        ));
+                    }
+                },
+                "profiles" => {
+                    let Some(profiles) = item.as_table_like() else {
+                        return Err(locate.at(
+                            key_offset,
+                            format!("`profiles` must be a table, found {}", item.type_name()),
+                        ));
+                    };
+                    check_profiles(profiles, key_offset, &locate, &mut spans)?;
+                }
+                unknown => {
+                    return Err(locate
+                        .at(
+                            key_offset,
+                            unknown_key_message("top-level key", unknown, TOP_LEVEL_KEYS),
+                        )
+                        .hint("the file holds `default_profile` and [profiles.NAME] tables"));
+                }
+            }
+        }
+        let profiles = plain_profiles(&text, &locate)?;
+        Ok(ProfilesFile {
+            path: path.to_path_buf(),
+            origin,
+            default_profile,
+            profiles,
+            text,
+            spans,
+        })
+    }
+
+    pub fn profile_names(&self) -> impl Iterator<Item = &str> {
+        self.profiles.keys().map(String::as_str)
+    }
+
+    /// The raw table of one profile, as written in the file.
+    pub fn profile_table(&self, name: &str) -> Option<&toml::Table> {
+        self.profiles.get(name)
+    }
+
+    pub(super) fn line_of(&self, key_path: &str) -> Option<usize> {
+        self.spans
+            .0
+            .get(key_path)
+            .map(|&offset| line_column(&self.text, offset).0)
+    }
+
+    /// Picks the profile: `--profile` > `LATCHKEY_PROFILE` > `default_profile` > the only one.
+    pub fn select(&self, flag: Option<&str>) -> Result<(String, Source)> {
+        let env = std::env::var("LATCHKEY_PROFILE")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let (name, source) = if let Some(name) = flag {
+            (name.to_owned(), Source::Flag("--profile"))
+        } else if let Some(name) = env {
+            (name, Source::Env("LATCHKEY_PROFILE".into()))
+        } else if let Some(name) = &self.default_profile {
+            (
+                name.clone(),
+                Source::File {
+                    path: self.path.clone(),
+                    line: self.line_of("default_profile"),
+                },
+            )
+        } else if self.profiles.len() == 1 {
+            let only = self.profiles.keys().next().cloned().unwrap_or_default();
+            (only, Source::Default)
+        } else if self.profiles.is_empty() {
+            return Err(Error::config(format!("{} defines no profiles", self.path.display()))
+                .hint("add a [profiles.NAME] table; profiles.example.toml shows one for Auth0 and one for any OpenID provider"));
+        } else {
+            return Err(Error::config(format!(
+                "no profile selected and {} has several: {}",
+                self.path.display(),
+                self.known_list()
+            ))
+            .hint(
+                "pass --profile NAME, set LATCHKEY_PROFILE, or set default_profile in the file",
+            ));
+        };
+        if !self.profiles.contains_key(&name) {
+            let mut err = Error::config(format!(
+                "unknown profile `{}` (from {source}); known profiles: {}",
+                name.escape_debug(),
+                self.known_list()
+            ));
+            if let Some(near) = nearest(&name, self.profile_names()) {
+                err = err.hint(format!("did you mean `{near}`?"));
+            } else if let Err(why) = check_profile_name(&name) {
+                // "add [profiles.a b]" would be advice that cannot be followed.
+                err = err.hint(why);
+            } else {
+                err = err.hint(format!("add [profiles.{name}] to {}", self.path.display()));
+            }
+            return Err(err);
+        }
+        Ok((name, source))
+    }
+
+    fn known_list(&self) -> String {
+        if self.profiles.is_empty() {
+            "(none)".to_owned()
+        } else {
+            self.profile_names().collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// Turns a byte offset in the file into "FILE:LINE:COLUMN: message" errors.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    /// Every mistake gets a hint; the common ones replace this general one with their own.
+    fn at(&self, offset: usize, message: String) -> Error {
+        let (line, column) = line_column(self.text, offset);
+        Error::config(format!(
+            "{}:{line}:{column}: {message}",
+            self.path.display()
+        ))
+        .hint("fix it there; profiles.example.toml shows the expected shape of each key")
+    }
+}
+
+/// Checks each `[profiles.NAME]` table: a usable name, a table, known keys, string-valued
+/// `authorize_params`; records where every key is for later messages.
+fn check_profiles(
+    profiles: &dyn toml_edit::TableLike,
+    key_offset: usize,
+    locate: &Locator<'_>,
+    spans: &mut KeySpans,
+) -> Result<()> {
+    let offset_of = |table: &dyn toml_edit::TableLike, key: &str, fallback: usize| {
+        table
+            .get_key_value(key)
+            .and_then(|(k, _)| k.span())
+            .map(|s| s.start)
+            .unwrap_or(fallback)
+    };
+    for (name, profile) in profiles.iter() {
+        let offset = offset_of(profiles, name, key_offset);
+        spans.0.insert(format!("profiles.{name}"), offset);
+        check_profile_name(name).map_err(|m| locate.at(offset, m))?;
+        let Some(fields) = profile.as_table_like() else {
+            return Err(locate.at(
+                offset,
+                format!(
+                    "profile `{name}` must be a table ([profiles.{name}]), found {}",
+                    profile.type_name()
+                ),
+            ));
+        };
+        for (field, value) in fields.iter() {
+            let field_offset = offset_of(fields, field, offset);
+            spans
+                .0
+                .insert(format!("profiles.{name}.{field}"), field_offset);
+            if !PROFILE_FIELDS.contains(&field) {
+                return Err(locate
+                    .at(
+                        field_offset,
+                        unknown_key_message(
+                            &format!("key in profile `{name}`"),
+                            field,
+                            PROFILE_FIELDS,
+                        ),
+                    )
+                    .hint("profiles.example.toml lists every key with a comment"));
+            }
+            if field == "authorize_params" {
+                check_authorize_params(value)
+                    .map_err(|(at, m)| locate.at(at.unwrap_or(field_offset), m))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The profiles' plain values, as figment layers them.
+fn plain_profiles(text: &str, locate: &Locator<'_>) -> Result<BTreeMap<String, toml::Table>> {
+    let mut plain: toml::Table =
+        toml::from_str(text).map_err(|e| locate.at(0, e.message().to_owned()))?;
+    Ok(match plain.remove("profiles") {
+        Some(toml::Value::Table(all)) => all
+            .into_iter()
+            .filter_map(|(name, value)| match value {
+                toml::Value::Table(table) => Some((name, table)),
+                _ => None,
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    })
+}
+
+/// A profile name becomes a file name (`tokens/NAME.age`), so it is kept to a safe alphabet.
+pub(super) fn check_profile_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "profile name {name:?} may use only letters, digits, `-` and `_` (at most 64): it names a token file"
+        ))
+    }
+}
+
+/// Every authorize parameter is sent as text, so each value must be a string; the error carries
+/// the offending key's offset when known.
+fn check_authorize_params(value: &toml_edit::Item) -> Result<(), (Option<usize>, String)> {
+    let Some(table) = value.as_table_like() else {
+        return Err((
+            None,
+            format!(
+                "`authorize_params` must be a table of strings, found {}",
+                value.type_name()
+            ),
+        ));
+    };
+    match table.iter().find(|(_, v)| !v.is_str()) {
+        Some((k, v)) => {
+            let at = table
+                .get_key_value(k)
+                .and_then(|(key, _)| key.span())
+                .map(|s| s.start);
+            Err((
+                at,
+                format!(
+                    "`authorize_params.{}` must be a string, found {} (quote it)",
+                    k.escape_debug(),
+                    v.type_name()
+                ),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+fn key_offset(table: &toml_edit::Table, key: &str) -> usize {
+    table
+        .get_key_value(key)
+        .and_then(|(k, _)| k.span())
+        .map(|s| s.start)
+        .unwrap_or(0)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}

@@ -1,0 +1,175 @@
+//! Where each setting came from, and a profile's effective settings as `profiles show` lists
+//! them.
+
+use crate::base::text::escape_controls;
+use crate::config::{Flow, PROFILE_FIELDS, Profile, ProviderKind, TokenRequestFormat};
+use crate::net::url::Url;
+use serde_json::{Value, json};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where one setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File {
+        path: PathBuf,
+        line: Option<usize>,
+    },
+    Env(String),
+    Flag(&'static str),
+    /// Computed from another setting (the issuer of an Auth0 `domain`).
+    Derived(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File {
+                path,
+                line: Some(line),
+            } => write!(f, "{}:{line}", path.display()),
+            Source::File { path, line: None } => write!(f, "{}", path.display()),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Derived(from) => write!(f, "derived from {from}"),
+        }
+    }
+}
+
+/// One row of `profiles show`: a setting's effective value and where it came from.
+#[derive(Debug)]
+pub struct SettingRow {
+    pub key: &'static str,
+    /// The value as text, `None` when unset.
+    pub display: Option<String>,
+    pub json: serde_json::Value,
+    pub source: Source,
+}
+
+/// A profile's effective settings, in the order of [`PROFILE_FIELDS`].
+#[derive(Debug)]
+pub struct ProfileSettings {
+    pub rows: Vec<SettingRow>,
+}
+
+impl ProfileSettings {
+    pub fn new(profile: &Profile, sources: Vec<(&'static str, Source)>) -> Self {
+        let rows = PROFILE_FIELDS
+            .iter()
+            .map(|&key| {
+                let (display, json) = shown_value(profile, key);
+                let mut source = sources
+                    .iter()
+                    .find(|(f, _)| *f == key)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or(Source::Default);
+                if key == "issuer" && matches!(profile.kind, ProviderKind::Auth0 { .. }) {
+                    source = Source::Derived("domain");
+                }
+                SettingRow {
+                    key,
+                    // One value per line of `profiles show`, whatever the file's strings hold;
+                    // the JSON keeps the exact value.
+                    display: display.map(|shown| escape_controls(&shown)),
+                    json,
+                    source,
+                }
+            })
+            .collect();
+        ProfileSettings { rows }
+    }
+}
+
+/// One key's effective value: as text for people (`None` when unset) and as JSON.
+fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    let url = |u: &Option<Url>| u.as_ref().map(|u| u.to_string());
+    match key {
+        "domain" => {
+            let d = match &profile.kind {
+                ProviderKind::Auth0 { domain } => Some(domain.clone()),
+                ProviderKind::Discovery => None,
+            };
+            (d.clone(), text(&d))
+        }
+        "issuer" => (
+            Some(profile.issuer.to_string()),
+            json!(profile.issuer.to_string()),
+        ),
+        "client_id" => (Some(profile.client_id.clone()), json!(profile.client_id)),
+        "audience" => (profile.audience.clone(), text(&profile.audience)),
+        "scopes" => (Some(profile.scopes.join(" ")), json!(profile.scopes)),
+        "redirect_port" => (
+            Some(profile.redirect_port.to_string()),
+            json!(profile.redirect_port),
+        ),
+        "callback_path" => (
+            Some(profile.callback_path.clone()),
+            json!(profile.callback_path),
+        ),
+        "paste_redirect_uri" => {
+            let u = url(&profile.paste_redirect_uri);
+            (u.clone(), text(&u))
+        }
+        "authorize_params" => {
+            let shown = (!profile.authorize_params.is_empty()).then(|| {
+                profile
+                    .authorize_params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            (shown, json!(profile.authorize_params))
+        }
+        "flow" => {
+            let f = match profile.flow {
+                Flow::Code => "code",
+                Flow::Device => "device",
+            };
+            (Some(f.to_owned()), json!(f))
+        }
+        "token_request_format" => {
+            let f = match profile.token_request_format {
+                TokenRequestFormat::Form => "form",
+                TokenRequestFormat::Json => "json",
+            };
+            (Some(f.to_owned()), json!(f))
+        }
+        "authorize_endpoint" => endpoint_row(url(&profile.endpoints.authorize)),
+        "token_endpoint" => endpoint_row(url(&profile.endpoints.token)),
+        "revocation_endpoint" => endpoint_row(url(&profile.endpoints.revocation)),
+        "device_authorization_endpoint" => {
+            endpoint_row(url(&profile.endpoints.device_authorization))
+        }
+        "http_timeout" => duration_row(profile.http_timeout),
+        "connect_timeout" => duration_row(profile.connect_timeout),
+        "ca_file" => {
+            let path = profile.ca_file.as_ref().map(|p| p.display().to_string());
+            (path.clone(), text(&path))
+        }
+        "proxy" => {
+            let shown = profile.proxy.as_ref().map(|p| p.shown());
+            (shown.clone(), text(&shown))
+        }
+        _ => (None, Value::Null),
+    }
+}
+
+/// A duration as `profiles show` prints it ("30s"), and whole seconds in JSON.
+fn duration_row(value: Duration) -> (Option<String>, serde_json::Value) {
+    (
+        Some(crate::base::duration::format_remaining(value)),
+        serde_json::Value::from(value.as_secs()),
+    )
+}
+
+fn endpoint_row(value: Option<String>) -> (Option<String>, serde_json::Value) {
+    match value {
+        Some(v) => (Some(v.clone()), serde_json::Value::String(v)),
+        None => (None, serde_json::Value::Null),
+    }
+}
