@@ -12,7 +12,10 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use support::{Idp, Run, Session, World, approve, paste_login, query_param};
+use support::fake::{self, http_response, json_response};
+use support::{
+    Idp, PASTE_LOGIN, Run, Session, World, loopback_login, loopback_port, paste_login, query_param,
+};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cmd/fixtures")
@@ -195,7 +198,7 @@ fn assert_case(
     name: &str,
     run: Run,
     code: i32,
-    expected: &[&str],
+    expected: &[impl AsRef<str>],
     token_file: &Path,
     before: &[u8],
 ) {
@@ -210,8 +213,9 @@ fn assert_case(
         run.code, run.stderr
     );
     for line in expected {
+        let line = line.as_ref();
         assert!(
-            run.stderr.lines().any(|l| l == *line),
+            run.stderr.lines().any(|l| l == line),
             "{name}: stderr lacks the line\n  {line}\n--- stderr\n{}",
             run.stderr
         );
@@ -224,16 +228,10 @@ fn assert_case(
     );
 }
 
-fn token_file(world: &World) -> PathBuf {
-    world.data_home().join("latchkey/tokens/local.age")
-}
-
-/// A world logged in to `idp`, and its token file's bytes.
+/// A world logged in to `idp`, and its token file's bytes: what every case must leave as it was.
 fn logged_in(idp: &Idp, extra: &str) -> (World, Vec<u8>) {
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(extra));
-    paste_login(&world, idp).expect(0);
-    let bytes = std::fs::read(token_file(&world)).expect("a token file");
+    let world = support::logged_in(idp, extra);
+    let bytes = std::fs::read(world.token_file()).expect("a token file");
     (world, bytes)
 }
 
@@ -300,8 +298,7 @@ fn pasted_text() {
         ),
     ];
     for (name, paste, refusal) in cases {
-        let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-        let url = session.authorize_url(idp);
+        let (mut session, url) = Session::login(&world, idp, PASTE_LOGIN);
         let state = query_param(&url, "state");
         session.paste(&paste(&state, &own_iss, evil_iss));
         let refusal = refusal.replace("{issuer}", &idp.issuer);
@@ -314,8 +311,8 @@ fn pasted_text() {
             name,
             run,
             8,
-            &[&refusal, STDIN_CLOSED],
-            &token_file(&world),
+            &[refusal.as_str(), STDIN_CLOSED],
+            &world.token_file(),
             &before,
         );
     }
@@ -344,16 +341,10 @@ fn raw_request(port: u16, request: &[u8]) -> String {
 fn callback_requests() {
     let idp = Idp::shared();
     let (world, before) = logged_in(idp, "");
-    let mut session = Session::start(&world, &["login", "--no-browser", "--no-paste"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect_uri = query_param(&url, "redirect_uri");
+    let (session, url, redirect_uri) = loopback_login(&world, idp);
     let state = query_param(&url, "state");
     let iss = format!("iss={}", latchkey::net::url::form_encode(&idp.issuer));
-    let port: u16 = redirect_uri
-        .trim_start_matches("http://127.0.0.1:")
-        .trim_end_matches("/callback")
-        .parse()
-        .expect("a loopback redirect URI");
+    let port = loopback_port(&redirect_uri);
     let get =
         |target: String| format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").into_bytes();
     const NOT_ACCEPTED: &str = "<body><h1>Response not accepted</h1>";
@@ -474,18 +465,9 @@ fn callback_requests() {
             "error: the identity provider refused: access_denied: no[2J",
             "hint: the login was not completed; run `latchkey login -p local` to try again",
         ],
-        &token_file(&world),
+        &world.token_file(),
         &before,
     );
-}
-
-/// Logs in by paste, the code approved by the browser stand-in.
-fn approved_paste_login(world: &World, idp: &Idp) -> Run {
-    let mut session = Session::start(world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &[]);
-    session.paste(&redirect);
-    session.finish()
 }
 
 /// The token endpoint failing or refusing, through the provider's fault switch: during the
@@ -494,7 +476,7 @@ fn approved_paste_login(world: &World, idp: &Idp) -> Run {
 fn provider_responses() {
     let idp = Idp::start(&[]);
     let (world, before) = logged_in(&idp, "http_timeout = 2");
-    let file = token_file(&world);
+    let file = world.token_file();
     const TRY_AGAIN: &str = "hint: the provider is having trouble; try again shortly";
     const NOT_OAUTH: &str = "error: the token endpoint answered HTTP 200 with something that is not a token response: <!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>latchkey test IdP</title></head><body><h1>Injected non-JSON response</h1></body></html>";
     const NOT_OAUTH_HINT: &str = "hint: the provider or a proxy in between failed; try again, and check the token endpoint URL";
@@ -505,6 +487,16 @@ fn provider_responses() {
     let host = idp.issuer.trim_start_matches("http://").to_owned();
     // (name, fault kind, how many, exit status, stderr lines)
     type Case<'a> = (&'a str, &'a str, u32, i32, &'a [&'a str]);
+    // Every case: its fault queued, then `attempt`, checked against `before`.
+    let check = |cases: &[Case], attempt: &dyn Fn() -> Run, before: &[u8]| {
+        for (name, kind, count, code, lines) in cases {
+            idp.reset();
+            idp.fault("token", kind, *count);
+            let run = attempt();
+            let lines: Vec<String> = lines.iter().map(|l| l.replace("{host}", &host)).collect();
+            assert_case(name, run, *code, &lines, &file, before);
+        }
+    };
     let exchanges: &[Case] = &[
         (
             "exchange: 500",
@@ -554,14 +546,7 @@ fn provider_responses() {
             ],
         ),
     ];
-    for (name, kind, count, code, lines) in exchanges {
-        idp.reset();
-        idp.fault("token", kind, *count);
-        let run = approved_paste_login(&world, &idp);
-        let lines: Vec<String> = lines.iter().map(|l| l.replace("{host}", &host)).collect();
-        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-        assert_case(name, run, *code, &lines, &file, &before);
-    }
+    check(exchanges, &|| paste_login(&world, &idp), &before);
     // A refresh: asking for more validity than the token has left, once the tokens are past
     // the window in which they count as just issued.
     support::age_tokens(&world, 10);
@@ -615,18 +600,14 @@ fn provider_responses() {
             ],
         ),
     ];
-    for (name, kind, count, code, lines) in refreshes {
-        idp.reset();
-        idp.fault("token", kind, *count);
-        let run = world.run(&["token", "--min-valid", "2h"]);
-        let lines: Vec<String> = lines.iter().map(|l| l.replace("{host}", &host)).collect();
-        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-        assert_case(name, run, *code, &lines, &file, &before);
-    }
+    check(
+        refreshes,
+        &|| world.run(&["token", "--min-valid", "2h"]),
+        &before,
+    );
     // A code the provider never issued, pasted bare: the provider refuses the exchange.
     idp.reset();
-    let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-    session.authorize_url(&idp);
+    let (mut session, _) = Session::login(&world, &idp, PASTE_LOGIN);
     session.paste("not-a-code-the-provider-issued");
     assert_case(
         "a bare code the provider never issued",
@@ -649,32 +630,25 @@ struct FakeProvider {
     script: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Vec<u8>>>>,
 }
 
-fn http_response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-fn json_response(body: &str) -> Vec<u8> {
-    http_response("200 OK", "application/json", body)
-}
-
 impl FakeProvider {
     fn start() -> FakeProvider {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let issuer = format!(
-            "http://127.0.0.1:{}",
-            listener.local_addr().expect("addr").port()
-        );
         let script = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
-        let (shared, base) = (script.clone(), issuer.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (shared, base) = (shared.clone(), base.clone());
-                std::thread::spawn(move || fake_serve(stream, &shared, &base));
-            }
+        let shared = script.clone();
+        let issuer = fake::serve(move |issuer, path| {
+            let scripted = shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(path)
+                .cloned();
+            scripted.unwrap_or_else(|| match path {
+                "/.well-known/openid-configuration" => {
+                    json_response(&fake::discovery(issuer, issuer).to_string())
+                }
+                "/token" => json_response(
+                    r#"{"access_token":"fake-access-token","token_type":"Bearer","expires_in":3600}"#,
+                ),
+                _ => fake::not_found(),
+            })
         });
         FakeProvider { issuer, script }
     }
@@ -687,84 +661,16 @@ impl FakeProvider {
     }
 
     fn profile(&self) -> String {
-        format!(
-            "[profiles.local]\nissuer = \"{}\"\nclient_id = \"fake-client\"\nscopes = \"api\"\nredirect_port = 0\nhttp_timeout = 3\n",
-            self.issuer
+        fake::profile(
+            &self.issuer,
+            "scopes = \"api\"\nredirect_port = 0\nhttp_timeout = 3\n",
         )
     }
 }
 
-fn fake_serve(
-    mut stream: std::net::TcpStream,
-    script: &std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
-    issuer: &str,
-) {
-    use std::io::{Read, Write};
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let scripted = script
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&path)
-        .cloned();
-    let response = scripted.unwrap_or_else(|| match path.as_str() {
-        "/.well-known/openid-configuration" => json_response(
-            &serde_json::json!({
-                "issuer": issuer,
-                "authorization_endpoint": format!("{issuer}/authorize"),
-                "token_endpoint": format!("{issuer}/token"),
-                "jwks_uri": format!("{issuer}/jwks"),
-            })
-            .to_string(),
-        ),
-        "/token" => json_response(
-            r#"{"access_token":"fake-access-token","token_type":"Bearer","expires_in":3600}"#,
-        ),
-        _ => http_response(
-            "404 Not Found",
-            "application/json",
-            r#"{"error":"not_found"}"#,
-        ),
-    });
-    let _ = stream.write_all(&response);
-}
-
 /// Logs in to the fake provider by pasting a made-up code with the right state.
 fn fake_login(world: &World, fake: &FakeProvider) -> Run {
-    let mut session = Session::start(world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let prefix = format!("{}/authorize?", fake.issuer);
-    let url = session.wait_line("authorize URL", |l| l.starts_with(&prefix));
-    session.paste(&format!(
-        "code=fake-code&state={}",
-        query_param(&url, "state")
-    ));
-    session.finish()
+    fake::paste_login(world, &fake.issuer, |_| {})
 }
 
 /// Token and discovery responses no real provider sends: each is refused with a message that
@@ -775,7 +681,7 @@ fn answers_no_real_provider_sends() {
     let world = World::new();
     world.write_profiles(&fake.profile());
     fake_login(&world, &fake).expect(0);
-    let file = token_file(&world);
+    let file = world.token_file();
     let before = std::fs::read(&file).expect("token file");
     let escape_description = format!("{}{}", "\u{1b}[31mred\u{7}", "x".repeat(5000));
     // The provider's description, cleaned of control characters and cut at 300 characters.
@@ -949,7 +855,6 @@ fn answers_no_real_provider_sends() {
             .iter()
             .map(|l| l.replace("{host}", &host).replace("{issuer}", &fake.issuer))
             .collect();
-        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         assert_case(name, run, code, &lines, &file, &before);
     }
 }

@@ -27,20 +27,15 @@ use std::time::{Duration, Instant, SystemTime};
 use support::hardening::{
     lock_is_free, mode_of, open_token_file, run_bounded, temp_files, wait_bounded,
 };
-use support::{Idp, Run, Session, World, age_tokens, approve, paste_login, query_param, stored};
+use support::{
+    Idp, PASTE_LOGIN, Run, Session, World, age_tokens, approve, approved_paste_login, browse,
+    deliver_redirect, logged_in, loopback_login, loopback_port, paste_login, query_param, stored,
+};
 
 /// Longest any single latchkey run may take before the test calls it hung.
 const RUN_BOUND: Duration = Duration::from_secs(20);
-const PASTE_LOGIN: &[&str] = &["login", "--no-loopback", "--no-browser"];
-const LOOPBACK_LOGIN: &[&str] = &["login", "--no-browser", "--no-paste"];
 /// Forces a refresh with the 30 s access tokens of the refresh provider.
 const REFRESH: &[&str] = &["token", "--min-valid", "60"];
-
-fn world_for(idp: &Idp, extra: &str) -> World {
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(extra));
-    world
-}
 
 // ---------------------------------------------------------------------------------------------
 // Crash safety
@@ -145,66 +140,114 @@ impl Tally {
     }
 }
 
-/// Classifies a kill and checks what it left: the token file is the old one or a new complete
-/// one, the lock is free, and every temporary file is a private one of a killed process.
-fn check_after_kill(
-    world: &World,
-    old_file: &[u8],
-    status: ExitStatus,
-    killed: &mut HashSet<u32>,
-    pid: u32,
-    tally: &mut Tally,
-    ctx: &str,
-) -> Outcome {
-    let was_killed = status.signal() == Some(libc::SIGKILL);
-    if was_killed {
-        killed.insert(pid);
-    } else {
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "{ctx}: latchkey failed on its own ({status})"
+/// One kill test from kill to kill: its plan, the recent uncut timings the kills are spread
+/// over, what the kills found, and which processes were killed (their temporary files may
+/// stay). Both kill tests run the same loop around it.
+struct Soak {
+    plan: KillPlan,
+    recent: RecentTimings,
+    tally: Tally,
+    killed: HashSet<u32>,
+}
+
+impl Soak {
+    fn new(name: &'static str, default_iterations: usize) -> Soak {
+        Soak {
+            plan: KillPlan::new(name, default_iterations),
+            recent: RecentTimings::default(),
+            tally: Tally::default(),
+            killed: HashSet::new(),
+        }
+    }
+
+    /// Times `runs` uncut runs before the first kill, so the first spread fits the machine.
+    fn calibrate(&mut self, runs: usize, mut uncut: impl FnMut() -> Duration) {
+        for _ in 0..runs {
+            self.recent.add(uncut());
+        }
+        eprintln!(
+            "{}: uncut runs take about {:?} at first",
+            self.plan.name,
+            self.recent.median()
         );
     }
-    let now = std::fs::read(world.token_file())
-        .unwrap_or_else(|e| panic!("{ctx}: the token file is gone: {e}"));
-    let tokens = open_token_file(world)
-        .unwrap_or_else(|why| panic!("{ctx}: the token file is not a complete one: {why}"));
-    assert!(
-        !tokens.access_token.secret().is_empty(),
-        "{ctx}: an empty access token"
-    );
-    let outcome = match (was_killed, now.as_slice() == old_file) {
-        (false, _) => Outcome::Finished,
-        (true, true) => Outcome::KilledOld,
-        (true, false) => Outcome::KilledNew,
-    };
-    if let Err(why) = lock_is_free(world) {
-        panic!("{ctx}: the killed latchkey left its lock held: {why}");
+
+    /// The next kill moment, spread over the median uncut run and a little more: most kills
+    /// land while a run is under way, some after it has finished.
+    fn next_delay(&mut self) -> Duration {
+        self.plan.delay(self.recent.median() * 11 / 10)
     }
-    for dir in [world.tokens_dir(), world.store_dir()] {
-        let temps = temp_files(&dir);
-        for temp in &temps {
-            assert!(
-                killed.contains(&temp.pid),
-                "{ctx}: {} was left by a latchkey that was not killed (pid {})",
-                temp.path.display(),
-                temp.pid
-            );
+
+    /// What the kills found (shown with --nocapture, and when the test fails).
+    fn report(&self) {
+        eprintln!(
+            "{}: {:?}; uncut runs lately took about {:?}",
+            self.plan.name,
+            self.tally,
+            self.recent.median()
+        );
+    }
+
+    /// Classifies a kill and checks what it left: the token file is the old one or a new complete
+    /// one, the lock is free, and every temporary file is a private one of a killed process.
+    fn check_after_kill(
+        &mut self,
+        world: &World,
+        old_file: &[u8],
+        status: ExitStatus,
+        pid: u32,
+        ctx: &str,
+    ) -> Outcome {
+        let was_killed = status.signal() == Some(libc::SIGKILL);
+        if was_killed {
+            self.killed.insert(pid);
+        } else {
             assert_eq!(
-                temp.mode,
-                0o600,
-                "{ctx}: {} is not private",
-                temp.path.display()
+                status.code(),
+                Some(0),
+                "{ctx}: latchkey failed on its own ({status})"
             );
         }
-        if temps.iter().any(|t| t.pid == pid) {
-            tally.temps_left += 1;
+        let now = std::fs::read(world.token_file())
+            .unwrap_or_else(|e| panic!("{ctx}: the token file is gone: {e}"));
+        let tokens = open_token_file(world)
+            .unwrap_or_else(|why| panic!("{ctx}: the token file is not a complete one: {why}"));
+        assert!(
+            !tokens.access_token.secret().is_empty(),
+            "{ctx}: an empty access token"
+        );
+        let outcome = match (was_killed, now.as_slice() == old_file) {
+            (false, _) => Outcome::Finished,
+            (true, true) => Outcome::KilledOld,
+            (true, false) => Outcome::KilledNew,
+        };
+        if let Err(why) = lock_is_free(world) {
+            panic!("{ctx}: the killed latchkey left its lock held: {why}");
         }
-        tally.most_temps_at_once = tally.most_temps_at_once.max(temps.len());
+        for dir in [world.tokens_dir(), world.store_dir()] {
+            let temps = temp_files(&dir);
+            for temp in &temps {
+                assert!(
+                    self.killed.contains(&temp.pid),
+                    "{ctx}: {} was left by a latchkey that was not killed (pid {})",
+                    temp.path.display(),
+                    temp.pid
+                );
+                assert_eq!(
+                    temp.mode,
+                    0o600,
+                    "{ctx}: {} is not private",
+                    temp.path.display()
+                );
+            }
+            if temps.iter().any(|t| t.pid == pid) {
+                self.tally.temps_left += 1;
+            }
+            self.tally.most_temps_at_once = self.tally.most_temps_at_once.max(temps.len());
+        }
+        self.tally.count(outcome);
+        outcome
     }
-    tally.count(outcome);
-    outcome
 }
 
 /// Makes every temporary file look minutes old, as leftovers of long-dead processes would.
@@ -261,35 +304,27 @@ fn token_requests(idp: &Idp) -> u64 {
 
 #[test]
 fn sigkill_during_refresh_leaves_the_old_or_the_new_file_and_no_lock() {
-    let mut plan = KillPlan::new("refresh", DEFAULT_REFRESH_KILLS);
+    let mut soak = Soak::new("refresh", DEFAULT_REFRESH_KILLS);
     let idp = Idp::start(&["--access-ttl", "30"]);
-    let world = world_for(&idp, "");
-    paste_login(&world, &idp).expect(0);
+    let world = logged_in(&idp, "");
 
     // How long an uncut refresh takes here: the kills are spread over that and a little more,
     // so most land while one runs and some after it has finished. It varies with the load, so
     // it is the median of the latest uncut refreshes, which each iteration adds to.
-    let mut recent = RecentTimings::default();
-    for _ in 0..5 {
+    soak.calibrate(5, || {
         age_tokens(&world, 10);
         let started = Instant::now();
         run_bounded(world.cmd(REFRESH), RUN_BOUND, "a refresh").expect(0);
-        recent.add(started.elapsed());
-    }
-    eprintln!(
-        "refresh: uncut refreshes take about {:?} at first",
-        recent.median()
-    );
+        started.elapsed()
+    });
 
-    let mut tally = Tally::default();
-    let mut killed = HashSet::new();
-    for iteration in 0..plan.iterations {
-        let ctx = plan.context(iteration);
+    for iteration in 0..soak.plan.iterations {
+        let ctx = soak.plan.context(iteration);
         // Past the just-issued window, with less than --min-valid left: this run refreshes.
         age_tokens(&world, 10);
         let old_file = std::fs::read(world.token_file()).unwrap();
         let requests_before = token_requests(&idp);
-        let delay = plan.delay(recent.median() * 11 / 10);
+        let delay = soak.next_delay();
         let started = Instant::now();
         let mut child = world
             .cmd(REFRESH)
@@ -301,26 +336,18 @@ fn sigkill_during_refresh_leaves_the_old_or_the_new_file_and_no_lock() {
         // A run that ends before its kill is timed too: when the spread is too wide for the
         // machine's pace now, these pull it back.
         if wait_bounded(&mut child, delay.saturating_sub(started.elapsed())).is_some() {
-            recent.add(started.elapsed());
+            soak.recent.add(started.elapsed());
         }
         let _ = child.kill();
         let status = child.wait().unwrap();
-        let outcome = check_after_kill(
-            &world,
-            &old_file,
-            status,
-            &mut killed,
-            pid,
-            &mut tally,
-            &ctx,
-        );
+        let outcome = soak.check_after_kill(&world, &old_file, status, pid, &ctx);
 
         // The next latchkey is not held up by anything the killed one left.
         let file_before_next = std::fs::read(world.token_file()).unwrap();
         let started = Instant::now();
         let next = run_bounded(world.cmd(REFRESH), RUN_BOUND, &ctx);
         if next.code == 0 && std::fs::read(world.token_file()).unwrap() != file_before_next {
-            recent.add(started.elapsed());
+            soak.recent.add(started.elapsed());
         }
         if next.code != 0 {
             // A kill after the provider rotated the refresh token but before the new one was
@@ -336,14 +363,11 @@ fn sigkill_during_refresh_leaves_the_old_or_the_new_file_and_no_lock() {
                 next.stderr
             );
             open_token_file(&world).unwrap_or_else(|why| panic!("{ctx}: {why}"));
-            tally.grants_lost += 1;
+            soak.tally.grants_lost += 1;
             paste_login(&world, &idp).expect(0);
         }
     }
-    eprintln!(
-        "refresh: {tally:?}; uncut refreshes lately took about {:?}",
-        recent.median()
-    );
+    soak.report();
 
     // Leftovers of long-dead writers go with the next successful write.
     let aged = age_temp_files(&world);
@@ -351,16 +375,14 @@ fn sigkill_during_refresh_leaves_the_old_or_the_new_file_and_no_lock() {
     run_bounded(world.cmd(REFRESH), RUN_BOUND, "the last refresh").expect(0);
     assert_no_temp_files(&world, &format!("after {aged} leftovers were aged"));
     assert_eq!(
-        tally.killed_old + tally.killed_new + tally.finished,
-        plan.iterations
+        soak.tally.killed_old + soak.tally.killed_new + soak.tally.finished,
+        soak.plan.iterations
     );
 }
 
 /// A whole login by paste, timed from the paste to the exit.
 fn timed_login(world: &World, idp: &Idp) -> Duration {
-    let mut session = Session::start(world, PASTE_LOGIN, &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &[]);
+    let (mut session, _, redirect) = approved_paste_login(world, idp, &[]);
     session.paste(&redirect);
     let started = Instant::now();
     let status = session.wait_exit(RUN_BOUND).expect("an uncut login ends");
@@ -370,48 +392,29 @@ fn timed_login(world: &World, idp: &Idp) -> Duration {
 
 #[test]
 fn sigkill_during_login_storage_leaves_the_old_or_the_new_file_and_no_lock() {
-    let mut plan = KillPlan::new("login", DEFAULT_LOGIN_KILLS);
+    let mut soak = Soak::new("login", DEFAULT_LOGIN_KILLS);
     let idp = Idp::start(&[]);
-    let world = world_for(&idp, "");
+    let world = World::for_idp(&idp, "");
 
     // A few uncut logins first, timed from the paste: the first leaves the old file every kill
     // is checked against, and the kills are spread over the median stretch (the code
     // exchange, the ID token's check, encryption and the write) and a little more.
-    let mut recent = RecentTimings::default();
-    for _ in 0..3 {
-        recent.add(timed_login(&world, &idp));
-    }
-    eprintln!(
-        "login: uncut logins take about {:?} from the paste at first",
-        recent.median()
-    );
-    let mut tally = Tally::default();
-    let mut killed = HashSet::new();
-    for iteration in 0..plan.iterations {
-        let ctx = plan.context(iteration);
+    soak.calibrate(3, || timed_login(&world, &idp));
+    for iteration in 0..soak.plan.iterations {
+        let ctx = soak.plan.context(iteration);
         // The pace changes with the load (a soak runs for minutes): now and then an uncut
         // login keeps the spread in step.
         if iteration % 20 == 19 {
-            recent.add(timed_login(&world, &idp));
+            soak.recent.add(timed_login(&world, &idp));
         }
         let old_file = std::fs::read(world.token_file()).unwrap();
-        let mut session = Session::start(&world, PASTE_LOGIN, &[]);
-        let url = session.authorize_url(&idp);
-        let redirect = approve(&url, &idp, &[]);
-        let delay = plan.delay(recent.median() * 11 / 10);
+        let (mut session, _, redirect) = approved_paste_login(&world, &idp, &[]);
+        let delay = soak.next_delay();
         session.paste(&redirect);
         thread::sleep(delay);
         let pid = session.pid();
         let status = session.kill();
-        let outcome = check_after_kill(
-            &world,
-            &old_file,
-            status,
-            &mut killed,
-            pid,
-            &mut tally,
-            &ctx,
-        );
+        let outcome = soak.check_after_kill(&world, &old_file, status, pid, &ctx);
         if outcome != Outcome::KilledOld {
             let tokens = open_token_file(&world).unwrap();
             assert!(
@@ -420,10 +423,7 @@ fn sigkill_during_login_storage_leaves_the_old_or_the_new_file_and_no_lock() {
             );
         }
     }
-    eprintln!(
-        "login: {tally:?}; uncut logins lately took about {:?}",
-        recent.median()
-    );
+    soak.report();
 
     // Whatever the kills left, the stored login works, and a later login cleans up.
     run_bounded(world.cmd(&["token"]), RUN_BOUND, "token after the kills").expect(0);
@@ -503,6 +503,15 @@ fn flood(port: u16, head: &'static [u8], filler: Vec<u8>, limit: Duration) -> (S
     (answer, took)
 }
 
+/// Whether a read failed only because its timeout passed: the listener kept the connection
+/// open that long.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 /// One byte a second after an unfinished request line: never a read timeout, only the deadline.
 fn slowloris(port: u16) -> Duration {
     let mut stream = connect(port);
@@ -519,12 +528,7 @@ fn slowloris(port: u16) -> Duration {
                 "the listener answered a request that never ended: {}",
                 String::from_utf8_lossy(&buffer[..read])
             ),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 assert!(
                     started.elapsed() < LISTENER_DEADLINE + SLACK,
                     "a slowloris connection was still open after {:?}",
@@ -546,12 +550,7 @@ fn idle_until_closed(mut connections: Vec<TcpStream>, started: Instant) -> Durat
         match stream.read(&mut buffer) {
             Ok(0) => {}
             Ok(_) => panic!("the listener answered a connection that sent nothing"),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 panic!(
                     "an idle connection was still open after {:?}",
                     started.elapsed()
@@ -579,16 +578,10 @@ fn joined<T>(handle: thread::JoinHandle<T>) -> T {
 fn the_loopback_listener_survives_abuse_and_the_login_completes() {
     let started = Instant::now();
     let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let mut session = Session::start(&world, LOOPBACK_LOGIN, &[]);
-    let url = session.authorize_url(idp);
+    let world = World::for_idp(idp, "");
+    let (mut session, url, redirect_uri) = loopback_login(&world, idp);
     let state = query_param(&url, "state");
-    let redirect_uri = query_param(&url, "redirect_uri");
-    let port: u16 = redirect_uri
-        .strip_prefix("http://127.0.0.1:")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no loopback port in {redirect_uri}"));
+    let port = loopback_port(&redirect_uri);
     // The provider's redirect is fetched now and delivered only after the abuse.
     let approving = thread::spawn(move || approve(&url, idp, &[]));
 
@@ -700,19 +693,7 @@ fn the_loopback_listener_survives_abuse_and_the_login_completes() {
     );
     let redirect = joined(approving);
     assert!(redirect.starts_with(&redirect_uri), "{redirect}");
-    let mut answer = idp
-        .agent()
-        .get(&redirect)
-        .call()
-        .expect("the right callback");
-    assert_eq!(answer.status(), 200);
-    assert!(
-        answer
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("close this tab")
-    );
+    deliver_redirect(idp, &redirect);
     session
         .finish()
         .expect(0)
@@ -728,11 +709,9 @@ fn the_loopback_listener_survives_abuse_and_the_login_completes() {
 #[test]
 fn markup_in_error_description_is_escaped_and_ends_the_login_with_exit_5() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let mut session = Session::start(&world, LOOPBACK_LOGIN, &[]);
-    let url = session.authorize_url(idp);
+    let world = World::for_idp(idp, "");
+    let (session, url, redirect_uri) = loopback_login(&world, idp);
     let state = query_param(&url, "state");
-    let redirect_uri = query_param(&url, "redirect_uri");
     let payload = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>&amp; \u{1b}[2J\u{1b}]0;owned\u{7}";
     let target = format!(
         "{redirect_uri}?error=access_denied&error_description={}&state={state}&iss={}",
@@ -825,6 +804,15 @@ impl LeakCheck {
         }
     }
 
+    /// Runs each of `commands` in `world`, which must succeed, and keeps its output: the
+    /// commands after a login that print what latchkey knows, none of it secret.
+    fn runs(&mut self, world: &World, commands: &[&[&str]]) {
+        for args in commands {
+            let run = world.run(args).expect(0);
+            self.output(&args.join(" "), &run, &[]);
+        }
+    }
+
     /// A run's output; `allowed` values are what the command prints by design (the token it
     /// was asked for). The authorize URL's line carries state and nonce by design.
     fn output(&mut self, label: &str, run: &Run, allowed: &[&str]) {
@@ -865,37 +853,33 @@ impl LeakCheck {
     }
 }
 
+/// A world for `idp` (with `extra` profile lines) that logs at debug level, and the check of
+/// its outputs: the leak tests must see everything latchkey can print.
+fn debug_world(idp: &Idp, extra: &str) -> (World, LeakCheck) {
+    let world = World::for_idp(idp, extra);
+    world.set_env("LATCHKEY_LOG", "debug");
+    (world, LeakCheck::new(idp))
+}
+
 /// A `$BROWSER` that records its arguments and environment, then does what a person does.
 fn recording_browser(world: &World) -> std::path::PathBuf {
-    let dir = world.dir.path();
-    let script = world.write_file(
+    let dir = world.dir.path().display();
+    world.browser_script(
         "recording-browser.sh",
         &format!(
-            "#!/bin/sh\n\
-             printf '%s\\n' \"$#\" > {dir}/browser-argc\n\
+            "printf '%s\\n' \"$#\" > {dir}/browser-argc\n\
              for arg in \"$@\"; do printf '%s\\n' \"$arg\"; done > {dir}/browser-argv\n\
-             env > {dir}/browser-env\n\
-             exec node {} login \"$1\" --follow > {dir}/browser.log 2>&1\n",
-            support::idp_dir().join("browser.js").display(),
-            dir = dir.display()
+             env > {dir}/browser-env\n"
         ),
-    );
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    script
+    )
 }
 
 /// Logs in through the recording browser and checks what it was given: the URL as its one
 /// argument, and an environment without latchkey's variables or any secret.
 fn browser_login(world: &World, idp: &Idp, check: &mut LeakCheck, label: &str) {
-    let script = recording_browser(world);
-    let run = Run::from(
-        world
-            .cmd(&["login"])
-            .env("BROWSER", &script)
-            .output()
-            .unwrap(),
-    )
-    .expect(0);
+    let run = world
+        .login_with_browser(&recording_browser(world))
+        .expect(0);
     let url = run
         .stderr
         .lines()
@@ -904,7 +888,7 @@ fn browser_login(world: &World, idp: &Idp, check: &mut LeakCheck, label: &str) {
         .to_owned();
     check.code_login(label, &url, idp);
     check.output(label, &run, &[]);
-    let read = |name: &str| std::fs::read_to_string(world.dir.path().join(name)).unwrap();
+    let read = |name: &str| world.read_file(name);
     assert_eq!(read("browser-argc").trim(), "1", "{}", read("browser-argv"));
     assert_eq!(read("browser-argv").trim_end(), url);
     let env = read("browser-env");
@@ -936,13 +920,9 @@ fn identity_key_line(world: &World) -> String {
 #[test]
 fn no_secret_reaches_any_output_with_debug_logging() {
     let idp = Idp::start(&[]);
-    let world = world_for(&idp, "");
-    world.set_env("LATCHKEY_LOG", "debug");
-    let mut check = LeakCheck::new(&idp);
+    let (world, mut check) = debug_world(&idp, "");
 
-    let mut session = Session::start(&world, PASTE_LOGIN, &[]);
-    let url = session.authorize_url(&idp);
-    let redirect = approve(&url, &idp, &[]);
+    let (mut session, url, redirect) = approved_paste_login(&world, &idp, &[]);
     session.paste(&redirect);
     let run = session.finish().expect(0);
     check.code_login("paste login", &url, &idp);
@@ -976,16 +956,16 @@ fn no_secret_reaches_any_output_with_debug_logging() {
         &[refreshed.access_token.secret()],
     );
 
-    for args in [
-        &["status"][..],
-        &["status", "--json"],
-        &["profiles", "show"],
-        &["profiles", "show", "--json"],
-        &["logout"],
-    ] {
-        let run = world.run(args).expect(0);
-        check.output(&args.join(" "), &run, &[]);
-    }
+    check.runs(
+        &world,
+        &[
+            &["status"],
+            &["status", "--json"],
+            &["profiles", "show"],
+            &["profiles", "show", "--json"],
+            &["logout"],
+        ],
+    );
     check.assert_clean();
 }
 
@@ -993,10 +973,8 @@ fn no_secret_reaches_any_output_with_debug_logging() {
 fn no_secret_reaches_any_output_in_passphrase_mode_nor_the_browser() {
     const PASSPHRASE: &str = "hardening-passphrase-k3Qz9vTx";
     let idp = Idp::start(&[]);
-    let world = world_for(&idp, "use_passphrase = true\nscrypt_work_factor = 10");
-    world.set_env("LATCHKEY_LOG", "debug");
+    let (world, mut check) = debug_world(&idp, "use_passphrase = true\nscrypt_work_factor = 10");
     world.set_env("LATCHKEY_PASSPHRASE", PASSPHRASE);
-    let mut check = LeakCheck::new(&idp);
     check.secret("passphrase", PASSPHRASE);
 
     browser_login(&world, &idp, &mut check, "loopback login");
@@ -1011,32 +989,19 @@ fn no_secret_reaches_any_output_in_passphrase_mode_nor_the_browser() {
 
     let run = world.run(&["token"]).expect(0);
     check.output("token", &run, &[&access]);
-    for args in [
-        &["status", "--json"][..],
-        &["profiles", "show"],
-        &["logout"],
-    ] {
-        let run = world.run(args).expect(0);
-        check.output(&args.join(" "), &run, &[]);
-    }
+    check.runs(
+        &world,
+        &[&["status", "--json"], &["profiles", "show"], &["logout"]],
+    );
     check.assert_clean();
 }
 
 #[test]
 fn no_secret_reaches_any_output_in_the_device_flow() {
     let idp = Idp::start(&[]);
-    let world = world_for(&idp, "");
-    world.set_env("LATCHKEY_LOG", "debug");
-    let mut check = LeakCheck::new(&idp);
-    let mut session = Session::start(&world, &["login", "--device"], &[]);
-    let prefix = format!("{}/device?user_code=", idp.issuer);
-    let url = session.wait_line("verification URL", |l| l.starts_with(&prefix));
-    let out = support::browser(&["device", &url], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (world, mut check) = debug_world(&idp, "");
+    let (session, url) = Session::device_login(&world, &idp, &["login", "--device"]);
+    browse(&["device", &url], None);
     let run = session.finish().expect(0);
     let last = idp.get_json("/__test/last-request?endpoint=token");
     let device_code = last["params"]["device_code"]
@@ -1091,7 +1056,7 @@ fn debug_output_of_what_holds_secrets_is_redacted() {
 fn a_proxy_password_is_never_shown() {
     const PASSWORD: &str = "pr0xy-Pa55word-7f3a";
     let idp = Idp::shared();
-    let world = world_for(
+    let world = World::for_idp(
         idp,
         &format!("proxy = \"http://user:{PASSWORD}@127.0.0.1:9\""),
     );
@@ -1118,7 +1083,7 @@ fn a_proxy_password_is_never_shown() {
 fn files_0600_and_directories_0700_whatever_the_umask() {
     let idp = Idp::shared();
     for umask in ["000", "077", "0277"] {
-        let world = world_for(idp, "");
+        let world = World::for_idp(idp, "");
         let mut session = Session::from_command(world.cmd_under_umask(umask, PASTE_LOGIN));
         let url = session.authorize_url(idp);
         session.paste(&approve(&url, idp, &[]));

@@ -9,13 +9,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use support::{Session, World, query_param};
-
-const CLIENT_ID: &str = "fake-client";
+use std::time::{SystemTime, UNIX_EPOCH};
+use support::fake::{self, CLIENT_ID, json_response};
+use support::{World, query_param};
 
 /// A signing key of the fake provider.
 struct Signer {
@@ -67,14 +64,26 @@ struct FakeProvider {
 
 impl FakeProvider {
     fn start(published_key: Value) -> FakeProvider {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let script = Arc::new(Mutex::new(Script::default()));
-        let (shared, base) = (script.clone(), issuer.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (shared, base, key) = (shared.clone(), base.clone(), published_key.clone());
-                std::thread::spawn(move || serve(stream, &shared, &base, &key));
+        let shared = script.clone();
+        let issuer = fake::serve(move |issuer, path| {
+            let script = shared.lock().unwrap();
+            match path {
+                "/.well-known/openid-configuration" => json_response(
+                    &fake::discovery(issuer, script.discovery_issuer.as_deref().unwrap_or(issuer))
+                        .to_string(),
+                ),
+                "/jwks" => json_response(&json!({ "keys": [published_key] }).to_string()),
+                "/token" => json_response(
+                    &json!({
+                        "access_token": "fake-access-token",
+                        "token_type": "Bearer",
+                        "expires_in": 3600,
+                        "id_token": script.id_token.clone(),
+                    })
+                    .to_string(),
+                ),
+                _ => fake::not_found(),
             }
         });
         FakeProvider { issuer, script }
@@ -83,69 +92,6 @@ impl FakeProvider {
     fn next_id_token(&self, token: String) {
         self.script.lock().unwrap().id_token = Some(token);
     }
-}
-
-fn serve(mut stream: TcpStream, script: &Mutex<Script>, issuer: &str, key: &Value) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    // Head, then as much body as Content-Length says.
-    let head_end = loop {
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let script = script.lock().unwrap();
-    let body = match path.as_str() {
-        "/.well-known/openid-configuration" => json!({
-            "issuer": script.discovery_issuer.clone().unwrap_or_else(|| issuer.to_owned()),
-            "authorization_endpoint": format!("{issuer}/authorize"),
-            "token_endpoint": format!("{issuer}/token"),
-            "jwks_uri": format!("{issuer}/jwks"),
-        }),
-        "/jwks" => json!({ "keys": [key] }),
-        "/token" => json!({
-            "access_token": "fake-access-token",
-            "token_type": "Bearer",
-            "expires_in": 3600,
-            "id_token": script.id_token.clone(),
-        }),
-        _ => json!({"error": "not_found"}),
-    }
-    .to_string();
-    let status = if path == "/token" || path == "/jwks" || path.starts_with("/.well-known") {
-        "200 OK"
-    } else {
-        "404 Not Found"
-    };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
 }
 
 fn now() -> u64 {
@@ -158,19 +104,11 @@ fn now() -> u64 {
 /// Runs a paste login against the fake provider, issuing the token `make(nonce)` builds.
 fn login_with(fake: &FakeProvider, make: impl FnOnce(&str) -> String) -> (support::Run, World) {
     let world = World::new();
-    world.write_profiles(&format!(
-        "[profiles.local]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nredirect_port = 0\n",
-        fake.issuer
-    ));
-    let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let prefix = format!("{}/authorize?", fake.issuer);
-    let url = session.wait_line("authorize URL", |l| l.starts_with(&prefix));
-    fake.next_id_token(make(&query_param(&url, "nonce")));
-    session.paste(&format!(
-        "code=fake-code&state={}",
-        query_param(&url, "state")
-    ));
-    (session.finish(), world)
+    world.write_profiles(&fake::profile(&fake.issuer, "redirect_port = 0\n"));
+    let run = fake::paste_login(&world, &fake.issuer, |url| {
+        fake.next_id_token(make(&query_param(url, "nonce")));
+    });
+    (run, world)
 }
 
 fn claims(issuer: &str, nonce: &str) -> Value {
@@ -185,10 +123,7 @@ fn assert_refused(run: support::Run, world: &World, needle: &str) {
     let run = run.expect(5);
     run.stderr_has("the ID token failed validation")
         .stderr_has(needle);
-    assert!(
-        !world.data_home().join("latchkey/tokens/local.age").exists(),
-        "nothing may be stored"
-    );
+    assert!(!world.token_file().exists(), "nothing may be stored");
 }
 
 #[test]
@@ -200,7 +135,7 @@ fn a_well_signed_token_is_accepted() {
         key.sign(&header("good"), &claims(&issuer, nonce))
     });
     run.expect(0).stderr_has("Logged in as mallory");
-    assert!(world.data_home().join("latchkey/tokens/local.age").exists());
+    assert!(world.token_file().exists());
 }
 
 #[test]
@@ -284,10 +219,7 @@ fn a_discovery_document_for_another_issuer_is_refused() {
     let fake = FakeProvider::start(key.jwk());
     fake.script.lock().unwrap().discovery_issuer = Some("https://someone-else.example".into());
     let world = World::new();
-    world.write_profiles(&format!(
-        "[profiles.local]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n",
-        fake.issuer
-    ));
+    world.write_profiles(&fake::profile(&fake.issuer, ""));
     let run = world
         .run(&["login", "--no-browser", "--timeout", "5"])
         .expect(3);

@@ -3,22 +3,12 @@
 
 mod support;
 
-use support::{Idp, World, age_tokens, paste_login, stored};
+use support::{Idp, World, age_tokens, paste_login, stored, stored_refresh_token};
 
-fn world_for(idp: &Idp, extra: &str) -> World {
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(extra));
-    world
-}
-
-fn token_file(world: &World) -> std::path::PathBuf {
-    world.data_home().join("latchkey/tokens/local.age")
-}
-
+/// A world for `idp` that has logged in, its tokens aged past the window in which they count
+/// as just issued (and are not refreshed again), so that every test here may refresh.
 fn logged_in(idp: &Idp, extra: &str) -> World {
-    let world = world_for(idp, extra);
-    paste_login(&world, idp).expect(0);
-    // Past the window in which tokens count as just issued (and are not refreshed again).
+    let world = support::logged_in(idp, extra);
     age_tokens(&world, 10);
     world
 }
@@ -110,34 +100,34 @@ fn sixteen_concurrent_processes_refresh_exactly_once() {
 fn a_refused_refresh_is_exit_4_and_keeps_the_file() {
     let idp = Idp::start(&["--access-ttl", "30"]);
     let world = logged_in(&idp, "");
-    let before = std::fs::read(token_file(&world)).unwrap();
+    let before = std::fs::read(world.token_file()).unwrap();
     idp.fault("token", "invalid_grant", 1);
     let run = world.run(&["token", "--min-valid", "60"]).expect(4);
     run.stderr_has("invalid_grant")
         .stderr_has("latchkey login -p local");
     assert!(run.stdout.is_empty());
-    assert_eq!(std::fs::read(token_file(&world)).unwrap(), before);
+    assert_eq!(std::fs::read(world.token_file()).unwrap(), before);
 }
 
 #[test]
 fn transient_failures_are_retried_then_exit_6_and_the_file_is_unchanged() {
     let idp = Idp::start(&["--access-ttl", "30"]);
     let world = logged_in(&idp, "http_timeout = 1");
-    let before = std::fs::read(token_file(&world)).unwrap();
+    let before = std::fs::read(world.token_file()).unwrap();
     for kind in ["status_500", "drop"] {
         idp.reset();
         idp.fault("token", kind, 3);
         let run = world.run(&["token", "--min-valid", "60"]).expect(6);
         run.stderr_has("after 3 attempts");
         assert_eq!(idp.counters()["token"], 3, "{kind}: three attempts");
-        assert_eq!(std::fs::read(token_file(&world)).unwrap(), before, "{kind}");
+        assert_eq!(std::fs::read(world.token_file()).unwrap(), before, "{kind}");
     }
     // One failure, then success: the retry carries the refresh through.
     idp.reset();
     idp.fault("token", "status_500", 1);
     world.run(&["token", "--min-valid", "60"]).expect(0);
     assert_eq!(idp.counters()["token"], 2);
-    assert_ne!(std::fs::read(token_file(&world)).unwrap(), before);
+    assert_ne!(std::fs::read(world.token_file()).unwrap(), before);
     idp.reset();
     let answer = idp.post_json(
         "/__test/fault",
@@ -147,12 +137,12 @@ fn transient_failures_are_retried_then_exit_6_and_the_file_is_unchanged() {
     // A timeout is ambiguous (the provider may have rotated the token after all), so this
     // comes last: later refreshes would be replays.
     age_tokens(&world, 10);
-    let after_success = std::fs::read(token_file(&world)).unwrap();
+    let after_success = std::fs::read(world.token_file()).unwrap();
     world
         .run(&["token", "--min-valid", "60"])
         .expect(6)
         .stderr_has("timed out");
-    assert_eq!(std::fs::read(token_file(&world)).unwrap(), after_success);
+    assert_eq!(std::fs::read(world.token_file()).unwrap(), after_success);
 }
 
 #[test]
@@ -171,7 +161,7 @@ fn without_a_refresh_token_an_expiring_token_means_log_in_again() {
 #[test]
 fn not_logged_in_is_exit_4_everywhere() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
+    let world = World::for_idp(idp, "");
     world
         .run(&["token"])
         .expect(4)
@@ -215,7 +205,7 @@ fn status_shows_who_and_until_when_but_no_token() {
             .unwrap()
             .ends_with('Z')
     );
-    assert_eq!(json["token_file"], token_file(&world).to_str().unwrap());
+    assert_eq!(json["token_file"], world.token_file().to_str().unwrap());
     assert!(
         json["protection"]
             .as_str()
@@ -245,22 +235,24 @@ fn status_shows_who_and_until_when_but_no_token() {
     assert_eq!(list[1]["logged_in"], false);
 }
 
-#[test]
-fn logout_revokes_at_the_provider_and_deletes() {
+/// A world logged in to a provider of its own, the refresh token it holds, and the provider's
+/// counters reset: where the logout tests start.
+fn before_logout() -> (Idp, World, String) {
     let idp = Idp::start(&[]);
     let world = logged_in(&idp, "");
-    let refresh = stored(&world)
-        .unwrap()
-        .refresh_token
-        .unwrap()
-        .secret()
-        .to_owned();
+    let refresh = stored_refresh_token(&world);
     idp.reset();
+    (idp, world, refresh)
+}
+
+#[test]
+fn logout_revokes_at_the_provider_and_deletes() {
+    let (idp, world, refresh) = before_logout();
     world
         .run(&["logout"])
         .expect(0)
         .stderr_has("revoked at the provider");
-    assert!(!token_file(&world).exists());
+    assert!(!world.token_file().exists());
     assert_eq!(
         idp.counters()["revocation"],
         2,
@@ -282,25 +274,17 @@ fn logout_with_the_provider_down_still_deletes_and_says_what_is_live() {
     let run = world.run(&["logout"]).expect(6);
     run.stderr_has("the local tokens were deleted")
         .stderr_has("still holds a live refresh token");
-    assert!(!token_file(&world).exists());
+    assert!(!world.token_file().exists());
 }
 
 #[test]
 fn logout_local_skips_revocation() {
-    let idp = Idp::start(&[]);
-    let world = logged_in(&idp, "");
-    let refresh = stored(&world)
-        .unwrap()
-        .refresh_token
-        .unwrap()
-        .secret()
-        .to_owned();
-    idp.reset();
+    let (idp, world, refresh) = before_logout();
     world
         .run(&["logout", "--local"])
         .expect(0)
         .stderr_has("not revoked (--local)");
-    assert!(!token_file(&world).exists());
+    assert!(!world.token_file().exists());
     assert_eq!(idp.counters()["revocation"], 0);
     assert_eq!(
         idp.try_refresh(&refresh).0,
@@ -312,16 +296,16 @@ fn logout_local_skips_revocation() {
 #[test]
 fn passphrase_mode_round_trip() {
     let idp = Idp::shared();
-    let world = world_for(idp, "use_passphrase = true\nscrypt_work_factor = 12");
+    let world = World::for_idp(idp, "use_passphrase = true\nscrypt_work_factor = 12");
     world.set_env("LATCHKEY_PASSPHRASE", "correct horse battery staple");
     paste_login(&world, idp).expect(0);
-    let bytes = std::fs::read(token_file(&world)).unwrap();
+    let bytes = std::fs::read(world.token_file()).unwrap();
     assert!(
         String::from_utf8_lossy(&bytes).contains("-> scrypt"),
         "a passphrase-encrypted age file"
     );
     assert!(
-        !world.data_home().join("latchkey/identity.txt").exists(),
+        !world.store_dir().join("identity.txt").exists(),
         "no identity needed"
     );
     let token = world.run(&["token"]).expect(0);
@@ -343,7 +327,7 @@ fn passphrase_mode_round_trip() {
         .expect(7);
     run.stderr_has("LATCHKEY_PASSPHRASE");
     assert_eq!(
-        std::fs::read(token_file(&world)).unwrap(),
+        std::fs::read(world.token_file()).unwrap(),
         bytes,
         "never deleted"
     );
@@ -369,14 +353,14 @@ fn a_users_own_identity_file() {
         .run(&["status"])
         .expect(0)
         .stdout_has(&format!("your key {}", key.display()));
-    assert!(!world.data_home().join("latchkey/identity.txt").exists());
+    assert!(!world.store_dir().join("identity.txt").exists());
 }
 
 #[test]
 fn a_tampered_token_file_is_exit_7_and_kept() {
     let idp = Idp::shared();
     let world = logged_in(idp, "");
-    let path = token_file(&world);
+    let path = world.token_file();
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() - 20;
     bytes[middle] ^= 0x40;

@@ -3,41 +3,18 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-use support::{Idp, Run, Session, World, approve, paste_login, query_param, stored};
-
-fn token_file(world: &World) -> std::path::PathBuf {
-    world.data_home().join("latchkey/tokens/local.age")
-}
-
-/// A world with a profile for `idp`.
-fn world_for(idp: &Idp, extra: &str) -> World {
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(extra));
-    world
-}
+use std::time::Duration;
+use support::{
+    Idp, World, approve, approved_paste_login, deliver_redirect, logged_in, loopback_get,
+    loopback_login, paste_login, query_param, stored,
+};
 
 #[test]
 fn loopback_login_through_browser_variable() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let script = world.write_file(
-        "browser.sh",
-        &format!(
-            "#!/bin/sh\nexec node {} login \"$1\" --follow > {}/browser.log 2>&1\n",
-            support::idp_dir().join("browser.js").display(),
-            world.dir.path().display()
-        ),
-    );
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let run = Run::from(
-        world
-            .cmd(&["login"])
-            .env("BROWSER", &script)
-            .output()
-            .unwrap(),
-    )
-    .expect(0);
+    let world = World::for_idp(idp, "");
+    let script = world.browser_script("browser.sh", "");
+    let run = world.login_with_browser(&script).expect(0);
     run.stderr_has("opening your browser ($BROWSER=")
         .stderr_has("Logged in as alice@example.com with profile `local`")
         .stderr_has("refresh token kept.");
@@ -46,11 +23,11 @@ fn loopback_login_through_browser_variable() {
         "login prints nothing on stdout: {}",
         run.stdout
     );
-    let log = std::fs::read_to_string(world.dir.path().join("browser.log")).unwrap();
+    let log = world.read_file("browser.log");
     assert!(log.starts_with("200"), "the browser got: {log}");
     assert!(log.contains("close this tab"), "{log}");
 
-    let bytes = std::fs::read(token_file(&world)).unwrap();
+    let bytes = std::fs::read(world.token_file()).unwrap();
     assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
     let tokens = stored(&world).unwrap();
     assert!(!tokens.access_token.secret().is_empty());
@@ -65,7 +42,7 @@ fn loopback_login_through_browser_variable() {
 #[test]
 fn pasted_full_redirect_url() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
+    let world = World::for_idp(idp, "");
     let run = paste_login(&world, idp).expect(0);
     run.stderr_has("--no-browser: open this URL on any device")
         .stderr_has("Logged in as alice@example.com");
@@ -76,10 +53,8 @@ fn pasted_full_redirect_url() {
 fn pasted_bare_code_and_query_string() {
     let idp = Idp::shared();
     for shape in ["code", "query"] {
-        let world = world_for(idp, "");
-        let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-        let url = session.authorize_url(idp);
-        let redirect = approve(&url, idp, &[]);
+        let world = World::for_idp(idp, "");
+        let (mut session, _, redirect) = approved_paste_login(&world, idp, &[]);
         assert!(
             redirect.starts_with(&format!("{}/show-code?", idp.issuer)),
             "{redirect}"
@@ -100,10 +75,8 @@ fn pasted_bare_code_and_query_string() {
 #[test]
 fn wrong_state_in_a_pasted_url_is_refused_and_the_prompt_repeats() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &[]);
+    let world = World::for_idp(idp, "");
+    let (mut session, url, redirect) = approved_paste_login(&world, idp, &[]);
     let state = query_param(&redirect, "state");
     let forged = redirect.replace(&format!("state={state}"), "state=forged-state-value");
     session.paste(&forged);
@@ -127,10 +100,8 @@ fn wrong_state_in_a_pasted_url_is_refused_and_the_prompt_repeats() {
 #[test]
 fn wrong_state_at_the_loopback_gets_400_and_the_login_goes_on() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let mut session = Session::start(&world, &["login", "--no-browser", "--no-paste"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect_uri = query_param(&url, "redirect_uri");
+    let world = World::for_idp(idp, "");
+    let (session, url, redirect_uri) = loopback_login(&world, idp);
     assert!(
         redirect_uri.starts_with("http://127.0.0.1:") && redirect_uri.ends_with("/callback"),
         "{redirect_uri}"
@@ -138,31 +109,13 @@ fn wrong_state_at_the_loopback_gets_400_and_the_login_goes_on() {
     let redirect = approve(&url, idp, &[]);
     assert!(redirect.starts_with(&redirect_uri), "{redirect}");
     let state = query_param(&redirect, "state");
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut wrong = agent
-        .get(redirect.replace(&format!("state={state}"), "state=wrong"))
-        .call()
-        .unwrap();
-    assert_eq!(wrong.status(), 400);
-    assert!(
-        wrong
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("still waiting")
+    let (status, page) = loopback_get(
+        idp,
+        &redirect.replace(&format!("state={state}"), "state=wrong"),
     );
-    let mut right = agent.get(&redirect).call().unwrap();
-    assert_eq!(right.status(), 200);
-    assert!(
-        right
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("close this tab")
-    );
+    assert_eq!(status, 400);
+    assert!(page.contains("still waiting"));
+    deliver_redirect(idp, &redirect);
     session
         .finish()
         .expect(0)
@@ -172,24 +125,21 @@ fn wrong_state_at_the_loopback_gets_400_and_the_login_goes_on() {
 #[test]
 fn consent_denied_is_exit_5_and_stores_nothing() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &["--deny"]);
+    let world = World::for_idp(idp, "");
+    let (mut session, _, redirect) = approved_paste_login(&world, idp, &["--deny"]);
     assert!(redirect.contains("error=access_denied"), "{redirect}");
     session.paste(&redirect);
     session
         .finish()
         .expect(5)
         .stderr_has("refused: access_denied");
-    assert!(!token_file(&world).exists());
+    assert!(!world.token_file().exists());
 }
 
 #[test]
 fn audience_reaches_the_access_token() {
     let idp = Idp::shared();
-    let world = world_for(idp, "audience = \"https://api.example.com/\"");
-    paste_login(&world, idp).expect(0);
+    let world = logged_in(idp, "audience = \"https://api.example.com/\"");
     let tokens = stored(&world).unwrap();
     assert_eq!(tokens.audience.as_deref(), Some("https://api.example.com/"));
     let payload = tokens
@@ -211,8 +161,7 @@ fn audience_reaches_the_access_token() {
 #[test]
 fn json_token_request() {
     let idp = Idp::start(&["--json-token-requests"]);
-    let world = world_for(&idp, "token_request_format = \"json\"");
-    paste_login(&world, &idp).expect(0);
+    let world = logged_in(&idp, "token_request_format = \"json\"");
     let last = idp.get_json("/__test/last-request?endpoint=token");
     assert_eq!(last["body_format"], "json", "{last}");
     assert_eq!(last["params"]["grant_type"], "authorization_code");
@@ -228,8 +177,7 @@ fn json_token_request() {
 #[test]
 fn form_token_request_carries_the_verifier_and_redirect_uri() {
     let idp = Idp::start(&[]);
-    let world = world_for(&idp, "");
-    paste_login(&world, &idp).expect(0);
+    let _world = logged_in(&idp, "");
     let last = idp.get_json("/__test/last-request?endpoint=token");
     assert_eq!(last["body_format"], "form", "{last}");
     assert_eq!(last["params"]["client_id"], support::CLIENT_ID);
@@ -249,32 +197,23 @@ fn form_token_request_carries_the_verifier_and_redirect_uri() {
 #[test]
 fn token_endpoint_failures_keep_the_old_tokens() {
     let idp = Idp::start(&[]);
-    let world = world_for(&idp, "");
-    paste_login(&world, &idp).expect(0);
-    let before = std::fs::read(token_file(&world)).unwrap();
-
-    idp.fault("token", "invalid_grant", 1);
-    paste_login(&world, &idp)
-        .expect(5)
-        .stderr_has("invalid_grant: injected");
-    assert_eq!(std::fs::read(token_file(&world)).unwrap(), before);
-
-    idp.fault("token", "non_json", 1);
-    paste_login(&world, &idp)
-        .expect(6)
-        .stderr_has("not a token response")
-        .stderr_has("HTTP 200");
-    assert_eq!(std::fs::read(token_file(&world)).unwrap(), before);
-
-    idp.fault("token", "status_500", 1);
-    paste_login(&world, &idp)
-        .expect(6)
-        .stderr_has("HTTP 500: server_error");
-    assert_eq!(std::fs::read(token_file(&world)).unwrap(), before);
-
-    idp.fault("token", "drop", 1);
-    paste_login(&world, &idp).expect(6);
-    assert_eq!(std::fs::read(token_file(&world)).unwrap(), before);
+    let world = logged_in(&idp, "");
+    let before = std::fs::read(world.token_file()).unwrap();
+    // (the fault, the exit status, what stderr says)
+    let cases: &[(&str, i32, &[&str])] = &[
+        ("invalid_grant", 5, &["invalid_grant: injected"]),
+        ("non_json", 6, &["not a token response", "HTTP 200"]),
+        ("status_500", 6, &["HTTP 500: server_error"]),
+        ("drop", 6, &[]),
+    ];
+    for (kind, code, needles) in cases {
+        idp.fault("token", kind, 1);
+        let run = paste_login(&world, &idp).expect(*code);
+        for needle in *needles {
+            run.stderr_has(needle);
+        }
+        assert_eq!(std::fs::read(world.token_file()).unwrap(), before);
+    }
 }
 
 #[test]
@@ -294,21 +233,16 @@ fn port_in_use_is_exit_3_naming_the_port() {
 
 #[test]
 fn timeout_is_exit_8_and_stores_nothing() {
-    let idp = Idp::shared();
-    let world = world_for(idp, "");
-    let started = Instant::now();
-    let run = world
-        .run(&["login", "--no-browser", "--timeout", "1s"])
-        .expect(8);
-    run.stderr_has("timed out after 1s");
-    assert!(started.elapsed() < Duration::from_secs(15));
-    assert!(!token_file(&world).exists());
+    let world = World::for_idp(Idp::shared(), "");
+    let (run, took) = world.timed_run(&["login", "--no-browser", "--timeout", "1s"]);
+    run.expect(8).stderr_has("timed out after 1s");
+    assert!(took < Duration::from_secs(15));
+    assert!(!world.token_file().exists());
 }
 
 #[test]
 fn conflicting_flags_are_usage_errors() {
-    let idp = Idp::shared();
-    let world = world_for(idp, "");
+    let world = World::for_idp(Idp::shared(), "");
     world
         .run(&["login", "--no-loopback", "--no-paste"])
         .expect(2);
@@ -318,7 +252,7 @@ fn conflicting_flags_are_usage_errors() {
 #[test]
 fn ssh_session_prints_the_url_and_the_tunnel_command() {
     let idp = Idp::shared();
-    let world = world_for(idp, "");
+    let world = World::for_idp(idp, "");
     let run = world
         .run_env(
             &["login", "--timeout", "1"],
@@ -351,11 +285,8 @@ fn pasted_responses_with_a_wrong_or_missing_iss_are_refused() {
         discovery["authorization_response_iss_parameter_supported"],
         true
     );
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(""));
-    let mut session = Session::start(&world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &[]);
+    let world = World::for_idp(idp, "");
+    let (mut session, _, redirect) = approved_paste_login(&world, idp, &[]);
     let iss = format!("iss={}", latchkey::net::url::form_encode(&idp.issuer));
     assert!(redirect.contains(&iss), "{redirect}");
     session.paste(&redirect.replace(&iss, "iss=https%3A%2F%2Fevil.example"));

@@ -5,7 +5,7 @@
 mod support;
 
 use support::proxy::ConnectProxy;
-use support::{Idp, World, age_tokens, paste_login};
+use support::{Idp, Run, World, age_tokens, paste_login};
 
 /// A provider under a made-up, non-loopback name: only the test proxy (which sends every name
 /// to 127.0.0.1) can reach it, and its certificate is for 127.0.0.1 and localhost only.
@@ -19,18 +19,38 @@ fn ca(idp: &Idp) -> String {
         .to_string()
 }
 
-fn world_with(idp: &Idp, extra: &str) -> World {
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(extra));
+/// A world for the HTTPS provider whose profile trusts its CA (`ca_file`).
+fn trusting(idp: &Idp, extra: &str) -> World {
+    World::for_idp(idp, &format!("ca_file = \"{}\"\n{extra}", ca(idp)))
+}
+
+/// A world trusting the HTTPS provider that has logged in over TLS.
+fn logged_in_over_tls(idp: &Idp) -> World {
+    let world = trusting(idp, "");
+    paste_login(&world, idp).expect(0);
     world
 }
 
-fn trusting(idp: &Idp, extra: &str) -> World {
-    world_with(idp, &format!("ca_file = \"{}\"\n{extra}", ca(idp)))
+/// A provider of its own over HTTPS (its counters are the test's alone), a world logged in to
+/// it, and the counters reset: where the tests of what follows a login count requests.
+fn own_provider_logged_in() -> (Idp, World) {
+    let idp = Idp::start(&["--https"]);
+    let world = logged_in_over_tls(&idp);
+    idp.reset();
+    (idp, world)
 }
 
-/// A profile whose issuer is the HTTPS provider under `FAR_HOST`.
-fn far_world(idp: &Idp) -> World {
+/// A refresh: an access token valid for an hour is not valid for two.
+fn refresh(world: &World) -> Run {
+    age_tokens(world, 60);
+    world.run(&["token", "--min-valid", "2h"])
+}
+
+/// A login to the HTTPS provider under `FAR_HOST` (a profile of its own, trusting the
+/// provider's CA) with a test proxy as `HTTPS_PROXY`, and `env`: the proxy, to see what went
+/// through it, and the run.
+fn far_login_with_env_proxy(idp: &Idp, env: &[(&str, &str)]) -> (ConnectProxy, Run) {
+    let proxy = ConnectProxy::start();
     let far = idp.issuer.replace("127.0.0.1", FAR_HOST);
     let world = World::new();
     world.write_profiles(&format!(
@@ -38,23 +58,24 @@ fn far_world(idp: &Idp) -> World {
         support::CLIENT_ID,
         ca(idp)
     ));
-    world
+    let url = proxy.url();
+    let mut vars = vec![("HTTPS_PROXY", url.as_str())];
+    vars.extend_from_slice(env);
+    let run = world.run_env(&["login", "--no-browser", "--no-loopback"], &vars);
+    (proxy, run)
 }
 
 #[test]
 fn ca_file_trusts_the_https_provider_for_login_and_refresh() {
-    let idp = Idp::shared_https();
-    let world = trusting(idp, "");
-    paste_login(&world, idp).expect(0);
-    // An access token valid for an hour is not valid for two: this refreshes, over TLS.
-    age_tokens(&world, 60);
-    world.run(&["token", "--min-valid", "2h"]).expect(0);
+    let world = logged_in_over_tls(Idp::shared_https());
+    // This refreshes, over TLS.
+    refresh(&world).expect(0);
 }
 
 #[test]
 fn ssl_cert_file_trusts_the_https_provider() {
     let idp = Idp::shared_https();
-    let world = world_with(idp, "");
+    let world = World::for_idp(idp, "");
     world.set_env("SSL_CERT_FILE", &ca(idp));
     paste_login(&world, idp).expect(0);
 }
@@ -62,7 +83,7 @@ fn ssl_cert_file_trusts_the_https_provider() {
 #[test]
 fn an_unknown_issuer_is_exit_6_naming_the_problem_and_the_fix() {
     let idp = Idp::shared_https();
-    let world = world_with(idp, "");
+    let world = World::for_idp(idp, "");
     let run = world
         .run(&["login", "--no-browser", "--no-loopback"])
         .expect(6);
@@ -76,7 +97,7 @@ fn an_unknown_issuer_is_exit_6_naming_the_problem_and_the_fix() {
 #[test]
 fn an_unreadable_ca_file_is_a_configuration_error() {
     let idp = Idp::shared_https();
-    let world = world_with(idp, "ca_file = \"/nonexistent/corp-root.pem\"");
+    let world = World::for_idp(idp, "ca_file = \"/nonexistent/corp-root.pem\"");
     world
         .run(&["login", "--no-browser", "--no-loopback"])
         .expect(3)
@@ -98,8 +119,7 @@ fn discovery_login_and_refresh_go_through_the_profiles_proxy() {
     assert_eq!(counters["token"], 1, "the code exchange: {counters}");
 
     idp.reset();
-    age_tokens(&world, 60);
-    world.run(&["token", "--min-valid", "2h"]).expect(0);
+    refresh(&world).expect(0);
     assert_eq!(idp.counters()["token"], 1, "one refresh");
     let after_refresh = proxy.connects();
     assert!(
@@ -112,12 +132,7 @@ fn discovery_login_and_refresh_go_through_the_profiles_proxy() {
 #[test]
 fn the_environments_proxy_is_used_for_a_remote_host() {
     let idp = Idp::shared_https();
-    let proxy = ConnectProxy::start();
-    let world = far_world(idp);
-    let run = world.run_env(
-        &["login", "--no-browser", "--no-loopback"],
-        &[("HTTPS_PROXY", &proxy.url())],
-    );
+    let (proxy, run) = far_login_with_env_proxy(idp, &[]);
     // The proxy reached the provider; its certificate is not for that name, which is what a
     // TLS-inspecting proxy with the wrong certificate looks like too.
     assert_eq!(proxy.connects(), [format!("{FAR_HOST}:{}", idp.port)]);
@@ -129,15 +144,7 @@ fn the_environments_proxy_is_used_for_a_remote_host() {
 #[test]
 fn no_proxy_bypasses_the_environments_proxy() {
     let idp = Idp::shared_https();
-    let proxy = ConnectProxy::start();
-    let world = far_world(idp);
-    let run = world.run_env(
-        &["login", "--no-browser", "--no-loopback"],
-        &[
-            ("HTTPS_PROXY", &proxy.url()),
-            ("NO_PROXY", "localhost,.latchkey.test"),
-        ],
-    );
+    let (proxy, run) = far_login_with_env_proxy(idp, &[("NO_PROXY", "localhost,.latchkey.test")]);
     assert!(proxy.connects().is_empty(), "{:?}", proxy.connects());
     // Direct, the made-up name does not resolve: the message names the host.
     run.expect(6)
@@ -153,8 +160,7 @@ fn loopback_providers_are_never_proxied_from_the_environment() {
         world.set_env(var, &proxy.url());
     }
     paste_login(&world, idp).expect(0);
-    age_tokens(&world, 60);
-    world.run(&["token", "--min-valid", "2h"]).expect(0);
+    refresh(&world).expect(0);
     assert!(proxy.connects().is_empty(), "{:?}", proxy.connects());
 }
 
@@ -182,23 +188,15 @@ fn a_500_is_retried_and_the_refresh_succeeds() {
 
     idp.reset();
     idp.fault("token", "status_500", 1);
-    age_tokens(&world, 60);
-    world.run(&["token", "--min-valid", "2h"]).expect(0);
+    refresh(&world).expect(0);
     assert_eq!(idp.counters()["token"], 2, "one 500, then the refresh");
 }
 
 #[test]
 fn invalid_grant_is_never_retried() {
-    let idp = Idp::start(&["--https"]);
-    let world = trusting(&idp, "");
-    paste_login(&world, &idp).expect(0);
-    idp.reset();
+    let (idp, world) = own_provider_logged_in();
     idp.fault("token", "invalid_grant", 1);
-    age_tokens(&world, 60);
-    world
-        .run(&["token", "--min-valid", "2h"])
-        .expect(4)
-        .stderr_has("invalid_grant");
+    refresh(&world).expect(4).stderr_has("invalid_grant");
     assert_eq!(idp.counters()["token"], 1, "exactly one token request");
 }
 
@@ -217,10 +215,7 @@ fn the_code_exchange_is_not_resent_after_a_500() {
 
 #[test]
 fn revocation_is_retried() {
-    let idp = Idp::start(&["--https"]);
-    let world = trusting(&idp, "");
-    paste_login(&world, &idp).expect(0);
-    idp.reset();
+    let (idp, world) = own_provider_logged_in();
     idp.fault("revocation", "status_500", 1);
     world.run(&["logout"]).expect(0);
     // The refresh token (once refused, then accepted) and the access token.

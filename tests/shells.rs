@@ -3,8 +3,12 @@
 //! nothing is skipped. The nushell, PowerShell and elvish scripts are checked structurally by
 //! the unit tests in src/generate.rs.
 
+mod support;
+
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::World;
 
 const INSTALL: &str = "apt-get install bash-completion zsh fish mandoc man-db (or run .ci/run)";
 const BASH_COMPLETION: &str = "/usr/share/bash-completion/bash_completion";
@@ -26,59 +30,51 @@ fn require(program: &str, package: &str) {
 }
 
 /// A scratch world: `latchkey` on PATH (the scripts run it for profile names), a profiles file
-/// with `alpha` and `beta`, and a HOME of its own.
+/// with `alpha` and `beta` (not where latchkey looks by default), and a HOME of its own.
 struct Sandbox {
-    dir: tempfile::TempDir,
+    world: World,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("latchkey-shells-")
-            .tempdir()
-            .unwrap();
-        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let world = World::new();
+        std::fs::create_dir_all(world.dir.path().join("bin")).unwrap();
+        std::fs::create_dir_all(world.home()).unwrap();
         std::os::unix::fs::symlink(
             env!("CARGO_BIN_EXE_latchkey"),
-            dir.path().join("bin/latchkey"),
+            world.dir.path().join("bin/latchkey"),
         )
         .unwrap();
-        std::fs::write(
-            dir.path().join("profiles.toml"),
+        world.write_file(
+            "profiles.toml",
             "default_profile = \"alpha\"\n\
              [profiles.alpha]\ndomain = \"alpha.auth0.com\"\nclient_id = \"a\"\n\
              [profiles.beta]\nissuer = \"https://beta.example/\"\nclient_id = \"b\"\n",
-        )
-        .unwrap();
-        Sandbox { dir }
+        );
+        Sandbox { world }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.world.dir.path().join(name)
     }
 
     fn profiles(&self) -> String {
         self.path("profiles.toml").display().to_string()
     }
 
-    /// A shell with a clean environment; `LATCHKEY_CONFIG` names the test profiles unless
-    /// `with_config_env` is false (then only a typed --config can find them).
+    /// A shell in the world's clean environment, `latchkey` first on PATH; `LATCHKEY_CONFIG`
+    /// names the test profiles unless `with_config_env` is false (then only a typed --config
+    /// can find them).
     fn shell(&self, program: &str, with_config_env: bool) -> Command {
-        let mut cmd = Command::new(program);
+        let mut cmd = self.world.command(program);
         let path = format!(
             "{}:{}",
             self.path("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let home = self.path("home");
-        cmd.env_clear()
-            .env("PATH", path)
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
+        cmd.env("PATH", path)
             .env("TERM", "dumb")
-            .current_dir(self.dir.path());
+            .current_dir(self.world.dir.path());
         if with_config_env {
             cmd.env("LATCHKEY_CONFIG", self.path("profiles.toml"));
         }
@@ -96,6 +92,11 @@ fn run(mut cmd: Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Owned command-line arguments from strings and paths alike.
+fn args(parts: &[&dyn AsRef<OsStr>]) -> Vec<OsString> {
+    parts.iter().map(|part| part.as_ref().to_owned()).collect()
 }
 
 /// The candidates, one a line, without descriptions, duplicates or blank lines.
@@ -123,43 +124,99 @@ fn assert_offers_only(shell: &str, line: &str, got: &[String], expected: &[&str]
     assert_eq!(got, expected, "{shell}: completing {line:?}");
 }
 
-/// The checks every shell must pass, given a way to complete a line.
-fn check_shell(shell: &str, complete: impl Fn(&str, bool) -> Vec<String>, sandbox: &Sandbox) {
-    let line = "latchkey lo";
-    assert_offers_only(shell, line, &complete(line, true), &["login", "logout"]);
+/// One shell's way to load latchkey's completion script and to complete a line: all that
+/// differs between the shells, so every shell is run and checked by the same code.
+struct Shell<'a> {
+    /// The program, also the shell's name in messages.
+    program: &'static str,
+    sandbox: &'a Sandbox,
+    /// Arguments that load the script and print what shows it is registered.
+    load: Vec<OsString>,
+    /// Arguments that, followed by a line, print the candidates for completing it.
+    complete: Vec<OsString>,
+    /// Whether completing must print nothing on stderr (not checked for zsh, whose driver
+    /// talks to an interactive zsh on a pseudo-terminal).
+    complete_quietly: bool,
+}
 
-    let line = "latchkey login --";
-    let got = complete(line, true);
-    assert_offers(
-        shell,
-        line,
-        &got,
-        &["--no-browser", "--timeout", "--no-loopback", "--profile"],
-    );
-    assert!(
-        !got.iter().any(|g| g == "--json"),
-        "{shell}: login offers another command's flag: {got:?}"
-    );
-
-    for line in [
-        "latchkey -p ",
-        "latchkey login -p ",
-        "latchkey token --profile ",
-    ] {
-        assert_offers_only(shell, line, &complete(line, true), &["alpha", "beta"]);
+impl Shell<'_> {
+    /// Loads the script, which must succeed without a word on stderr; returns its stdout.
+    fn load(&self) -> String {
+        let mut cmd = self.sandbox.shell(self.program, true);
+        cmd.args(&self.load);
+        let out = run(cmd);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
-    let line = "latchkey status -p b";
-    assert_offers_only(shell, line, &complete(line, true), &["beta"]);
 
-    // Without LATCHKEY_CONFIG, the --config typed on the line is where the names come from.
-    let line = format!("latchkey --config {} -p ", sandbox.profiles());
-    assert_offers_only(shell, &line, &complete(&line, false), &["alpha", "beta"]);
+    /// The candidates for completing `line`, as the shell offers them.
+    fn complete(&self, line: &str, with_config_env: bool) -> Vec<String> {
+        let mut cmd = self.sandbox.shell(self.program, with_config_env);
+        cmd.args(&self.complete).arg(line);
+        let out = run(cmd);
+        if self.complete_quietly {
+            assert!(
+                out.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        candidates(&out)
+    }
 
-    // `profiles --names` is hidden: never offered.
-    let line = "latchkey profiles --";
-    let got = complete(line, true);
-    assert_offers(shell, line, &got, &["--json"]);
-    assert!(!got.iter().any(|g| g == "--names"), "{shell}: {got:?}");
+    /// The checks every shell must pass.
+    fn check(&self) {
+        let shell = self.program;
+        let line = "latchkey lo";
+        assert_offers_only(
+            shell,
+            line,
+            &self.complete(line, true),
+            &["login", "logout"],
+        );
+
+        let line = "latchkey login --";
+        let got = self.complete(line, true);
+        assert_offers(
+            shell,
+            line,
+            &got,
+            &["--no-browser", "--timeout", "--no-loopback", "--profile"],
+        );
+        assert!(
+            !got.iter().any(|g| g == "--json"),
+            "{shell}: login offers another command's flag: {got:?}"
+        );
+
+        for line in [
+            "latchkey -p ",
+            "latchkey login -p ",
+            "latchkey token --profile ",
+        ] {
+            assert_offers_only(shell, line, &self.complete(line, true), &["alpha", "beta"]);
+        }
+        let line = "latchkey status -p b";
+        assert_offers_only(shell, line, &self.complete(line, true), &["beta"]);
+
+        // Without LATCHKEY_CONFIG, the --config typed on the line is where the names come from.
+        let line = format!("latchkey --config {} -p ", self.sandbox.profiles());
+        assert_offers_only(
+            shell,
+            &line,
+            &self.complete(&line, false),
+            &["alpha", "beta"],
+        );
+
+        // `profiles --names` is hidden: never offered.
+        let line = "latchkey profiles --";
+        let got = self.complete(line, true);
+        assert_offers(shell, line, &got, &["--json"]);
+        assert!(!got.iter().any(|g| g == "--names"), "{shell}: {got:?}");
+    }
 }
 
 #[test]
@@ -171,22 +228,6 @@ fn bash_completes_commands_flags_and_profiles() {
     );
     let script = committed("completions/latchkey.bash");
     let sandbox = Sandbox::new();
-
-    let mut load = sandbox.shell("bash", true);
-    load.arg("-c")
-        .arg(format!(
-            "set -u; source {BASH_COMPLETION}; set +u; source \"$1\"; complete -p latchkey"
-        ))
-        .arg("bash")
-        .arg(&script);
-    let out = run(load);
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("-F _latchkey"));
-
     // What bash does on Tab: COMP_* describe the line, the function fills COMPREPLY.
     let driver = format!(
         r#"source {BASH_COMPLETION}
@@ -201,20 +242,22 @@ _latchkey latchkey "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
 printf '%s\n' "${{COMPREPLY[@]}}"
 "#
     );
-    let complete = |line: &str, with_config_env: bool| {
-        let mut cmd = sandbox.shell("bash", with_config_env);
-        cmd.args(["--norc", "--noprofile", "-c", &driver, "bash"])
-            .arg(&script)
-            .arg(line);
-        let out = run(cmd);
-        assert!(
-            out.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        candidates(&out)
+    let bash = Shell {
+        program: "bash",
+        sandbox: &sandbox,
+        load: args(&[
+            &"-c",
+            &format!(
+                "set -u; source {BASH_COMPLETION}; set +u; source \"$1\"; complete -p latchkey"
+            ),
+            &"bash",
+            &script,
+        ]),
+        complete: args(&[&"--norc", &"--noprofile", &"-c", &driver, &"bash", &script]),
+        complete_quietly: true,
     };
-    check_shell("bash", complete, &sandbox);
+    assert!(bash.load().contains("-F _latchkey"));
+    bash.check();
 }
 
 #[test]
@@ -229,23 +272,6 @@ fn zsh_completes_commands_flags_and_profiles() {
         functions.join("_latchkey"),
     )
     .unwrap();
-
-    let mut load = sandbox.shell("zsh", true);
-    load.args([
-        "-f",
-        "-c",
-        "fpath=($1 $fpath); autoload -U compinit; compinit -u -D; source $1/_latchkey; \
-         print -r -- $_comps[latchkey]",
-        "zsh",
-    ])
-    .arg(&functions);
-    let out = run(load);
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "_latchkey");
 
     // An interactive zsh on a pseudo-terminal (zpty) gets the line and a Tab. compadd is
     // wrapped to print every candidate it is given, and Tab is bound to a widget that
@@ -274,14 +300,22 @@ zpty -d z
 kill $watchdog 2>/dev/null
 for line in ${(M)out:#*CANDIDATE:*}; do print -r -- ${line#*CANDIDATE:}; done
 "#;
-    let complete = |line: &str, with_config_env: bool| {
-        let mut cmd = sandbox.shell("zsh", with_config_env);
-        cmd.args(["-f", "-c", driver, "zsh"])
-            .arg(&functions)
-            .arg(line);
-        candidates(&run(cmd))
+    let zsh = Shell {
+        program: "zsh",
+        sandbox: &sandbox,
+        load: args(&[
+            &"-f",
+            &"-c",
+            &"fpath=($1 $fpath); autoload -U compinit; compinit -u -D; source $1/_latchkey; \
+              print -r -- $_comps[latchkey]",
+            &"zsh",
+            &functions,
+        ]),
+        complete: args(&[&"-f", &"-c", &driver, &"zsh", &functions]),
+        complete_quietly: false,
     };
-    check_shell("zsh", complete, &sandbox);
+    assert_eq!(zsh.load().trim(), "_latchkey");
+    zsh.check();
 }
 
 #[test]
@@ -289,39 +323,25 @@ fn fish_completes_commands_flags_and_profiles() {
     require("fish", "fish");
     let script = committed("completions/latchkey.fish");
     let sandbox = Sandbox::new();
-
-    let mut load = sandbox.shell("fish", true);
-    load.args([
-        "--no-config",
-        "-c",
-        "source $argv[1]; complete -c latchkey | count",
-    ])
-    .arg(&script);
-    let out = run(load);
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let complete = |line: &str, with_config_env: bool| {
-        let mut cmd = sandbox.shell("fish", with_config_env);
-        cmd.args([
-            "--no-config",
-            "-c",
-            "source $argv[1]; complete --do-complete $argv[2]",
-        ])
-        .arg(&script)
-        .arg(line);
-        let out = run(cmd);
-        assert!(
-            out.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        candidates(&out)
+    let fish = Shell {
+        program: "fish",
+        sandbox: &sandbox,
+        load: args(&[
+            &"--no-config",
+            &"-c",
+            &"source $argv[1]; complete -c latchkey | count",
+            &script,
+        ]),
+        complete: args(&[
+            &"--no-config",
+            &"-c",
+            &"source $argv[1]; complete --do-complete $argv[2]",
+            &script,
+        ]),
+        complete_quietly: true,
     };
-    check_shell("fish", complete, &sandbox);
+    fish.load();
+    fish.check();
 }
 
 #[test]

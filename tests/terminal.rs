@@ -3,153 +3,29 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-use support::{Idp, World, browser};
+use std::time::Duration;
+use support::tmux::{Tmux, authorize_url};
+use support::{Idp, World, approve};
 
-/// A tmux server of its own (its own socket), killed when the test ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new(name: &str) -> Tmux {
-        let available = Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            available,
-            "tmux is required for the terminal tests: apt-get install tmux (.ci/run installs it)"
-        );
-        Tmux {
-            socket: format!("latchkey-{name}-{}", std::process::id()),
-        }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts `command` in a 100x30 window; the shell stays to show the exit status.
-    fn start(&self, command: &str) {
-        self.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            command,
-        ]);
-    }
-
-    /// The screen, wrapped lines joined.
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-t", "t"])
-    }
-
-    /// The screen as rows, exactly as displayed.
-    fn rows(&self) -> Vec<String> {
-        self.tmux(&["capture-pane", "-p", "-t", "t"])
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn send_literal(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "t", "-l", text]);
-    }
-
-    fn send_key(&self, key: &str) {
-        self.tmux(&["send-keys", "-t", "t", key]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// The command line tmux runs: latchkey in the test's isolated world, then its exit status.
-fn login_command(world: &World, args: &str, extra_env: &str) -> String {
-    let bin = env!("CARGO_BIN_EXE_latchkey");
-    let home = |p: &Path| shell_quote(&p.display().to_string());
-    format!(
-        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={} XDG_CONFIG_HOME={} XDG_DATA_HOME={} {extra_env} {} {args}; echo EXIT=$?; sleep 60",
-        home(&world.home()),
-        home(&world.config_home()),
-        home(&world.data_home()),
-        shell_quote(bin)
-    )
-}
-
-fn authorize_url(screen: &str, idp: &Idp) -> String {
-    let prefix = format!("{}/auth?", idp.issuer);
-    screen
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no authorize URL on screen:\n{screen}"))
-        .to_owned()
+/// `latchkey ARGS` in a world with a profile for the shared provider, running in a tmux of its
+/// own (`name` tells the servers apart): where every terminal test starts. Keep the world alive
+/// as long as the terminal.
+fn in_tmux(name: &str, args: &str, extra_env: &str) -> (World, Tmux) {
+    let world = World::for_idp(Idp::shared(), "");
+    let tmux = Tmux::new(name);
+    tmux.start_latchkey(&world, args, extra_env);
+    (world, tmux)
 }
 
 #[test]
 fn pasting_under_the_spinner_is_not_garbled() {
     let idp = Idp::shared();
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(""));
-    let tmux = Tmux::new("paste");
-    tmux.start(&login_command(
-        &world,
-        "login --no-loopback --no-browser",
-        "NO_COLOR=1",
-    ));
+    let (_world, tmux) = in_tmux("paste", "login --no-loopback --no-browser", "NO_COLOR=1");
     let screen = tmux.wait_for("the prompt and the spinner", |s| {
         s.contains("Paste the redirect URL or code here:") && s.contains("left")
     });
     let url = authorize_url(&screen, idp);
-    let out = browser(&["login", &url, "--print"], None);
-    assert!(out.status.success());
-    let redirect = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let redirect = approve(&url, idp, &[]);
     assert!(
         redirect.len() > 100,
         "the redirect URL wraps at 100 columns: {redirect}"
@@ -171,8 +47,7 @@ fn pasting_under_the_spinner_is_not_garbled() {
     );
 
     tmux.send_key("Enter");
-    let screen = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
-    assert!(screen.contains("EXIT=0"), "{screen}");
+    let screen = tmux.wait_for_exit(0);
     assert!(
         screen.contains("Logged in as alice@example.com"),
         "{screen}"
@@ -186,14 +61,7 @@ fn pasting_under_the_spinner_is_not_garbled() {
 #[test]
 fn a_bad_paste_is_refused_and_the_prompt_comes_back() {
     let idp = Idp::shared();
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(""));
-    let tmux = Tmux::new("junk");
-    tmux.start(&login_command(
-        &world,
-        "login --no-loopback --no-browser",
-        "",
-    ));
+    let (_world, tmux) = in_tmux("junk", "login --no-loopback --no-browser", "");
     let screen = tmux.wait_for("the prompt", |s| {
         s.contains("Paste the redirect URL or code here:")
     });
@@ -203,30 +71,23 @@ fn a_bad_paste_is_refused_and_the_prompt_comes_back() {
     tmux.wait_for("the rejection", |s| {
         s.contains("not accepted") && s.matches("Paste the redirect URL or code here:").count() == 2
     });
-    let out = browser(&["login", &url, "--print"], None);
-    let redirect = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let redirect = approve(&url, idp, &[]);
     tmux.send_literal(&redirect);
     tmux.send_key("Enter");
-    let screen = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
-    assert!(screen.contains("EXIT=0"), "{screen}");
+    tmux.wait_for_exit(0);
 }
 
 #[test]
 fn ctrl_c_exits_130_restores_the_terminal_and_stores_nothing() {
-    let idp = Idp::shared();
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(""));
-    let tmux = Tmux::new("ctrlc");
-    tmux.start(&login_command(&world, "login --no-browser", ""));
+    let (world, tmux) = in_tmux("ctrlc", "login --no-browser", "");
     tmux.wait_for("the spinner", |s| s.contains("left"));
     tmux.send_key("C-c");
-    let screen = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
-    assert!(screen.contains("EXIT=130"), "{screen}");
+    let screen = tmux.wait_for_exit(130);
     assert!(
         screen.contains("interrupted; nothing was stored"),
         "{screen}"
     );
-    assert!(!world.data_home().join("latchkey/tokens/local.age").exists());
+    assert!(!world.token_file().exists());
     // The scroll region is gone: output reaches the last row again.
     tmux.send_literal("");
     let rows = tmux.rows();
@@ -238,11 +99,7 @@ fn ctrl_c_exits_130_restores_the_terminal_and_stores_nothing() {
 
 #[test]
 fn device_login_draws_a_qr_code_that_fits_80_columns() {
-    let idp = Idp::shared();
-    let world = World::new();
-    world.write_profiles(&idp.profile_toml(""));
-    let tmux = Tmux::new("qr");
-    tmux.start(&login_command(&world, "login --device --timeout 20", ""));
+    let (world, tmux) = in_tmux("qr", "login --device --timeout 20", "");
     let screen = tmux.wait_for("the QR code", |s| {
         s.contains("Check that the page shows the code") && s.contains("████")
     });
@@ -257,11 +114,7 @@ fn device_login_draws_a_qr_code_that_fits_80_columns() {
     });
 
     let plain = Tmux::new("noqr");
-    plain.start(&login_command(
-        &world,
-        "login --device --no-qr --timeout 20",
-        "",
-    ));
+    plain.start_latchkey(&world, "login --device --no-qr --timeout 20", "");
     let screen = plain.wait_for("the code", |s| {
         s.contains("Check that the page shows the code")
     });

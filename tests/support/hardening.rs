@@ -4,10 +4,8 @@
 use super::{Run, Session, World};
 use latchkey::config::KeySource;
 use latchkey::store::{StoredTokens, TokenStore};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 impl World {
@@ -29,46 +27,9 @@ impl World {
         }
         cmd
     }
-
-    /// latchkey's store directory in this world (`$XDG_DATA_HOME/latchkey`).
-    pub fn store_dir(&self) -> PathBuf {
-        self.data_home().join("latchkey")
-    }
-
-    pub fn tokens_dir(&self) -> PathBuf {
-        self.store_dir().join("tokens")
-    }
-
-    pub fn token_file(&self) -> PathBuf {
-        self.tokens_dir().join("local.age")
-    }
 }
 
 impl Session {
-    /// A session around any command that ends in `latchkey login` (e.g. one under `sh`).
-    pub fn from_command(mut cmd: Command) -> Session {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start latchkey login");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Session {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
     /// The process id, to recognise what a killed latchkey left behind.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1,10 +1,16 @@
-//! Shared test support: an isolated HOME/XDG world per test, the real `latchkey` binary, and
-//! the real OpenID provider from `tests/idp` started once per test binary.
+//! Shared test support, the one test world every end-to-end test starts from: an isolated
+//! HOME/XDG world per test, the real `latchkey` binary in it, the real OpenID provider from
+//! `tests/idp` (started once per test binary, or per test that counts its requests), a login by
+//! paste or loopback driven with the browser stand-in, and (in submodules) a tmux terminal, a
+//! provider of our own for answers the real one never gives, and a CONNECT proxy.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod fake;
 pub mod hardening;
 pub mod proxy;
+pub mod tmux;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -14,6 +20,12 @@ use std::time::{Duration, Instant};
 pub const CLIENT_ID: &str = "latchkey-test";
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "wonderland";
+
+/// `latchkey login` by paste only: no loopback listener, no browser. Most login tests use it
+/// because the test then decides exactly what is pasted and when.
+pub const PASTE_LOGIN: &[&str] = &["login", "--no-loopback", "--no-browser"];
+/// `latchkey login` by the loopback listener only, for the tests that talk to the listener.
+pub const LOOPBACK_LOGIN: &[&str] = &["login", "--no-browser", "--no-paste"];
 
 /// A throwaway home: HOME, XDG_CONFIG_HOME and XDG_DATA_HOME point inside it, nothing else of
 /// the developer's environment leaks in.
@@ -32,6 +44,14 @@ impl World {
             dir,
             env: Default::default(),
         }
+    }
+
+    /// A world whose profiles file holds one profile `local` for `idp` (and `extra` TOML lines
+    /// in it): where every test against a provider starts, so none writes its own.
+    pub fn for_idp(idp: &Idp, extra: &str) -> World {
+        let world = World::new();
+        world.write_profiles(&idp.profile_toml(extra));
+        world
     }
 
     /// An environment variable every later run in this world gets.
@@ -53,6 +73,22 @@ impl World {
         self.home().join(".local/share")
     }
 
+    /// latchkey's store directory in this world (`$XDG_DATA_HOME/latchkey`).
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_home().join("latchkey")
+    }
+
+    /// Where the token files, their locks and the provider caches live.
+    pub fn tokens_dir(&self) -> PathBuf {
+        self.store_dir().join("tokens")
+    }
+
+    /// Profile `local`'s token file: the one file most tests check was written, kept or left
+    /// alone.
+    pub fn token_file(&self) -> PathBuf {
+        self.tokens_dir().join("local.age")
+    }
+
     /// Where latchkey looks for profiles by default in this world.
     pub fn profiles_path(&self) -> PathBuf {
         self.config_home().join("latchkey/profiles.toml")
@@ -71,17 +107,46 @@ impl World {
         path
     }
 
-    /// The real binary, with a clean environment.
-    pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        cmd.args(args)
-            .env_clear()
+    /// A `$BROWSER` script that runs `before` (shell lines), then does what a person does: the
+    /// browser stand-in follows the login to latchkey's listener and logs the page it got to
+    /// `browser.log` in this world (read it with `read_file`).
+    pub fn browser_script(&self, name: &str, before: &str) -> PathBuf {
+        let script = self.write_file(
+            name,
+            &format!(
+                "#!/bin/sh\n{before}exec node {} login \"$1\" --follow > {}/browser.log 2>&1\n",
+                idp_dir().join("browser.js").display(),
+                self.dir.path().display()
+            ),
+        );
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        script
+    }
+
+    /// A file of this world's directory (one `write_file` or a browser script wrote).
+    pub fn read_file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// `program` in this world alone: an environment cleared but for PATH, HOME and the XDG
+    /// directories, so nothing of the developer's setup leaks in (the binary, and the shells
+    /// that complete its command line, start from this).
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.config_home())
-            .env("XDG_DATA_HOME", self.data_home())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+            .env("XDG_DATA_HOME", self.data_home());
+        cmd
+    }
+
+    /// The real binary, with a clean environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
         for (k, v) in self.env.borrow().iter() {
             cmd.env(k, v);
         }
@@ -98,6 +163,21 @@ impl World {
             cmd.env(k, v);
         }
         Run::from(cmd.output().expect("run latchkey"))
+    }
+
+    /// A run and how long it took: the tests of `--timeout` bound the wall time too.
+    pub fn timed_run(&self, args: &[&str]) -> (Run, Duration) {
+        let started = Instant::now();
+        let run = self.run(args);
+        (run, started.elapsed())
+    }
+
+    /// `latchkey login` with `script` as `$BROWSER`.
+    pub fn login_with_browser(&self, script: &Path) -> Run {
+        self.run_env(
+            &["login"],
+            &[("BROWSER", script.to_str().expect("a UTF-8 path"))],
+        )
     }
 }
 
@@ -132,22 +212,19 @@ impl Run {
     }
 
     pub fn stderr_has(&self, needle: &str) -> &Run {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}:\n{}",
-            self.stderr
-        );
+        has("stderr", &self.stderr, needle);
         self
     }
 
     pub fn stdout_has(&self, needle: &str) -> &Run {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}:\n{}",
-            self.stdout
-        );
+        has("stdout", &self.stdout, needle);
         self
     }
+}
+
+/// One check for both streams, so the two can never drift apart in what they accept.
+fn has(stream: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "{stream} lacks {needle:?}:\n{text}");
 }
 
 /// One running `tests/idp/server.js`.
@@ -342,6 +419,25 @@ pub fn browser(args: &[&str], ca: Option<&Path>) -> Output {
     cmd.output().expect("run tests/idp/browser.js")
 }
 
+/// Runs the browser stand-in, which must succeed, and returns what it printed (trimmed): a
+/// failing stand-in says why here rather than as a confusing failure later.
+pub fn browse(args: &[&str], ca: Option<&Path>) -> String {
+    let out = browser(args, ca);
+    assert!(
+        out.status.success(),
+        "browser stand-in failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Completes the provider's pages for an authorize URL and returns where it redirected.
+pub fn approve(url: &str, idp: &Idp, extra: &[&str]) -> String {
+    let mut args = vec!["login", url, "--print"];
+    args.extend(extra);
+    browse(&args, idp.ca.as_deref())
+}
+
 /// Reads a child's whole stream into a string on a thread (so pipes never fill up).
 pub fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
@@ -366,13 +462,51 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn start(world: &World, args: &[&str], env: &[(&str, &str)]) -> Session {
-        let mut cmd = world.cmd(args);
-        for (k, v) in env {
-            cmd.env(k, v);
+    /// `latchkey ARGS` in `world`, its stdin ours to paste into.
+    pub fn start(world: &World, args: &[&str]) -> Session {
+        Session::from_command(world.cmd(args))
+    }
+
+    /// A session around any command that ends in `latchkey login` (e.g. one under `sh`): the
+    /// one way a test spawns a login and reads it.
+    pub fn from_command(mut cmd: Command) -> Session {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start latchkey login");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
         }
-        // One way to spawn and read a login: hardening.rs's from_command.
-        Session::from_command(cmd)
+    }
+
+    /// `latchkey ARGS` started in `world` up to the authorize URL for `idp` it prints: where
+    /// every code-flow login a test drives by hand begins.
+    pub fn login(world: &World, idp: &Idp, args: &[&str]) -> (Session, String) {
+        let mut session = Session::start(world, args);
+        let url = session.authorize_url(idp);
+        (session, url)
+    }
+
+    /// A device login (`args`) started in `world` up to the verification URL for `idp` it
+    /// prints: what a person would open on another device.
+    pub fn device_login(world: &World, idp: &Idp, args: &[&str]) -> (Session, String) {
+        let mut session = Session::start(world, args);
+        let prefix = format!("{}/device?user_code=", idp.issuer);
+        let url = session.wait_line("verification URL", |l| l.starts_with(&prefix));
+        (session, url)
     }
 
     /// Waits for a stderr line matching `pred`.
@@ -434,17 +568,28 @@ impl Session {
     }
 }
 
-/// Completes the provider's pages for an authorize URL and returns where it redirected.
-pub fn approve(url: &str, idp: &Idp, extra: &[&str]) -> String {
-    let mut args = vec!["login", url, "--print"];
-    args.extend(extra);
-    let out = browser(&args, idp.ca.as_deref());
-    assert!(
-        out.status.success(),
-        "browser stand-in failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+/// A paste login up to the paste: the session, its authorize URL, and where the provider
+/// redirected once the browser stand-in went through its pages (`extra`: e.g. `--deny`). The
+/// test decides what to paste, and when.
+pub fn approved_paste_login(world: &World, idp: &Idp, extra: &[&str]) -> (Session, String, String) {
+    let (session, url) = Session::login(world, idp, PASTE_LOGIN);
+    let redirect = approve(&url, idp, extra);
+    (session, url, redirect)
+}
+
+/// Logs in by pasting the redirect URL: the quickest real login, used by many tests.
+pub fn paste_login(world: &World, idp: &Idp) -> Run {
+    let (mut session, _, redirect) = approved_paste_login(world, idp, &[]);
+    session.paste(&redirect);
+    session.finish()
+}
+
+/// A world for `idp` (with `extra` profile lines) that has logged in: the start of every test
+/// of what comes after a login.
+pub fn logged_in(idp: &Idp, extra: &str) -> World {
+    let world = World::for_idp(idp, extra);
+    paste_login(&world, idp).expect(0);
+    world
 }
 
 pub fn query_param(url: &str, key: &str) -> String {
@@ -457,19 +602,44 @@ pub fn query_param(url: &str, key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} not in {url}"))
 }
 
-/// Logs in by pasting the redirect URL: the quickest real login, used by many tests.
-pub fn paste_login(world: &World, idp: &Idp) -> Run {
-    let mut session = Session::start(world, &["login", "--no-loopback", "--no-browser"], &[]);
-    let url = session.authorize_url(idp);
-    let redirect = approve(&url, idp, &[]);
-    session.paste(&redirect);
-    session.finish()
+/// A loopback login started in `world`: the session, its authorize URL, and the `redirect_uri`
+/// in it, where latchkey's listener waits (the tests of the listener talk to it there).
+pub fn loopback_login(world: &World, idp: &Idp) -> (Session, String, String) {
+    let (session, url) = Session::login(world, idp, LOOPBACK_LOGIN);
+    let redirect_uri = query_param(&url, "redirect_uri");
+    (session, url, redirect_uri)
+}
+
+/// The port of latchkey's loopback listener, from the `redirect_uri` of its authorize URL: the
+/// tests that send the listener requests of their own connect there.
+pub fn loopback_port(redirect_uri: &str) -> u16 {
+    redirect_uri
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no loopback port in {redirect_uri}"))
+}
+
+/// GETs `url` (a callback to latchkey's loopback listener) as a browser would: the status and
+/// the page.
+pub fn loopback_get(idp: &Idp, url: &str) -> (u16, String) {
+    let mut answer = idp.agent().get(url).call().expect("a callback");
+    let page = answer.body_mut().read_to_string().unwrap();
+    (answer.status().as_u16(), page)
+}
+
+/// Delivers the provider's redirect to latchkey's loopback listener, as the browser would, and
+/// checks that the listener took it: HTTP 200 and the page that says the tab may be closed.
+pub fn deliver_redirect(idp: &Idp, redirect: &str) {
+    let (status, page) = loopback_get(idp, redirect);
+    assert_eq!(status, 200);
+    assert!(page.contains("close this tab"));
 }
 
 /// The tokens stored for profile `local`, decrypted with latchkey's own key (the test reads
 /// what a user's latchkey would).
 pub fn stored(world: &World) -> Option<latchkey::store::StoredTokens> {
-    let store = latchkey::store::TokenStore::at(world.data_home().join("latchkey"));
+    let store = latchkey::store::TokenStore::at(world.store_dir());
     store
         .load("local", || {
             store.key_for_reading(&latchkey::config::KeySource::Generated, "local")
@@ -477,10 +647,21 @@ pub fn stored(world: &World) -> Option<latchkey::store::StoredTokens> {
         .unwrap()
 }
 
+/// The stored refresh token of profile `local`, to try it at the provider as an attacker
+/// holding it would.
+pub fn stored_refresh_token(world: &World) -> String {
+    stored(world)
+        .expect("stored tokens")
+        .refresh_token
+        .expect("a refresh token")
+        .secret()
+        .to_owned()
+}
+
 /// Makes the stored tokens of profile `local` look `secs` older than they are (as if the login
 /// had happened earlier), so refresh tests need not sleep past the just-issued window.
 pub fn age_tokens(world: &World, secs: u64) {
-    let store = latchkey::store::TokenStore::at(world.data_home().join("latchkey"));
+    let store = latchkey::store::TokenStore::at(world.store_dir());
     let source = latchkey::config::KeySource::Generated;
     let key = store.key_for_reading(&source, "local").unwrap();
     let sealed = store
