@@ -13,7 +13,8 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('token', 'Print a valid access token for scripts, refreshing it first when it is about to expire.')
                 ,@('status', 'Show whether profiles are logged in, as whom, and until when (never a token value).')
                 ,@('logout', 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.')
-                ,@('profiles', 'List the profiles in the profiles file, marking the default.')
+                ,@('profiles', 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile''s settings and where each came from, `add`, `use` and `remove` change the file.')
+                ,@('doctor', 'Check a profile''s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).')
                 ,@('completions', 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.')
                 ,@('man', 'Print the man page, latchkey(1), as roff on stdout.')
             )
@@ -85,6 +86,9 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
         'latchkey profiles' = @{
             Subcommands = @(
                 ,@('show', 'Print a profile''s effective settings and where each value came from.')
+                ,@('add', 'Add a profile to the profiles file (creating the file if needed), checked exactly as loading checks it; comments and layout in the file are kept.')
+                ,@('use', 'Make a profile the default (`default_profile` in the profiles file).')
+                ,@('remove', 'Remove a profile from the profiles file (its stored tokens stay unless --logout).')
             )
             Flags = @(
                 ,@('--help', 'display usage information')
@@ -101,6 +105,51 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('--help', 'display usage information')
                 ,@('--profile', 'the profile to show, as the top-level --profile')
                 ,@('-p', 'the profile to show, as the top-level --profile')
+                ,@('--json', 'print JSON instead of text')
+            )
+            Values = @('--profile', '-p')
+        }
+        'latchkey profiles add' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--domain', 'an Auth0 tenant''s domain, e.g. dev-abc123.us.auth0.com')
+                ,@('--issuer', 'any OpenID provider''s issuer URL')
+                ,@('--client-id', 'the application''s client ID')
+                ,@('--audience', 'the API (audience) to ask tokens for')
+                ,@('--scope', 'a scope to request (repeatable; default: openid profile email offline_access)')
+                ,@('--redirect-port', 'the loopback port registered with the provider (0: any free port)')
+                ,@('--default', 'make it the default profile')
+                ,@('--force', 'replace a profile of the same name')
+            )
+            Values = @('--domain', '--issuer', '--client-id', '--audience', '--scope', '--redirect-port')
+        }
+        'latchkey profiles use' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+            )
+            Values = @()
+        }
+        'latchkey profiles remove' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--logout', 'log out first: revoke its tokens at the provider and delete them here')
+            )
+            Values = @()
+        }
+        'latchkey doctor' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'the profile to check')
+                ,@('-p', 'the profile to check')
+                ,@('--all', 'check every profile in the profiles file')
                 ,@('--json', 'print JSON instead of text')
             )
             Values = @('--profile', '-p')

@@ -49,6 +49,18 @@ _latchkey() {
             show)
                 cmd="latchkey_profiles_show"
                 ;;
+            add)
+                cmd="latchkey_profiles_add"
+                ;;
+            use)
+                cmd="latchkey_profiles_use"
+                ;;
+            remove)
+                cmd="latchkey_profiles_remove"
+                ;;
+            doctor)
+                cmd="latchkey_doctor"
+                ;;
             completions)
                 cmd="latchkey_completions"
                 ;;
@@ -61,7 +73,7 @@ _latchkey() {
     case "${cmd}" in
         latchkey)
             opts="--help --profile -p --config --version"
-            cmds="login token status logout profiles completions man"
+            cmds="login token status logout profiles doctor completions man"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -151,7 +163,7 @@ _latchkey() {
             ;;
         latchkey_profiles)
             opts="--help --profile -p --json"
-            cmds="show"
+            cmds="show add use remove"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -165,6 +177,70 @@ _latchkey() {
             ;;
         latchkey_profiles_show)
             opts="--help --profile -p --json"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_profiles_add)
+            opts="--help --domain --issuer --client-id --audience --scope --redirect-port --default --force"
+            case "${prev}" in
+                --domain)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --issuer)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --client-id)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --audience)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --redirect-port)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_profiles_use)
+            opts="--help"
+            case "${prev}" in
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_profiles_remove)
+            opts="--help --logout"
+            case "${prev}" in
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_doctor)
+            opts="--help --profile -p --all --json"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )

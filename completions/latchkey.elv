@@ -9,7 +9,8 @@ var commands = [
       ['token' 'Print a valid access token for scripts, refreshing it first when it is about to expire.']
       ['status' 'Show whether profiles are logged in, as whom, and until when (never a token value).']
       ['logout' 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.']
-      ['profiles' 'List the profiles in the profiles file, marking the default.']
+      ['profiles' 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile''s settings and where each came from, `add`, `use` and `remove` change the file.']
+      ['doctor' 'Check a profile''s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).']
       ['completions' 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.']
       ['man' 'Print the man page, latchkey(1), as roff on stdout.']
     ]
@@ -81,6 +82,9 @@ var commands = [
   &'latchkey profiles'=[
     &subcommands=[
       ['show' 'Print a profile''s effective settings and where each value came from.']
+      ['add' 'Add a profile to the profiles file (creating the file if needed), checked exactly as loading checks it; comments and layout in the file are kept.']
+      ['use' 'Make a profile the default (`default_profile` in the profiles file).']
+      ['remove' 'Remove a profile from the profiles file (its stored tokens stay unless --logout).']
     ]
     &flags=[
       ['--help' 'display usage information']
@@ -97,6 +101,51 @@ var commands = [
       ['--help' 'display usage information']
       ['--profile' 'the profile to show, as the top-level --profile']
       ['-p' 'the profile to show, as the top-level --profile']
+      ['--json' 'print JSON instead of text']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey profiles add'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--domain' 'an Auth0 tenant''s domain, e.g. dev-abc123.us.auth0.com']
+      ['--issuer' 'any OpenID provider''s issuer URL']
+      ['--client-id' 'the application''s client ID']
+      ['--audience' 'the API (audience) to ask tokens for']
+      ['--scope' 'a scope to request (repeatable; default: openid profile email offline_access)']
+      ['--redirect-port' 'the loopback port registered with the provider (0: any free port)']
+      ['--default' 'make it the default profile']
+      ['--force' 'replace a profile of the same name']
+    ]
+    &values=['--domain' '--issuer' '--client-id' '--audience' '--scope' '--redirect-port']
+  ]
+  &'latchkey profiles use'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+    ]
+    &values=[]
+  ]
+  &'latchkey profiles remove'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--logout' 'log out first: revoke its tokens at the provider and delete them here']
+    ]
+    &values=[]
+  ]
+  &'latchkey doctor'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile to check']
+      ['-p' 'the profile to check']
+      ['--all' 'check every profile in the profiles file']
       ['--json' 'print JSON instead of text']
     ]
     &values=['--profile' '-p']

@@ -62,6 +62,37 @@ export extern "latchkey profiles show" [
     NAME?: string # the profile to show (default: the selected profile)
 ]
 
+export extern "latchkey profiles add" [
+    --help # display usage information
+    --domain: string # an Auth0 tenant's domain, e.g. dev-abc123.us.auth0.com
+    --issuer: string # any OpenID provider's issuer URL
+    --client-id: string # the application's client ID
+    --audience: string # the API (audience) to ask tokens for
+    --scope: string # a scope to request (repeatable; default: openid profile email offline_access)
+    --redirect-port: string # the loopback port registered with the provider (0: any free port)
+    --default # make it the default profile
+    --force # replace a profile of the same name
+    NAME: string # the new profile's name (letters, digits, `-` and `_`)
+]
+
+export extern "latchkey profiles use" [
+    --help # display usage information
+    NAME: string # the profile to use by default
+]
+
+export extern "latchkey profiles remove" [
+    --help # display usage information
+    --logout # log out first: revoke its tokens at the provider and delete them here
+    NAME: string # the profile to remove
+]
+
+export extern "latchkey doctor" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile to check
+    --all # check every profile in the profiles file
+    --json # print JSON instead of text
+]
+
 export extern "latchkey completions" [
     --help # display usage information
     SHELL: string # bash, zsh, fish, nushell, powershell or elvish

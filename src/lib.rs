@@ -15,10 +15,11 @@ pub mod oauth;
 pub mod store;
 pub mod terminal;
 
-use base::error::{Error, ExitCode};
+use base::error::Error;
 
 /// Runs latchkey with the process's arguments and returns the exit status.
 pub fn run_from_env() -> i32 {
+    harden_process();
     let mut args = Vec::new();
     for arg in std::env::args_os().skip(1) {
         match arg.into_string() {
@@ -32,6 +33,8 @@ pub fn run_from_env() -> i32 {
         }
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = cli::usage::expand_short_help(&args);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match cli::Cli::parse(&args) {
         Ok(cli) => cli,
         Err(early) => {
@@ -40,11 +43,7 @@ pub fn run_from_env() -> i32 {
                     print!("{}", early.output);
                     0
                 }
-                Err(()) => {
-                    eprint!("{}", early.output);
-                    eprintln!("Run `latchkey --help` for usage.");
-                    ExitCode::Usage.code()
-                }
+                Err(()) => report(&cli::usage::explain(&args, &early.output)),
             };
         }
     };
@@ -62,4 +61,27 @@ fn report(error: &Error) -> i32 {
         eprintln!("{} {}", style.hint("hint:"), hint);
     }
     error.exit_code().code()
+}
+
+/// Keeps secrets in memory out of reach of core files and of other processes of the same user:
+/// no core file is ever written (RLIMIT_CORE 0), and on Linux the process is not dumpable, so
+/// neither a crash nor `ptrace`/`/proc/PID/mem` by an unprivileged process can copy tokens out.
+/// Best effort: a failure leaves the process as it was.
+fn harden_process() {
+    #[cfg(unix)]
+    {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct we pass; lowering a limit needs no privilege.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+        }
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument and changes only this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 }

@@ -122,6 +122,8 @@ fn regenerate_token_fixtures() {
         client_id: "fixture-client".into(),
         audience: None,
         obtained_at: 1_764_000_000,
+        token_endpoint: Some("http://127.0.0.1:9/token".into()),
+        revocation_endpoint: None,
     };
     let homes = fixture_homes();
     let _ = std::fs::remove_dir_all(&homes);
@@ -363,19 +365,19 @@ fn callback_requests() {
             "wrong state",
             get(format!("/callback?code=abc&state=forged&{iss}")),
             "HTTP/1.1 400 Bad Request",
-            vec![NOT_ACCEPTED.into(), refused("the response&#39;s `state` does not match this login (it belongs to another login attempt, or was forged)"), STILL_WAITING.into()],
+            vec![NOT_ACCEPTED.into(), refused("the response&#39;s <code>state</code> does not match this login (it belongs to another login attempt, or was forged)"), STILL_WAITING.into()],
         ),
         (
             "no state",
             get(format!("/callback?code=abc&{iss}")),
             "HTTP/1.1 400 Bad Request",
-            vec![NOT_ACCEPTED.into(), refused("the response has no `state`, so it cannot be matched to this login"), STILL_WAITING.into()],
+            vec![NOT_ACCEPTED.into(), refused("the response has no <code>state</code>, so it cannot be matched to this login"), STILL_WAITING.into()],
         ),
         (
             "no code",
             get(format!("/callback?state={state}&{iss}")),
             "HTTP/1.1 400 Bad Request",
-            vec![NOT_ACCEPTED.into(), refused("the response carries neither a `code` nor an `error`"), STILL_WAITING.into()],
+            vec![NOT_ACCEPTED.into(), refused("the response carries neither a <code>code</code> nor an <code>error</code>"), STILL_WAITING.into()],
         ),
         (
             "another issuer",
@@ -391,7 +393,7 @@ fn callback_requests() {
             "no issuer",
             get(format!("/callback?code=abc&state={state}")),
             "HTTP/1.1 400 Bad Request",
-            vec![NOT_ACCEPTED.into(), refused("the response has no `iss`, though this provider always sends one (RFC 9207): it may come from another provider"), STILL_WAITING.into()],
+            vec![NOT_ACCEPTED.into(), refused("the response has no <code>iss</code>, though this provider always sends one (RFC 9207): it may come from another provider"), STILL_WAITING.into()],
         ),
         (
             "broken percent-encoding",
@@ -403,7 +405,7 @@ fn callback_requests() {
             "two codes",
             get(format!("/callback?code=a&code=b&state={state}&{iss}")),
             "HTTP/1.1 400 Bad Request",
-            vec![NOT_ACCEPTED.into(), refused("the response repeats the `code` parameter, so it is not trustworthy"), STILL_WAITING.into()],
+            vec![NOT_ACCEPTED.into(), refused("the response repeats the <code>code</code> parameter, so it is not trustworthy"), STILL_WAITING.into()],
         ),
         (
             "POST",
@@ -462,7 +464,7 @@ fn callback_requests() {
         run,
         5,
         &[
-            "error: the identity provider refused: access_denied: no[2J",
+            "error: the identity provider refused: access_denied: no\\u{1b}[2J",
             "hint: the login was not completed; run `latchkey login -p local` to try again",
         ],
         &world.token_file(),
@@ -478,7 +480,7 @@ fn provider_responses() {
     let (world, before) = logged_in(&idp, "http_timeout = 2");
     let file = world.token_file();
     const TRY_AGAIN: &str = "hint: the provider is having trouble; try again shortly";
-    const NOT_OAUTH: &str = "error: the token endpoint answered HTTP 200 with something that is not a token response: <!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>latchkey test IdP</title></head><body><h1>Injected non-JSON response</h1></body></html>";
+    const NOT_OAUTH: &str = "error: the token endpoint answered HTTP 200 with something that is not a token response: it is not JSON (content type text/html; a successful answer's body is not shown, as it may hold tokens)";
     const NOT_OAUTH_HINT: &str = "hint: the provider or a proxy in between failed; try again, and check the token endpoint URL";
     const LOGIN_AGAIN: &str =
         "hint: nothing was stored; run `latchkey login -p local` to try again";
@@ -684,8 +686,8 @@ fn answers_no_real_provider_sends() {
     let file = world.token_file();
     let before = std::fs::read(&file).expect("token file");
     let escape_description = format!("{}{}", "\u{1b}[31mred\u{7}", "x".repeat(5000));
-    // The provider's description, cleaned of control characters and cut at 300 characters.
-    let shown_description = format!("[31mred{}", "x".repeat(293));
+    // The provider's description, control characters escaped and cut at 300 characters.
+    let shown_description = format!("\\u{{1b}}[31mred\\u{{7}}{}…", "x".repeat(281));
     let refused_escaped =
         format!("error: the identity provider refused: invalid_grant: {shown_description}");
     let discovery = "/.well-known/openid-configuration";
@@ -706,14 +708,14 @@ fn answers_no_real_provider_sends() {
             "/token",
             json_response(r#"{"token_type":"Bearer","expires_in":3600}"#),
             6,
-            vec![not_oauth(200, r#"{"token_type":"Bearer","expires_in":3600}"#), NOT_OAUTH_HINT.into()],
+            vec![not_oauth(200, "it has no access_token (content type application/json; a successful answer's body is not shown, as it may hold tokens)"), NOT_OAUTH_HINT.into()],
         ),
         (
             "access_token a number",
             "/token",
             json_response(r#"{"access_token":5,"token_type":"Bearer"}"#),
             6,
-            vec![not_oauth(200, r#"{"access_token":5,"token_type":"Bearer"}"#), NOT_OAUTH_HINT.into()],
+            vec![not_oauth(200, "its access_token is not a string (content type application/json; a successful answer's body is not shown, as it may hold tokens)"), NOT_OAUTH_HINT.into()],
         ),
         (
             "a MAC token",
@@ -740,7 +742,7 @@ fn answers_no_real_provider_sends() {
             "/token",
             json_response(""),
             6,
-            vec![not_oauth(200, "(empty body)"), NOT_OAUTH_HINT.into()],
+            vec![not_oauth(200, "it is empty (content type application/json; a successful answer's body is not shown, as it may hold tokens)"), NOT_OAUTH_HINT.into()],
         ),
         (
             "a redirect, not followed",

@@ -234,7 +234,7 @@ fn missing_profiles_file_says_how_to_start_one() {
     let run = w.run(&["profiles"]).expect(3);
     run.stderr_has("no profiles file at")
         .stderr_has(".config/latchkey/profiles.toml");
-    run.stderr_has("cp profiles.example.toml");
+    run.stderr_has("latchkey profiles add NAME");
     w.run(&["--config", "/nonexistent/p.toml", "profiles"])
         .expect(3)
         .stderr_has("/nonexistent/p.toml");

@@ -101,7 +101,8 @@ fn ctrl_c_exits_130_restores_the_terminal_and_stores_nothing() {
 fn device_login_draws_a_qr_code_that_fits_80_columns() {
     let (world, tmux) = in_tmux("qr", "login --device --timeout 20", "");
     let screen = tmux.wait_for("the QR code", |s| {
-        s.contains("Check that the page shows the code") && s.contains("████")
+        // With colour, every cell is an upper half block painted black or white.
+        s.contains("Check that the page shows the code") && s.contains("▀▀▀▀")
     });
     let qr_rows: Vec<&str> = screen
         .lines()
@@ -118,5 +119,8 @@ fn device_login_draws_a_qr_code_that_fits_80_columns() {
     let screen = plain.wait_for("the code", |s| {
         s.contains("Check that the page shows the code")
     });
-    assert!(!screen.contains('█'), "--no-qr draws none:\n{screen}");
+    assert!(
+        !screen.contains('█') && !screen.contains('▀'),
+        "--no-qr draws none:\n{screen}"
+    );
 }

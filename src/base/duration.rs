@@ -55,6 +55,35 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     at_most_a_year(Duration::from_secs(total), &format!("{text:?}"))
 }
 
+/// A number of seconds as a provider states it (`expires_in`, `interval`): a non-negative JSON
+/// number — an integer, a fraction (rounded down) or one beyond `u64` — or a string of one,
+/// capped at `cap`. `None` for anything else: negative, not a number, not finite.
+///
+/// The cap is applied here, before any arithmetic, so nothing computed from a provider's
+/// number can overflow (`Instant::now() + Duration::from_secs(u64::MAX)` panics).
+pub fn provider_seconds(value: &serde_json::Value, cap: u64) -> Option<u64> {
+    let from_float = |f: f64| {
+        // `as` saturates; the comparison keeps the cap exact.
+        (f.is_finite() && f >= 0.0).then_some(if f >= cap as f64 { cap } else { f as u64 })
+    };
+    match value {
+        serde_json::Value::Number(n) => match n.as_u64() {
+            Some(secs) => Some(secs.min(cap)),
+            None => n.as_f64().and_then(from_float),
+        },
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                // Digits beyond u64 are still a (huge) number of seconds.
+                Some(s.parse::<u64>().map_or(cap, |secs| secs.min(cap)))
+            } else {
+                s.parse::<f64>().ok().and_then(from_float)
+            }
+        }
+        _ => None,
+    }
+}
+
 /// `1h 05m`, `4m 05s`, `59s`: for "time left" displays.
 pub fn format_remaining(duration: Duration) -> String {
     let secs = duration.as_secs();
@@ -123,9 +152,12 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
         return None;
     }
     let days = days_from_civil(year, month, day);
+    // Checked, though a year of at most 9999 keeps every term far from overflow: the header
+    // comes from the provider (or anything between it and us).
     u64::try_from(days)
-        .ok()
-        .map(|d| d * 86_400 + h * 3600 + m * 60 + s)
+        .ok()?
+        .checked_mul(86_400)?
+        .checked_add(h * 3600 + m * 60 + s)
 }
 
 /// Inverse of `civil_from_days`.
@@ -149,6 +181,27 @@ pub fn relative(at: u64, now: u64) -> String {
             format_remaining(Duration::from_secs(now - at))
         )
     }
+}
+
+/// `07:05 UTC (59 min)`: when a moment after `now` comes, as a clock time (with the date when it
+/// is a day or more away) and the wait rounded up to the minute, for "valid until …".
+pub fn until_clock(at: u64, now: u64) -> String {
+    let left = at.saturating_sub(now);
+    let stamp = rfc3339(at);
+    let (date, time) = stamp.split_once('T').unwrap_or((&stamp, ""));
+    let time = time.get(..5).unwrap_or(time);
+    let when = if left < 86_400 {
+        format!("{time} UTC")
+    } else {
+        format!("{date} {time} UTC")
+    };
+    let minutes = left.div_ceil(60);
+    let wait = match minutes {
+        0..60 => format!("{minutes} min"),
+        60..2880 => format!("{} h {:02} min", minutes / 60, minutes % 60),
+        _ => format!("{} days", minutes / 1440),
+    };
+    format!("{when} ({wait})")
 }
 
 #[cfg(test)]
@@ -181,6 +234,23 @@ mod tests {
     }
 
     #[test]
+    fn clock_times_for_valid_until() {
+        let now = 1_795_935_909; // 2026-11-29T07:05:09Z
+        assert_eq!(until_clock(now + 3540, now), "08:04 UTC (59 min)");
+        assert_eq!(until_clock(now + 1, now), "07:05 UTC (1 min)");
+        assert_eq!(until_clock(now, now), "07:05 UTC (0 min)");
+        assert_eq!(until_clock(now + 3900, now), "08:10 UTC (1 h 05 min)");
+        assert_eq!(
+            until_clock(now + 3 * 86_400, now),
+            "2026-12-02 07:05 UTC (3 days)"
+        );
+        assert!(
+            until_clock(u64::MAX, 0).ends_with(" days)"),
+            "no panic at the end of time"
+        );
+    }
+
+    #[test]
     fn http_dates() {
         assert_eq!(
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
@@ -199,6 +269,57 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn provider_seconds_are_capped_never_overflowing() {
+        use serde_json::json;
+        const CAP: u64 = 3600;
+        for (value, expected) in [
+            (json!(600), Some(600)),
+            (json!("600"), Some(600)),
+            (json!(" 600 "), Some(600)),
+            (json!(0), Some(0)),
+            (json!(12.9), Some(12)),
+            (json!(3600), Some(CAP)),
+            (json!(9_223_372_036_854_775_808_u64), Some(CAP)),
+            (json!(u64::MAX), Some(CAP)),
+            (json!(1e300), Some(CAP)),
+            (json!("18446744073709551616"), Some(CAP)),
+            (json!("99999999999999999999999999999"), Some(CAP)),
+            (json!("1e999"), None),
+            (json!(-1), None),
+            (json!(i64::MIN), None),
+            (json!(-0.5), None),
+            (json!("-5"), None),
+            (json!("soon"), None),
+            (json!(""), None),
+            (json!(null), None),
+            (json!(true), None),
+            (json!([600]), None),
+        ] {
+            assert_eq!(provider_seconds(&value, CAP), expected, "{value}");
+        }
+        // Huge numbers as serde_json reads them from text: beyond u64 they become floats.
+        let beyond: serde_json::Value = serde_json::from_str("184467440737095516150000").unwrap();
+        assert_eq!(provider_seconds(&beyond, CAP), Some(CAP));
+    }
+
+    #[test]
+    fn http_dates_at_the_edges_do_not_overflow() {
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:60 GMT"),
+            Some(253_402_300_800)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date("Thu, 01 Jan 18446744073709551616 00:00:00 GMT"),
+            None
+        );
+        assert_eq!(
+            parse_http_date("Thu, 01 Jan 1970 99999999999999999999:00:00 GMT"),
+            None
+        );
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn remove_stale_temps(path: &Path) {
 }
 
 /// Creates a new file readable by the owner only (0600 whatever the umask), writes and fsyncs it.
+/// `create_new` (O_EXCL) never follows a planted symlink; O_NOFOLLOW says so twice.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let fail = |e: std::io::Error| Error::store(format!("cannot write {}: {e}", path.display()));
     let mut options = std::fs::OpenOptions::new();
@@ -75,7 +76,7 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let mut file = options.open(path).map_err(fail)?;
     #[cfg(unix)]
@@ -88,78 +89,165 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().map_err(fail)
 }
 
-/// An error carrying the mode problem found by `read_private_file`, or the I/O error as it is.
+/// An error carrying the problem found by `read_private_file`, or the I/O error as it is.
 pub fn permission_or_io(path: &Path, error: std::io::Error) -> Error {
-    match error
+    if let Some(problem) = error
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<LooseMode>())
+        .and_then(|inner| inner.downcast_ref::<NotPrivate>())
     {
-        Some(loose) => loose_mode_error(path, loose.0, false),
-        None => Error::store(format!("cannot read {}: {error}", path.display())).hint(
-            "make it a readable file (0600) again, or move it away and log in to write a new one",
-        ),
+        return problem.error(path, false);
     }
+    if is_symlink_refusal(&error) {
+        return symlink_error(path);
+    }
+    Error::store(format!("cannot read {}: {error}", path.display()))
+        .hint("make it a readable file (0600) again, or move it away and log in to write a new one")
 }
 
-/// The mode bits a secret file was found with, when others could read or write it.
-#[derive(Debug)]
-pub struct LooseMode(pub u32);
-
-impl std::fmt::Display for LooseMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "mode {:04o} lets others in", self.0)
-    }
+/// Why a file or directory of secrets is refused, as OpenSSH refuses a private key or `~/.ssh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotPrivate {
+    /// The mode bits let the group or others in.
+    Mode(u32),
+    /// Another user owns it (uid), so they could replace what it holds.
+    Owner(u32),
 }
 
-impl std::error::Error for LooseMode {}
-
-/// Reads a secret file, refusing it (as OpenSSH refuses private keys) when its mode lets the
-/// group or others read or write it. The mode comes from the open handle: no race, one fstat.
-pub fn read_private_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = file.metadata()?.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                LooseMode(mode),
-            ));
+impl NotPrivate {
+    /// The refusal, naming the path and the command that fixes it.
+    pub fn error(self, path: &Path, is_dir: bool) -> Error {
+        let what = if is_dir { "directory" } else { "file" };
+        match self {
+            NotPrivate::Mode(mode) => {
+                let fix = if is_dir { "700" } else { "600" };
+                Error::store(format!(
+                    "{} is a {what} of secrets that the group or others can access (mode {mode:04o}); latchkey refuses to use it",
+                    path.display()
+                ))
+                .hint(format!("chmod {fix} {}", path.display()))
+            }
+            NotPrivate::Owner(uid) => Error::store(format!(
+                "{} is a {what} of secrets owned by uid {uid}, not by you (uid {}); latchkey refuses to use it",
+                path.display(),
+                current_uid()
+            ))
+            .hint(format!(
+                "if it is yours, `chown {} {}` (as root); otherwise move it away and log in again",
+                current_uid(),
+                path.display()
+            )),
         }
     }
+}
+
+impl std::fmt::Display for NotPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPrivate::Mode(mode) => write!(f, "mode {mode:04o} lets others in"),
+            NotPrivate::Owner(uid) => write!(f, "owned by uid {uid}"),
+        }
+    }
+}
+
+impl std::error::Error for NotPrivate {}
+
+/// The effective uid latchkey runs as; what every secret file must be owned by.
+pub fn current_uid() -> u32 {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() }
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
+/// Whether metadata describes something private to this user: owned by us, and no access for
+/// the group or others (`mask` 0o077). Non-Unix systems have no such bits to check.
+#[cfg_attr(not(unix), allow(unused_variables))]
+pub fn private_problem(meta: &std::fs::Metadata) -> Option<NotPrivate> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != current_uid() {
+            return Some(NotPrivate::Owner(meta.uid()));
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Some(NotPrivate::Mode(mode));
+        }
+    }
+    None
+}
+
+/// Opens an existing secret file without following a symlink, and refuses it unless it is a
+/// regular file that is ours and private. The checks use the open handle: no race, one fstat.
+pub fn open_private_file(path: &Path, write: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(write);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        #[cfg(unix)]
+        return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    if let Some(problem) = private_problem(&meta) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            problem,
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads a secret file through [`open_private_file`].
+pub fn read_private_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = open_private_file(path, false)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
-pub fn loose_mode_error(path: &Path, mode: u32, is_dir: bool) -> Error {
-    let (what, fix) = if is_dir {
-        ("directory", "700")
-    } else {
-        ("file", "600")
-    };
-    Error::store(format!(
-        "{} is a {what} of secrets that the group or others can access (mode {mode:04o}); latchkey refuses to use it",
-        path.display()
-    ))
-    .hint(format!("chmod {fix} {}", path.display()))
-}
-
-/// Refuses a directory of secrets that the group or others can read or write into.
-pub fn check_private(dir: &Path, is_dir: bool) -> Result<()> {
+/// O_NOFOLLOW on a symlink fails with ELOOP.
+pub fn is_symlink_refusal(error: &std::io::Error) -> bool {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(dir) {
-            let mode = meta.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(loose_mode_error(dir, mode, is_dir));
-            }
-        }
+        error.raw_os_error() == Some(libc::ELOOP)
     }
-    let _ = (dir, is_dir);
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
+}
+
+/// The refusal of a symlink where a secret file belongs: whoever planted it chose its target.
+pub fn symlink_error(path: &Path) -> Error {
+    Error::store(format!(
+        "{} is a symbolic link; latchkey does not follow links for its secret files",
+        path.display()
+    ))
+    .hint(format!(
+        "remove the link (`rm {}`) and run the command again",
+        path.display()
+    ))
+}
+
+/// Refuses a directory of secrets that is not ours or that the group or others can get into.
+pub fn check_private(dir: &Path, is_dir: bool) -> Result<()> {
+    if let Ok(meta) = std::fs::metadata(dir)
+        && let Some(problem) = private_problem(&meta)
+    {
+        return Err(problem.error(dir, is_dir));
+    }
     Ok(())
 }
 

@@ -13,10 +13,14 @@ pub fn enabled() -> bool {
     })
 }
 
-/// Writes one `debug:` line when enabled.
+/// Writes one `debug:` line when enabled. Lines name paths, URLs and profile values, which
+/// come from outside: the whole line is escaped as outside text is (`base::text`).
 pub fn debug(args: std::fmt::Arguments<'_>) {
     if enabled() {
-        eprintln!("debug: {args}");
+        eprintln!(
+            "debug: {}",
+            crate::base::text::escape_controls(&args.to_string())
+        );
     }
 }
 

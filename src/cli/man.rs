@@ -34,8 +34,11 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "$XDG_DATA_HOME/latchkey/tokens/PROFILE.age",
-        "A profile's tokens, age-encrypted, mode 0600 in a 0700 directory, replaced atomically. \
-         Without XDG_DATA_HOME: under ~/.local/share on Linux and BSD.",
+        "A profile's tokens, age-encrypted, mode 0600 in a 0700 directory, replaced atomically, \
+         with the issuer, client and endpoints they came from: they are refreshed and revoked \
+         there only. Every file and directory here must be yours and private, and is never \
+         opened through a symbolic link. Without XDG_DATA_HOME: under ~/.local/share on Linux \
+         and BSD.",
     ),
     (
         "$XDG_DATA_HOME/latchkey/identity.txt",
@@ -50,7 +53,8 @@ const FILES: &[(&str, &str)] = &[
     (
         "$XDG_DATA_HOME/latchkey/tokens/PROFILE.lock",
         "Held while a profile's tokens are refreshed, so that concurrent latchkey token runs \
-         refresh once and share the result.",
+         refresh once and share the result; it names its holder's pid, and is waited on for \
+         LATCHKEY_LOCK_TIMEOUT at most.",
     ),
 ];
 
@@ -67,6 +71,11 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "LATCHKEY_PASSPHRASE",
         "The passphrase for profiles with use_passphrase = true; without it latchkey asks on \
          the terminal.",
+    ),
+    (
+        "LATCHKEY_LOCK_TIMEOUT",
+        "How long to wait for another latchkey holding a profile's lock (default 60s, at most \
+         1h) before giving up with exit 7 and the holder's pid.",
     ),
     (
         "LATCHKEY_LOG",

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod man;
 pub mod shell;
 pub mod spec;
+pub mod usage;
 
 use crate::cli::shell::Shell;
 use argh::{ArgsInfo, FromArgs};
@@ -51,6 +52,7 @@ pub enum Command {
     Status(StatusArgs),
     Logout(LogoutArgs),
     Profiles(ProfilesArgs),
+    Doctor(DoctorArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }
@@ -144,7 +146,7 @@ pub struct StatusArgs {
     name = "logout",
     example = "latchkey logout -p dev",
     example = "latchkey logout --all --local",
-    note = "The local file is deleted even when revocation fails; latchkey then says that the provider still holds a live refresh token and exits 6."
+    note = "The local file is deleted whatever the provider answers. Once the refresh token is revoked, logout exits 0, also when the provider will not revoke the access token (Auth0 cannot revoke its JWTs): it then says until when that stays valid. Only when the refresh token could not be revoked does it say the provider still holds a live one, with why (a provider that requires client authentication for revocation is named), and exit 5 (refused) or 6 (network)."
 )]
 pub struct LogoutArgs {
     /// the profile to log out
@@ -218,13 +220,16 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     crate::base::duration::parse_duration(text)
 }
 
-/// List the profiles in the profiles file, marking the default.
+/// List the profiles in the profiles file, marking the default; `profiles show` shows one
+/// profile's settings and where each came from, `add`, `use` and `remove` change the file.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(
     subcommand,
     name = "profiles",
     example = "latchkey profiles",
-    example = "latchkey profiles show dev --json"
+    example = "latchkey profiles show dev --json",
+    example = "latchkey profiles add dev --domain dev-abc123.us.auth0.com --client-id Xyz --default",
+    example = "latchkey profiles use prod"
 )]
 pub struct ProfilesArgs {
     /// the profile to mark as selected (as the top-level --profile)
@@ -248,6 +253,83 @@ pub struct ProfilesArgs {
 #[argh(subcommand)]
 pub enum ProfilesCommand {
     Show(ProfilesShowArgs),
+    Add(ProfilesAddArgs),
+    Use(ProfilesUseArgs),
+    Remove(ProfilesRemoveArgs),
+}
+
+/// Add a profile to the profiles file (creating the file if needed), checked exactly as loading
+/// checks it; comments and layout in the file are kept.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "add",
+    example = "latchkey profiles add dev --domain dev-abc123.us.auth0.com --client-id Xyz --default",
+    example = "latchkey profiles add corp --issuer https://login.example.com --client-id cli --scope openid --scope offline_access",
+    note = "Exactly one of --domain (an Auth0 tenant) and --issuer (any OpenID provider) is required."
+)]
+pub struct ProfilesAddArgs {
+    /// the new profile's name (letters, digits, `-` and `_`)
+    #[argh(positional, arg_name = "NAME")]
+    pub name: String,
+
+    /// an Auth0 tenant's domain, e.g. dev-abc123.us.auth0.com
+    #[argh(option, arg_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// any OpenID provider's issuer URL
+    #[argh(option, arg_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// the application's client ID
+    #[argh(option, arg_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// the API (audience) to ask tokens for
+    #[argh(option, arg_name = "AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// a scope to request (repeatable; default: openid profile email offline_access)
+    #[argh(option, arg_name = "SCOPE")]
+    pub scope: Vec<String>,
+
+    /// the loopback port registered with the provider (0: any free port)
+    #[argh(option, arg_name = "PORT")]
+    pub redirect_port: Option<u16>,
+
+    /// make it the default profile
+    #[argh(switch)]
+    pub default: bool,
+
+    /// replace a profile of the same name
+    #[argh(switch)]
+    pub force: bool,
+}
+
+/// Make a profile the default (`default_profile` in the profiles file).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "use", example = "latchkey profiles use prod")]
+pub struct ProfilesUseArgs {
+    /// the profile to use by default
+    #[argh(positional, arg_name = "NAME")]
+    pub name: String,
+}
+
+/// Remove a profile from the profiles file (its stored tokens stay unless --logout).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "remove",
+    example = "latchkey profiles remove old --logout"
+)]
+pub struct ProfilesRemoveArgs {
+    /// the profile to remove
+    #[argh(positional, arg_name = "NAME")]
+    pub name: String,
+
+    /// log out first: revoke its tokens at the provider and delete them here
+    #[argh(switch)]
+    pub logout: bool,
 }
 
 /// Print a profile's effective settings and where each value came from.
@@ -261,6 +343,30 @@ pub struct ProfilesShowArgs {
     /// the profile to show, as the top-level --profile
     #[argh(option, short = 'p', arg_name = "NAME")]
     pub profile: Option<String>,
+
+    /// print JSON instead of text
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Check a profile's setup: each part a login and a token need, with ✓ or ✗ and the fix
+/// (nothing is refreshed or sent).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "doctor",
+    example = "latchkey doctor",
+    example = "latchkey doctor --all --json",
+    note = "Exits 0 when every check passes, else with the exit code of the first failed check (3 configuration, 4 login required, 6 network, 7 token store, 1 other)."
+)]
+pub struct DoctorArgs {
+    /// the profile to check
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// check every profile in the profiles file
+    #[argh(switch)]
+    pub all: bool,
 
     /// print JSON instead of text
     #[argh(switch)]

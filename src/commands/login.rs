@@ -5,6 +5,7 @@ use super::Globals;
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, relative, rfc3339};
 use crate::base::error::{Error, Result};
+use crate::base::text::{shown, shown_whole};
 use crate::cli::LoginArgs;
 use crate::config::{FlagOverrides, Flow, Profile};
 use crate::login::callback::LoopbackListener;
@@ -15,7 +16,7 @@ use crate::oauth::authorize::authorize_url;
 use crate::oauth::endpoints::{Endpoints, Provider};
 use crate::oauth::pkce::LoginSecrets;
 use crate::oauth::{device, id_token, jwt, token_endpoint};
-use crate::store::{Key, StoredTokens, TokenStore};
+use crate::store::{Key, Origin, StoredTokens, TokenStore};
 use crate::terminal::browser::{self, Decision, Preference};
 use crate::terminal::spinner::{Mode, Spinner};
 use crate::terminal::{interrupt, qr, style as term};
@@ -176,10 +177,7 @@ impl Login<'_> {
         let profile = self.profile;
         let style = term::Style::for_stderr();
         let env = browser::Environment::detect();
-        eprintln!(
-            "Log in to profile `{}` ({}) by opening this URL:\n\n{url}\n",
-            profile.name, profile.issuer
-        );
+        eprint!("{}", login_banner(profile, url));
         match browser::decide(&env, browser_preference(self.args)) {
             Decision::Open { launcher, why } => match browser::launch(&launcher, url) {
                 Ok(()) => eprintln!("{}", style.dim(&why)),
@@ -196,7 +194,8 @@ impl Login<'_> {
             }
         } else if profile.paste_redirect_uri.is_none() {
             eprintln!(
-                "After you log in, the browser will fail to load {redirect_uri}: copy the whole URL from its address bar and paste it here."
+                "After you log in, the browser will fail to load {}: copy the whole URL from its address bar and paste it here.",
+                shown_whole(redirect_uri)
             );
         }
     }
@@ -211,6 +210,7 @@ impl Login<'_> {
         let profile = self.profile;
         token_endpoint::warn_on_clock_skew(tokens.date.as_deref());
         let issuer = profile.issuer.to_string();
+        require_id_token(profile, tokens.id_token.is_some())?;
         if let Some(id_token) = &tokens.id_token {
             let expected = id_token::Expected {
                 issuer: &issuer,
@@ -222,11 +222,16 @@ impl Login<'_> {
                 timing.provider(|| self.provider.jwks(force))
             })?;
         }
+        let revocation = self.endpoints.revocation.as_ref().map(|u| u.to_string());
         let stored = StoredTokens::new(
             tokens,
-            &issuer,
-            &profile.client_id,
-            profile.audience.as_deref(),
+            Origin {
+                issuer: &issuer,
+                client_id: &profile.client_id,
+                audience: profile.audience.as_deref(),
+                token_endpoint: &self.endpoints.token.to_string(),
+                revocation_endpoint: revocation.as_deref(),
+            },
         );
         // Under the profile's lock, so a refresh running at the same moment cannot overwrite it.
         let _lock = self.store.lock(&profile.name)?;
@@ -250,10 +255,14 @@ impl Login<'_> {
         interrupt::install();
         self.show_device_code(&authorization);
 
-        // The provider says how long the code lives; --timeout may shorten the wait.
-        let lifetime = Duration::from_secs(authorization.expires_in);
+        // The provider says how long the code lives (capped at an hour); --timeout may
+        // shorten the wait.
+        let lifetime = authorization.lifetime();
         let wait = self.args.timeout.map_or(lifetime, |t| t.min(lifetime));
-        let deadline = Instant::now() + wait;
+        let deadline = Instant::now().checked_add(wait).ok_or_else(|| {
+            Error::aborted("the device code's lifetime is out of range")
+                .hint("run `latchkey login --device` again")
+        })?;
         let mode = if term::stderr_is_terminal() {
             Mode::Inline
         } else {
@@ -300,42 +309,74 @@ impl Login<'_> {
     fn show_device_code(&self, authorization: &device::DeviceAuthorization) {
         let profile = self.profile;
         let style = term::Style::for_stderr();
-        let shown = authorization
+        let open = authorization
             .verification_uri_complete
             .as_deref()
             .unwrap_or(&authorization.verification_uri);
-        eprintln!(
-            "Log in to profile `{}` ({}) on any device by opening this URL:\n\n{shown}\n",
-            profile.name, profile.issuer
-        );
-        if authorization.verification_uri_complete.is_some() {
-            eprintln!(
-                "Check that the page shows the code {}  (or open {} and type it in).",
-                style.bold(&authorization.user_code),
-                authorization.verification_uri
-            );
-        } else {
-            eprintln!(
-                "Enter the code {} there.",
-                style.bold(&authorization.user_code)
-            );
-        }
+        eprint!("{}", device_prompt(profile, authorization, style));
         if term::stderr_is_terminal() && !self.args.no_qr {
             let (_, columns) = console::Term::stderr().size();
-            if let Some(code) = qr::render(shown, usize::from(columns).min(80)) {
-                eprint!("\n{code}");
+            match qr::render(open, usize::from(columns), style.colour()) {
+                Ok(code) => eprint!("\n{code}"),
+                Err(qr::NotDrawn::TooNarrow { needed }) => eprintln!(
+                    "(The QR code of this URL needs {needed} columns; the terminal has {columns}.)"
+                ),
+                Err(qr::NotDrawn::TooLong) => {
+                    eprintln!("(This URL is too long for a QR code.)")
+                }
             }
         }
         let preference = browser_preference(self.args);
         if let Decision::Open { launcher, why } =
             browser::decide(&browser::Environment::detect(), preference)
         {
-            match browser::launch(&launcher, shown) {
+            match browser::launch(&launcher, open) {
                 Ok(()) => eprintln!("{}", style.dim(&why)),
                 Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
             }
         }
     }
+}
+
+/// The first thing a code-flow login says: which profile, at which provider, and the URL to open.
+/// The issuer comes from the profiles file or the environment and the URL is built on the
+/// provider's authorization endpoint, so both are shown as outside text.
+fn login_banner(profile: &Profile, url: &str) -> String {
+    format!(
+        "Log in to profile `{}` ({}) by opening this URL:\n\n{}\n\n",
+        profile.name,
+        shown_whole(&profile.issuer.to_string()),
+        shown_whole(url)
+    )
+}
+
+/// Where to go and which code to confirm in a device login. The URLs and the code are the
+/// provider's words, so all are shown as outside text; a URL stays whole, to be copied.
+fn device_prompt(
+    profile: &Profile,
+    authorization: &device::DeviceAuthorization,
+    style: term::Style,
+) -> String {
+    let open = authorization
+        .verification_uri_complete
+        .as_deref()
+        .unwrap_or(&authorization.verification_uri);
+    let code = style.bold(&shown(&authorization.user_code));
+    let mut text = format!(
+        "Log in to profile `{}` ({}) on any device by opening this URL:\n\n{}\n\n",
+        profile.name,
+        shown_whole(&profile.issuer.to_string()),
+        shown_whole(open)
+    );
+    if authorization.verification_uri_complete.is_some() {
+        text.push_str(&format!(
+            "Check that the page shows the code {code}  (or open {} and type it in).\n",
+            shown_whole(&authorization.verification_uri)
+        ));
+    } else {
+        text.push_str(&format!("Enter the code {code} there.\n"));
+    }
+    text
 }
 
 /// Opt-in (`LATCHKEY_TIMING=1`) measure of latchkey's own work in a login: from the response's
@@ -375,6 +416,23 @@ impl Timing {
     }
 }
 
+/// OpenID Connect Core §3.1.3.3: a token response to a request with the `openid` scope must
+/// carry an ID token. One without it is refused (exit 5), before anything is stored: otherwise
+/// the login would skip the nonce and every other check on who logged in. (A refresh may leave
+/// it out, §12.2; the stored one is kept then, see `store::refresh`.)
+fn require_id_token(profile: &Profile, has_id_token: bool) -> Result<()> {
+    if has_id_token || !profile.scopes.iter().any(|s| s == "openid") {
+        return Ok(());
+    }
+    Err(Error::provider(
+        "the provider returned no ID token, although the login asked for one (scope `openid`); nothing can say who logged in",
+    )
+    .hint(format!(
+        "nothing was stored; check that the provider supports OpenID Connect for this client, or remove `openid` from the scopes of profile `{}`",
+        profile.name
+    )))
+}
+
 /// What --browser / --no-browser ask for.
 fn browser_preference(args: &LoginArgs) -> Preference {
     if args.no_browser {
@@ -404,27 +462,184 @@ fn redirect_uri(profile: &Profile, listening_port: Option<u16>) -> Result<String
 
 /// One line: who is logged in, with which profile, until when. Never a token value.
 fn outcome(profile: &Profile, tokens: &StoredTokens) -> String {
-    let who = tokens
+    let claims = tokens
         .id_token
         .as_ref()
-        .and_then(|t| jwt::unverified_claims(t.secret()).ok())
-        .and_then(|claims| claims.who().map(str::to_owned))
-        .unwrap_or_else(|| "(no ID token)".to_owned());
-    let expiry = match tokens.expires_at {
+        .and_then(|t| jwt::unverified_claims(t.secret()).ok());
+    outcome_line(
+        &profile.name,
+        claims.as_ref().and_then(jwt::IdClaims::who),
+        tokens.expires_at,
+        tokens.refresh_token.is_some(),
+        unix_now(),
+    )
+}
+
+/// The words of [`outcome`]. `who` is a claim, the provider's words: shown as outside text.
+fn outcome_line(
+    profile: &str,
+    who: Option<&str>,
+    expires_at: Option<u64>,
+    refresh_token: bool,
+    now: u64,
+) -> String {
+    let who = who.map_or_else(|| "(no ID token)".to_owned(), shown);
+    let expiry = match expires_at {
         Some(at) => format!(
             "access token expires {} ({})",
             rfc3339(at),
-            relative(at, unix_now())
+            relative(at, now)
         ),
         None => "access token expiry not stated".to_owned(),
     };
-    let refresh = if tokens.refresh_token.is_some() {
+    let refresh = if refresh_token {
         "refresh token kept"
     } else {
         "no refresh token"
     };
-    format!(
-        "Logged in as {who} with profile `{}`; {expiry}, {refresh}.",
-        profile.name
-    )
+    format!("Logged in as {who} with profile `{profile}`; {expiry}, {refresh}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::text::is_unsafe;
+    use crate::config::paths::ConfigOrigin;
+    use crate::config::{FlagOverrides, ProfilesFile};
+    use std::path::Path;
+
+    /// The user code the issue reported: a window title, a bell and a screen clear.
+    const USER_CODE: &str = "AB\u{1b}]0;TITLE\u{7}\u{1b}[2J";
+
+    /// A profile whose issuer (from the file) hides a right-to-left override.
+    fn profile() -> Profile {
+        let file = ProfilesFile::parse(
+            Path::new("p.toml"),
+            ConfigOrigin::Flag,
+            "[profiles.dev]\nissuer = \"https://idp.example/\\u202Eevil\"\nclient_id = \"abc\"\n"
+                .to_owned(),
+        )
+        .unwrap();
+        file.resolve_profile("dev", &FlagOverrides::default())
+            .unwrap()
+    }
+
+    /// The text as it reads without the (terminal-only) bold, which is latchkey's own escape.
+    fn unstyled(text: &str) -> String {
+        text.replace("\u{1b}[1m", "").replace("\u{1b}[0m", "")
+    }
+
+    fn assert_inert(text: &str) {
+        assert!(
+            !text.chars().any(|c| is_unsafe(c) && c != '\n'),
+            "outside text reached the terminal raw: {text:?}"
+        );
+    }
+
+    fn authorization(json: serde_json::Value) -> device::DeviceAuthorization {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn the_device_prompt_shows_the_providers_words_escaped() {
+        let complete = authorization(serde_json::json!({
+            "device_code": "d",
+            "user_code": USER_CODE,
+            "verification_uri": "https://idp.example/device\u{202e}",
+            "verification_uri_complete": "https://idp.example/device?user_code=AB%1B",
+            "expires_in": 600,
+        }));
+        let text = unstyled(&device_prompt(
+            &profile(),
+            &complete,
+            term::Style::for_stderr(),
+        ));
+        assert_inert(&text);
+        assert_eq!(
+            text,
+            "Log in to profile `dev` (https://idp.example/\\u{202e}evil) on any device by opening this URL:\n\n\
+             https://idp.example/device?user_code=AB%1B\n\n\
+             Check that the page shows the code AB\\u{1b}]0;TITLE\\u{7}\\u{1b}[2J  (or open https://idp.example/device\\u{202e} and type it in).\n"
+        );
+
+        let plain = authorization(serde_json::json!({
+            "device_code": "d",
+            "user_code": USER_CODE,
+            "verification_uri": "https://idp.example/device",
+            "expires_in": 600,
+        }));
+        let text = unstyled(&device_prompt(
+            &profile(),
+            &plain,
+            term::Style::for_stderr(),
+        ));
+        assert_inert(&text);
+        assert!(
+            text.ends_with(
+                "https://idp.example/device\n\nEnter the code AB\\u{1b}]0;TITLE\\u{7}\\u{1b}[2J there.\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_login_banner_shows_the_issuer_and_url_escaped_and_whole() {
+        let url = format!(
+            "https://idp.example/auth?client_id=abc&state={}",
+            "s".repeat(600)
+        );
+        let text = login_banner(&profile(), &url);
+        assert_inert(&text);
+        assert_eq!(
+            text,
+            format!(
+                "Log in to profile `dev` (https://idp.example/\\u{{202e}}evil) by opening this URL:\n\n{url}\n\n"
+            ),
+            "a long URL is shown whole, to be copied"
+        );
+    }
+
+    #[test]
+    fn the_outcome_shows_the_claim_escaped() {
+        let line = outcome_line(
+            "dev",
+            Some("\u{1b}[31mMallory\u{202e}"),
+            Some(160),
+            true,
+            100,
+        );
+        assert_inert(&line);
+        assert_eq!(
+            line,
+            "Logged in as \\u{1b}[31mMallory\\u{202e} with profile `dev`; access token expires 1970-01-01T00:02:40Z (in 1m 00s), refresh token kept."
+        );
+        let long = outcome_line("dev", Some(&"m".repeat(10_000)), None, false, 0);
+        assert!(long.chars().count() < 300, "a claim is cut short: {long}");
+        assert_eq!(
+            outcome_line("dev", None, None, false, 0),
+            "Logged in as (no ID token) with profile `dev`; access token expiry not stated, no refresh token."
+        );
+    }
+
+    #[test]
+    fn an_id_token_is_required_when_openid_was_asked_for() {
+        let mut profile = profile();
+        assert!(profile.scopes.iter().any(|s| s == "openid"));
+        let err = require_id_token(&profile, false).unwrap_err();
+        assert_eq!(
+            err.exit_code(),
+            crate::base::error::ExitCode::ProviderRefused
+        );
+        assert!(err.message().contains("no ID token"), "{}", err.message());
+        assert!(
+            err.hint_text()
+                .is_some_and(|h| h.contains("nothing was stored")),
+            "{:?}",
+            err.hint_text()
+        );
+        assert!(require_id_token(&profile, true).is_ok());
+        // Plain OAuth (no `openid`): there is no ID token to require.
+        profile.scopes = vec!["api".into(), "offline_access".into()];
+        assert!(require_id_token(&profile, false).is_ok());
+    }
 }

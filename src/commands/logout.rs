@@ -2,12 +2,15 @@
 //! local file goes even when revocation fails, and the user is told what is still live.
 
 use super::Globals;
-use crate::base::error::{Error, Result};
+use crate::base::clock::unix_now;
+use crate::base::duration::until_clock;
+use crate::base::error::{Error, ExitCode, Result};
 use crate::cli::LogoutArgs;
-use crate::config::Profile;
+use crate::config::{Profile, parse_endpoint};
 use crate::net::http::Http;
+use crate::net::url::Url;
 use crate::oauth::endpoints::Provider;
-use crate::oauth::revocation::revoke;
+use crate::oauth::revocation::{Failure, revoke};
 use crate::store::{StoredTokens, TokenStore};
 
 pub fn run(globals: &Globals, args: LogoutArgs) -> Result<()> {
@@ -42,69 +45,330 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
         eprintln!("profile `{}` is not logged in; nothing to do", profile.name);
         return Ok(());
     }
-    let revoked = if local {
-        Ok(false)
-    } else {
-        // A file that cannot be decrypted still gets deleted: that is what logging out means.
-        match store.load(&profile.name, || {
-            store.key_for_reading(&profile.key_source, &profile.name)
-        }) {
-            Ok(Some(tokens)) => revoke_all(profile, store, &tokens).map(|()| true),
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
+    if local {
+        store.delete(&profile.name)?;
+        eprintln!(
+            "Logged out of profile `{}` locally: tokens deleted here, not revoked (--local).",
+            profile.name
+        );
+        return Ok(());
+    }
+    // A file that cannot be decrypted still gets deleted: that is what logging out means.
+    let loaded = store.load(&profile.name, || {
+        store.key_for_reading(&profile.key_source, &profile.name)
+    });
+    let tokens = match loaded {
+        Ok(Some(tokens)) => tokens,
+        Ok(None) => {
+            store.delete(&profile.name)?;
+            eprintln!(
+                "Logged out of profile `{}` locally: tokens deleted here.",
+                profile.name
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            store.delete(&profile.name)?;
+            return Err(Error::new(
+                e.exit_code(),
+                format!(
+                    "profile `{}`: the local tokens were deleted, but they could not be read, so nothing was revoked: {} — any refresh token in them is still live at the provider",
+                    profile.name,
+                    e.message()
+                ),
+            )
+            .hint(DASHBOARD_HINT));
         }
     };
+    // Tokens from another provider or client than the profile names now are neither sent there
+    // nor deleted: the user decides (put the profile back, or `logout --local`).
+    tokens.check_bound_to(profile)?;
+    let revocation = revoke_all(profile, store, &tokens);
     store.delete(&profile.name)?;
-    match revoked {
-        Ok(true) => {
-            eprintln!("Logged out of profile `{}`: tokens revoked at the provider and deleted here.", profile.name);
+    let (line, exit) = report(
+        &profile.name,
+        tokens.refresh_token.is_some(),
+        tokens.expires_at,
+        &revocation,
+        unix_now(),
+    );
+    match exit {
+        None => {
+            eprintln!("{line}");
             Ok(())
         }
-        Ok(false) => {
-            eprintln!(
-                "Logged out of profile `{}` locally: tokens deleted here{}.",
-                profile.name,
-                if local { ", not revoked (--local)" } else { "" }
-            );
-            Ok(())
-        }
-        Err(e) => Err(Error::new(
-            e.exit_code(),
-            format!(
-                "profile `{}`: the local tokens were deleted, but revoking them failed: {} — the provider still holds a live refresh token",
-                profile.name,
-                e.message()
-            ),
-        )
-        .hint("it expires on its own; to end it now, revoke the session in the provider's dashboard")),
+        Some(code) => Err(Error::new(code, line).hint(DASHBOARD_HINT)),
     }
 }
 
-/// The refresh token first: it is the long-lived one.
-fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Result<()> {
+const DASHBOARD_HINT: &str = "it stays live until it expires; to end it now, revoke the session or grant in the provider's dashboard";
+
+/// Where the tokens are revoked: the revocation endpoint recorded with them at login, and only
+/// there. Files from before it was recorded (no token endpoint either) use the profile's.
+fn revocation_url(
+    profile: &Profile,
+    store: &TokenStore,
+    http: &Http,
+    tokens: &StoredTokens,
+) -> Result<Option<Url>> {
+    if tokens.token_endpoint.is_some() {
+        return tokens
+            .revocation_endpoint
+            .as_deref()
+            .map(|url| {
+                parse_endpoint(url).map_err(|why| {
+                    Error::store(format!(
+                        "the stored revocation endpoint is not usable: {why}"
+                    ))
+                })
+            })
+            .transpose();
+    }
+    let provider = Provider::new(profile, http, Some(store.metadata_path(&profile.name)));
+    Ok(provider.endpoints()?.revocation)
+}
+
+/// What revocation at the provider achieved.
+#[derive(Debug)]
+enum Revocation {
+    /// Every token revoked.
+    Done,
+    /// The refresh token revoked (or there was none), the access token not: it stays valid
+    /// until it expires. Logging out has done what it must.
+    AccessTokenKept(Failure),
+    /// Nothing revoked: the refresh token (if any) is still live at the provider.
+    Failed(Failure),
+}
+
+/// The refresh token first: it is the long-lived one, and revoking it is what logging out
+/// needs. An access token the provider will not revoke (Auth0's JWTs cannot be) only expires.
+fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Revocation {
     // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
     let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
-    let endpoints =
-        Provider::new(profile, &http, Some(store.metadata_path(&profile.name))).endpoints()?;
-    let Some(url) = endpoints.revocation else {
-        return Err(Error::provider(
-            "the provider has no revocation endpoint (set `revocation_endpoint` in the profile if it has one)",
-        ));
+    let url = match revocation_url(profile, store, &http, tokens) {
+        Ok(url) => url,
+        Err(e) => return Revocation::Failed(Failure::Other(e)),
     };
-    if let Some(refresh_token) = &tokens.refresh_token {
-        revoke(
+    let Some(url) = url else {
+        return Revocation::Failed(Failure::Other(Error::provider(
+            "the provider has no revocation endpoint (set `revocation_endpoint` in the profile if it has one)",
+        )));
+    };
+    if let Some(refresh_token) = &tokens.refresh_token
+        && let Err(failure) = revoke(
             &http,
             &url,
             profile,
             refresh_token.secret(),
             "refresh_token",
-        )?;
+        )
+    {
+        return Revocation::Failed(failure);
     }
-    revoke(
+    match revoke(
         &http,
         &url,
         profile,
         tokens.access_token.secret(),
         "access_token",
-    )
+    ) {
+        Ok(()) => Revocation::Done,
+        Err(failure) => Revocation::AccessTokenKept(failure),
+    }
+}
+
+/// The line logout ends with, and the exit status when it is an error: true about what is
+/// still live at the provider, and nothing more alarming than that.
+fn report(
+    profile: &str,
+    refresh: bool,
+    expires_at: Option<u64>,
+    revocation: &Revocation,
+    now: u64,
+) -> (String, Option<ExitCode>) {
+    match revocation {
+        Revocation::Done => (
+            format!(
+                "Logged out of profile `{profile}`: tokens revoked at the provider and deleted here."
+            ),
+            None,
+        ),
+        Revocation::AccessTokenKept(why) => {
+            let done = if refresh {
+                "the refresh token was revoked at the provider and the tokens deleted here"
+            } else {
+                "tokens deleted here (there was no refresh token to revoke)"
+            };
+            (
+                format!(
+                    "Logged out of profile `{profile}`: {done}; {}: {}.",
+                    access_token_left(expires_at, now),
+                    why.describe()
+                ),
+                None,
+            )
+        }
+        Revocation::Failed(why) if refresh => (
+            format!(
+                "profile `{profile}`: the local tokens were deleted, but the refresh token was not revoked: {} — the provider still holds a live refresh token",
+                why.describe()
+            ),
+            Some(why.exit_code()),
+        ),
+        Revocation::Failed(why) => (
+            format!(
+                "profile `{profile}`: the local tokens were deleted, but the access token was not revoked: {} — {} (there was no refresh token)",
+                why.describe(),
+                access_token_left(expires_at, now)
+            ),
+            Some(why.exit_code()),
+        ),
+    }
+}
+
+/// How long an access token that was not revoked stays usable.
+fn access_token_left(expires_at: Option<u64>, now: u64) -> String {
+    match expires_at {
+        Some(at) if at > now => format!(
+            "the access token stays valid until {}",
+            until_clock(at, now)
+        ),
+        Some(_) => "the access token was not revoked, but has already expired".to_owned(),
+        None => "the access token stays valid until it expires (the provider did not say when)"
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_795_935_909; // 2026-11-29T07:05:09Z
+    const IN_AN_HOUR: Option<u64> = Some(NOW + 3540);
+
+    fn refused(kind: &str) -> Failure {
+        match kind {
+            "unsupported" => Failure::UnsupportedTokenType,
+            "client" => Failure::ClientAuthentication("HTTP 401".into()),
+            "down" => Failure::Other(Error::network(
+                "cannot connect to idp.example:443 (after 3 attempts)",
+            )),
+            _ => Failure::Other(Error::provider(
+                "the identity provider refused: invalid_request",
+            )),
+        }
+    }
+
+    #[test]
+    fn all_revoked() {
+        let (line, exit) = report("p", true, IN_AN_HOUR, &Revocation::Done, NOW);
+        assert_eq!(exit, None);
+        assert_eq!(
+            line,
+            "Logged out of profile `p`: tokens revoked at the provider and deleted here."
+        );
+    }
+
+    /// The Auth0 case of the issue: the refresh token revoked, the JWT access token refused.
+    #[test]
+    fn an_access_token_the_provider_will_not_revoke_is_exit_0_with_its_expiry() {
+        let kept = Revocation::AccessTokenKept(refused("unsupported"));
+        let (line, exit) = report("p", true, IN_AN_HOUR, &kept, NOW);
+        assert_eq!(exit, None);
+        assert_eq!(
+            line,
+            "Logged out of profile `p`: the refresh token was revoked at the provider and the tokens deleted here; \
+             the access token stays valid until 08:04 UTC (59 min): \
+             the provider does not revoke this type of token (unsupported_token_type)."
+        );
+        assert!(!line.contains("live refresh token"), "{line}");
+        // Any refusal of the access token, after the refresh token went, is the same case.
+        for kind in ["client", "down", "other"] {
+            let kept = Revocation::AccessTokenKept(refused(kind));
+            let (line, exit) = report("p", true, IN_AN_HOUR, &kept, NOW);
+            assert_eq!(exit, None, "{kind}");
+            assert!(
+                line.contains("stays valid until 08:04 UTC (59 min)"),
+                "{line}"
+            );
+        }
+        let (client, _) = report(
+            "p",
+            true,
+            IN_AN_HOUR,
+            &Revocation::AccessTokenKept(refused("client")),
+            NOW,
+        );
+        assert!(
+            client
+                .contains("the provider requires client authentication for revocation (HTTP 401)"),
+            "{client}"
+        );
+        let (no_refresh, _) = report(
+            "p",
+            false,
+            None,
+            &Revocation::AccessTokenKept(refused("unsupported")),
+            NOW,
+        );
+        assert!(
+            no_refresh.contains("there was no refresh token to revoke")
+                && no_refresh
+                    .contains("stays valid until it expires (the provider did not say when)"),
+            "{no_refresh}"
+        );
+        let (expired, _) = report(
+            "p",
+            true,
+            Some(NOW - 5),
+            &Revocation::AccessTokenKept(refused("unsupported")),
+            NOW,
+        );
+        assert!(expired.contains("has already expired"), "{expired}");
+    }
+
+    #[test]
+    fn only_a_failed_refresh_token_revocation_says_it_is_live() {
+        let (line, exit) = report(
+            "p",
+            true,
+            IN_AN_HOUR,
+            &Revocation::Failed(refused("client")),
+            NOW,
+        );
+        assert_eq!(exit, Some(ExitCode::ProviderRefused));
+        assert_eq!(
+            line,
+            "profile `p`: the local tokens were deleted, but the refresh token was not revoked: \
+             the provider requires client authentication for revocation (HTTP 401), which latchkey, a public client, cannot give \
+             — the provider still holds a live refresh token"
+        );
+        let (down, exit) = report(
+            "p",
+            true,
+            IN_AN_HOUR,
+            &Revocation::Failed(refused("down")),
+            NOW,
+        );
+        assert_eq!(exit, Some(ExitCode::Network));
+        assert!(
+            down.ends_with("the provider still holds a live refresh token"),
+            "{down}"
+        );
+        // Without a refresh token there is none to call live.
+        let (line, exit) = report(
+            "p",
+            false,
+            IN_AN_HOUR,
+            &Revocation::Failed(refused("down")),
+            NOW,
+        );
+        assert_eq!(exit, Some(ExitCode::Network));
+        assert!(!line.contains("refresh token was not revoked"), "{line}");
+        assert!(!line.contains("live refresh token"), "{line}");
+        assert!(
+            line.contains("stays valid until 08:04 UTC (59 min)"),
+            "{line}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Dispatch from the parsed command line to each command's module.
 
+mod doctor;
 mod generate;
 mod login;
 mod logout;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => status::run(&globals, args),
         Command::Logout(args) => logout::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
+        Command::Doctor(args) => doctor::run(&globals, args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(_) => generate::man(),
     }

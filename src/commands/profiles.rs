@@ -1,8 +1,11 @@
 //! `latchkey profiles` and `latchkey profiles show`: what is configured and where each value
 //! came from.
 
+mod edit;
+
 use super::{Globals, print_stdout};
 use crate::base::error::Result;
+use crate::base::text::{json_pretty, shown_whole};
 use crate::cli::{ProfilesArgs, ProfilesCommand};
 use crate::config::{Profile, ProfileSettings, ProfilesFile, Source};
 use serde_json::json;
@@ -13,20 +16,32 @@ pub fn run(globals: &Globals, args: ProfilesArgs) -> Result<()> {
         names(globals);
         return Ok(());
     }
+    match args.command {
+        Some(ProfilesCommand::Add(add)) => return edit::add(globals, add),
+        Some(ProfilesCommand::Use(chosen)) => return edit::use_default(globals, &chosen.name),
+        Some(ProfilesCommand::Remove(remove)) => return edit::remove(globals, remove),
+        _ => {}
+    }
     let file = globals.load_profiles()?;
     match args.command {
+        Some(ProfilesCommand::Add(_) | ProfilesCommand::Use(_) | ProfilesCommand::Remove(_)) => {
+            Ok(())
+        }
         None => list(
             &file,
             globals.profile_name(args.profile.as_deref()),
             args.json,
         ),
         Some(ProfilesCommand::Show(show)) => {
-            let name = show
-                .name
-                .as_deref()
-                .or(show.profile.as_deref())
-                .or(globals.profile_name(args.profile.as_deref()));
-            let (name, selected_by) = file.select(name)?;
+            // A positional NAME is named as such in messages, not as `--profile`.
+            let (name, selected_by) = match show.name.as_deref() {
+                Some(name) => file.select_by(Some(name), Source::Flag("the NAME argument"))?,
+                None => file.select(
+                    show.profile
+                        .as_deref()
+                        .or(globals.profile_name(args.profile.as_deref())),
+                )?,
+            };
             let (profile, sources) = file.resolve(&name, &Default::default())?;
             let settings = ProfileSettings::new(&profile, sources);
             if show.json || args.json {
@@ -77,16 +92,17 @@ fn list(file: &ProfilesFile, flag: Option<&str>, json: bool) -> Result<()> {
             "selected": selected,
             "profiles": profiles,
         });
-        return print_stdout(&format!("{doc:#}\n"));
+        return print_stdout(&format!("{}\n", json_pretty(&doc)));
     }
     let mut out = String::new();
     let width = file.profile_names().map(str::len).max().unwrap_or(0);
     for name in file.profile_names() {
         let table = file.profile_table(name);
         let field = |key: &str| table.and_then(|t| t.get(key)).and_then(|v| v.as_str());
+        // Values from the file, not yet validated: shown as outside text.
         let target = match (field("domain"), field("issuer")) {
-            (Some(domain), _) => format!("{domain} (Auth0)"),
-            (None, Some(issuer)) => issuer.to_owned(),
+            (Some(domain), _) => format!("{} (Auth0)", shown_whole(domain)),
+            (None, Some(issuer)) => shown_whole(issuer),
             (None, None) => "(no domain or issuer)".to_owned(),
         };
         let mark = if selected.as_deref() == Some(name) {
@@ -102,7 +118,10 @@ fn list(file: &ProfilesFile, flag: Option<&str>, json: bool) -> Result<()> {
         let _ = writeln!(out, "{mark} {name:<width$}  {target}{default}");
     }
     if out.is_empty() {
-        out = format!("no profiles in {}\n", file.path.display());
+        out = format!(
+            "no profiles in {}\n",
+            shown_whole(&file.path.display().to_string())
+        );
     }
     print_stdout(&out)
 }
@@ -114,12 +133,22 @@ fn show_text(
     settings: &ProfileSettings,
 ) -> Result<()> {
     let mut out = String::new();
-    let _ = writeln!(out, "profile {}  (selected by {selected_by})", profile.name);
-    let _ = writeln!(out, "file    {}", file.path.display());
+    let _ = writeln!(
+        out,
+        "profile {}  (selected by {})",
+        profile.name,
+        shown_whole(&selected_by.to_string())
+    );
+    let _ = writeln!(
+        out,
+        "file    {}",
+        shown_whole(&file.path.display().to_string())
+    );
     let width = settings.rows.iter().map(|r| r.key.len()).max().unwrap_or(0);
     for row in &settings.rows {
         let value = row.display.as_deref().unwrap_or("(not set)");
-        let _ = writeln!(out, "  {:<width$}  {value}  [{}]", row.key, row.source);
+        let source = shown_whole(&row.source.to_string());
+        let _ = writeln!(out, "  {:<width$}  {value}  [{source}]", row.key);
     }
     print_stdout(&out)
 }
@@ -143,5 +172,5 @@ fn show_json(
         "config": file.path,
         "settings": map,
     });
-    print_stdout(&format!("{doc:#}\n"))
+    print_stdout(&format!("{}\n", json_pretty(&doc)))
 }

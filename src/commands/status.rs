@@ -5,6 +5,7 @@ use super::{Globals, print_stdout};
 use crate::base::clock::unix_now;
 use crate::base::duration::{relative, rfc3339};
 use crate::base::error::{Error, Result};
+use crate::base::text::{json_pretty, shown, shown_whole};
 use crate::cli::StatusArgs;
 use crate::config::Profile;
 use crate::store::{StoredTokens, TokenStore, describe_source};
@@ -18,9 +19,16 @@ pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
     let mut reports = Vec::new();
     let mut worst: Option<Error> = None;
     for profile in &profiles {
-        let loaded = store.load(&profile.name, || {
-            store.key_for_reading(&profile.key_source, &profile.name)
-        });
+        let loaded = store
+            .load(&profile.name, || {
+                store.key_for_reading(&profile.key_source, &profile.name)
+            })
+            // Tokens from another provider or client than the profile names now are reported,
+            // not shown as this profile's login.
+            .and_then(|tokens| match tokens {
+                Some(tokens) => tokens.check_bound_to(profile).map(|()| Some(tokens)),
+                None => Ok(None),
+            });
         let report = match loaded {
             Ok(tokens) => report(profile, &store, tokens.as_ref(), None),
             Err(e) => {
@@ -39,7 +47,7 @@ pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
         } else {
             reports[0].clone()
         };
-        format!("{doc:#}\n")
+        format!("{}\n", json_pretty(&doc))
     } else {
         reports.iter().map(as_text).collect::<Vec<_>>().join("\n")
     };
@@ -116,31 +124,31 @@ fn report(
     doc
 }
 
+/// The report as lines for a person. Nearly every value in it came from outside — claims and
+/// scopes from the provider, the issuer from the file, paths from the environment — so each is
+/// shown as outside text: claims cut short, URLs and paths whole.
 fn as_text(doc: &Value) -> String {
     let mut out = String::new();
-    let get = |k: &str| doc[k].as_str().unwrap_or("-").to_owned();
+    let get = |k: &str| doc[k].as_str().map_or_else(|| "-".to_owned(), shown);
+    let whole = |k: &str| doc[k].as_str().map_or_else(|| "-".to_owned(), shown_whole);
     let profile = get("profile");
     if doc["logged_in"] != true {
         let why = doc["error"]
             .as_str()
-            .map(|e| format!(" ({e})"))
+            .map(|e| format!(" ({})", shown_whole(e)))
             .unwrap_or_default();
         let _ = writeln!(out, "{profile}: not logged in{why}");
-        let _ = writeln!(out, "  issuer      {}", get("issuer"));
-        let _ = writeln!(
-            out,
-            "  token file  {}",
-            doc["token_file"].as_str().unwrap_or("-")
-        );
+        let _ = writeln!(out, "  issuer      {}", whole("issuer"));
+        let _ = writeln!(out, "  token file  {}", whole("token_file"));
         return out;
     }
     let who = doc["email"]
         .as_str()
         .or(doc["name"].as_str())
-        .unwrap_or("-");
+        .map_or_else(|| "-".to_owned(), shown);
     let _ = writeln!(out, "{profile}: logged in as {who}");
     let _ = writeln!(out, "  subject     {}", get("subject"));
-    let _ = writeln!(out, "  issuer      {}", get("issuer"));
+    let _ = writeln!(out, "  issuer      {}", whole("issuer"));
     let _ = writeln!(out, "  audience    {}", get("audience"));
     let scopes = doc["scopes"].as_array().map(|s| {
         s.iter()
@@ -151,7 +159,7 @@ fn as_text(doc: &Value) -> String {
     let _ = writeln!(
         out,
         "  scopes      {}",
-        scopes.unwrap_or_else(|| "-".into())
+        scopes.map_or_else(|| "-".into(), |s| shown_whole(&s))
     );
     let expiry = match (
         doc["access_token_expires_at"].as_str(),
@@ -173,11 +181,85 @@ fn as_text(doc: &Value) -> String {
         "no"
     };
     let _ = writeln!(out, "  refresh     {refresh}");
-    let _ = writeln!(
-        out,
-        "  token file  {}",
-        doc["token_file"].as_str().unwrap_or("-")
-    );
-    let _ = writeln!(out, "  protection  {}", get("protection"));
+    let _ = writeln!(out, "  token file  {}", whole("token_file"));
+    let _ = writeln!(out, "  protection  {}", whole("protection"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::text::is_unsafe;
+
+    fn assert_inert(text: &str) {
+        assert!(
+            !text.chars().any(|c| is_unsafe(c) && c != '\n'),
+            "outside text reached the terminal raw: {text:?}"
+        );
+    }
+
+    /// A report whose every outside value carries an escape, a bell, a C1 CSI or a bidi override.
+    fn hostile() -> Value {
+        json!({
+            "profile": "dev",
+            "logged_in": true,
+            "issuer": "https://idp.example/\u{202e}lave",
+            "token_file": "/home/u/\u{1b}]0;TITLE\u{7}/dev.age",
+            "protection": "age X25519, your key /k\u{9b}2J",
+            "subject": "sub\u{7}",
+            "email": null,
+            "name": "\u{1b}[31mMallory",
+            "audience": "api\u{200b}",
+            "scopes": ["openid", "evil\u{1b}[2J"],
+            "access_token_expires_at": null,
+            "access_token_expires_in": null,
+            "refresh_token": true,
+        })
+    }
+
+    #[test]
+    fn status_shows_claims_and_paths_escaped() {
+        let text = as_text(&hostile());
+        assert_inert(&text);
+        for line in [
+            r"dev: logged in as \u{1b}[31mMallory",
+            r"  subject     sub\u{7}",
+            r"  issuer      https://idp.example/\u{202e}lave",
+            r"  audience    api\u{200b}",
+            r"  scopes      openid evil\u{1b}[2J",
+            r"  token file  /home/u/\u{1b}]0;TITLE\u{7}/dev.age",
+            r"  protection  age X25519, your key /k\u{9b}2J",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "no line {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_when_logged_out_shows_the_error_escaped() {
+        let mut doc = hostile();
+        doc["logged_in"] = json!(false);
+        doc["error"] = json!("cannot read \u{1b}[2J");
+        let text = as_text(&doc);
+        assert_inert(&text);
+        assert!(
+            text.starts_with(r"dev: not logged in (cannot read \u{1b}[2J)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn status_json_keeps_the_values_and_escapes_them() {
+        let doc = hostile();
+        let text = json_pretty(&doc);
+        assert_inert(&text);
+        assert!(text.contains(r#""name": "\u001b[31mMallory""#), "{text}");
+        assert!(
+            text.contains(r#""protection": "age X25519, your key /k\u009b2J""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), doc);
+    }
 }

@@ -2,11 +2,12 @@
 //! hot path: with a valid stored token it reads the config and one file, decrypts, prints.
 
 use super::{Globals, print_stdout};
-use crate::base::duration::rfc3339;
+use crate::base::clock::unix_now;
+use crate::base::duration::{format_remaining, rfc3339};
 use crate::base::error::{Error, Result};
 use crate::cli::{TokenArgs, TokenFormat};
-use crate::store::TokenStore;
 use crate::store::refresh::{self, Need};
+use crate::store::{StoredTokens, TokenStore};
 use serde_json::json;
 use std::time::Duration;
 
@@ -29,21 +30,7 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
     )?;
 
     let (token, expires_at) = if args.id_token {
-        let id_token = tokens.id_token.as_ref().ok_or_else(|| {
-            Error::login_required(format!(
-                "no ID token is stored for profile `{}`",
-                profile.name
-            ))
-            .hint(format!(
-                "include `openid` in the profile's scopes and run `latchkey login -p {}`",
-                profile.name
-            ))
-        })?;
-        let exp = crate::oauth::jwt::unverified_claims(id_token.secret())
-            .ok()
-            .and_then(|c| c.exp)
-            .and_then(|e| u64::try_from(e).ok());
-        (id_token.secret(), exp)
+        id_token_to_print(&tokens, &profile.name, unix_now())?
     } else {
         (tokens.access_token.secret(), tokens.expires_at)
     };
@@ -80,4 +67,109 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
         }
     };
     print_stdout(&output)
+}
+
+/// The ID token `--id-token` prints, with its expiry; never one that has expired (exit 4).
+///
+/// A refresh need not bring a new ID token (OpenID Connect Core §12.2), and then the stored one
+/// is kept (`store::refresh`): it may be past its `exp` while the access token is fresh. Printing
+/// it would hand kubectl, or any script, a token every server refuses — with exit 0 and, for
+/// `exec-credential`, an `expirationTimestamp` in the past. Only a login gets a new one.
+fn id_token_to_print<'a>(
+    tokens: &'a StoredTokens,
+    profile: &str,
+    now: u64,
+) -> Result<(&'a str, Option<u64>)> {
+    let id_token = tokens.id_token.as_ref().ok_or_else(|| {
+        Error::login_required(format!("no ID token is stored for profile `{profile}`")).hint(
+            format!(
+                "include `openid` in the profile's scopes and run `latchkey login -p {profile}`"
+            ),
+        )
+    })?;
+    let exp = crate::oauth::jwt::unverified_claims(id_token.secret())
+        .ok()
+        .and_then(|c| c.exp)
+        .and_then(|e| u64::try_from(e).ok());
+    if let Some(exp) = exp
+        && exp <= now
+    {
+        return Err(Error::login_required(format!(
+            "the ID token of profile `{profile}` expired at {} ({} ago), and the provider sent no new one with the latest tokens",
+            rfc3339(exp),
+            format_remaining(Duration::from_secs(now - exp))
+        ))
+        .hint(format!(
+            "run `latchkey login -p {profile}` for a new ID token (a refresh does not renew it with this provider)"
+        )));
+    }
+    Ok((id_token.secret(), exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::error::ExitCode;
+    use crate::base::secret::{AccessToken, IdToken};
+    use base64::Engine;
+
+    fn id_token(exp: Option<u64>) -> IdToken {
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let claims = match exp {
+            Some(exp) => format!(r#"{{"sub":"alice","exp":{exp}}}"#),
+            None => r#"{"sub":"alice"}"#.to_owned(),
+        };
+        IdToken::new(format!(
+            "{}.{}.c2ln",
+            enc(r#"{"alg":"RS256"}"#),
+            enc(&claims)
+        ))
+    }
+
+    /// Tokens as a refresh that brought no new ID token leaves them: a fresh access token, the
+    /// old ID token.
+    fn tokens(id_token: Option<IdToken>) -> StoredTokens {
+        let mut tokens: StoredTokens = serde_json::from_value(serde_json::json!({
+            "version": 1, "access_token": "a", "refresh_token": "r", "id_token": null,
+            "expires_at": 10_000, "scope": "openid", "token_type": "Bearer",
+            "issuer": "https://idp.example", "client_id": "c", "audience": null,
+            "obtained_at": 1_000
+        }))
+        .unwrap();
+        tokens.access_token = AccessToken::new("a");
+        tokens.id_token = id_token;
+        tokens
+    }
+
+    #[test]
+    fn an_expired_id_token_is_never_printed() {
+        let now = 5_000;
+        for exp in [now, now - 1, now - 3_600, 0] {
+            let stored = tokens(Some(id_token(Some(exp))));
+            let err = id_token_to_print(&stored, "k8s", now).unwrap_err();
+            assert_eq!(err.exit_code(), ExitCode::LoginRequired, "exp {exp}");
+            assert!(err.message().contains("expired"), "{}", err.message());
+            assert!(
+                err.hint_text()
+                    .is_some_and(|h| h.contains("latchkey login -p k8s")),
+                "{:?}",
+                err.hint_text()
+            );
+        }
+    }
+
+    #[test]
+    fn a_live_id_token_is_printed_with_its_expiry() {
+        let stored = tokens(Some(id_token(Some(5_001))));
+        let (token, exp) = id_token_to_print(&stored, "k8s", 5_000).unwrap();
+        assert_eq!(token, stored.id_token.as_ref().unwrap().secret());
+        assert_eq!(exp, Some(5_001));
+    }
+
+    #[test]
+    fn no_id_token_is_login_required() {
+        let err = id_token_to_print(&tokens(None), "k8s", 5_000).unwrap_err();
+        assert_eq!(err.exit_code(), ExitCode::LoginRequired);
+        assert!(err.message().contains("no ID token"), "{}", err.message());
+    }
 }

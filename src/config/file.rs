@@ -32,13 +32,13 @@ impl ProfilesFile {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let hint = match origin {
-                    ConfigOrigin::Default => format!(
-                        "start one from the example: mkdir -p {dir} && cp profiles.example.toml {file} \
-                         (then edit it), or pass --config FILE",
-                        dir = path.parent().unwrap_or(Path::new(".")).display(),
-                        file = path.display()
+                    ConfigOrigin::Default => "create it with `latchkey profiles add NAME --domain TENANT.auth0.com --client-id ID` \
+                         (or --issuer URL for any OpenID provider), or pass --config FILE"
+                        .to_owned(),
+                    _ => format!(
+                        "check the path, or create it with `latchkey --config {} profiles add NAME (--domain D | --issuer URL) --client-id ID`",
+                        path.display()
                     ),
-                    _ => "check the path, or start one from profiles.example.toml".to_owned(),
                 };
                 return Err(
                     Error::config(format!("no profiles file at {}", path.display())).hint(hint),
@@ -135,11 +135,17 @@ impl ProfilesFile {
 
     /// Picks the profile: `--profile` > `LATCHKEY_PROFILE` > `default_profile` > the only one.
     pub fn select(&self, flag: Option<&str>) -> Result<(String, Source)> {
+        self.select_by(flag, Source::Flag("--profile"))
+    }
+
+    /// Like [`ProfilesFile::select`], with `given` as the source of a name given on the command
+    /// line (`profiles show NAME` names it as an argument, not as `--profile`).
+    pub fn select_by(&self, flag: Option<&str>, given: Source) -> Result<(String, Source)> {
         let env = std::env::var("LATCHKEY_PROFILE")
             .ok()
             .filter(|v| !v.is_empty());
         let (name, source) = if let Some(name) = flag {
-            (name.to_owned(), Source::Flag("--profile"))
+            (name.to_owned(), given)
         } else if let Some(name) = env {
             (name, Source::Env("LATCHKEY_PROFILE".into()))
         } else if let Some(name) = &self.default_profile {
@@ -155,7 +161,7 @@ impl ProfilesFile {
             (only, Source::Default)
         } else if self.profiles.is_empty() {
             return Err(Error::config(format!("{} defines no profiles", self.path.display()))
-                .hint("add a [profiles.NAME] table; profiles.example.toml shows one for Auth0 and one for any OpenID provider"));
+                .hint("add one with `latchkey profiles add NAME (--domain D | --issuer URL) --client-id ID`, or write a [profiles.NAME] table as profiles.example.toml shows"));
         } else {
             return Err(Error::config(format!(
                 "no profile selected and {} has several: {}",
@@ -178,7 +184,10 @@ impl ProfilesFile {
                 // "add [profiles.a b]" would be advice that cannot be followed.
                 err = err.hint(why);
             } else {
-                err = err.hint(format!("add [profiles.{name}] to {}", self.path.display()));
+                err = err.hint(format!(
+                    "add it with `latchkey profiles add {name} (--domain D | --issuer URL) --client-id ID`, or as [profiles.{name}] in {}",
+                    self.path.display()
+                ));
             }
             return Err(err);
         }

@@ -2,6 +2,7 @@
 //! flags with figment, and validating the result once into the typed [`Profile`] that every
 //! command takes. May use `base`, `terminal` and `net`.
 
+pub mod edit;
 pub mod file;
 pub mod layers;
 pub mod paths;
@@ -204,6 +205,32 @@ issuer = "http://127.0.0.1:3000"
 client_id = "cli"
 redirect_port = 0
 "#;
+
+    #[test]
+    fn relative_paths_in_the_file_are_taken_from_its_directory() {
+        let file = parse(
+            r#"
+[profiles.p]
+issuer = "https://id.example.com"
+client_id = "c"
+ca_file = "certs/ca.pem"
+identity_file = "keys/me.txt"
+[profiles.abs]
+issuer = "https://id.example.com"
+client_id = "c"
+ca_file = "/etc/ca.pem"
+"#,
+        )
+        .unwrap();
+        let (p, _) = file.resolve("p", &FlagOverrides::default()).unwrap();
+        assert_eq!(p.ca_file.as_deref(), Some(Path::new("/cfg/certs/ca.pem")));
+        assert_eq!(
+            p.key_source,
+            KeySource::IdentityFile(PathBuf::from("/cfg/keys/me.txt"))
+        );
+        let (abs, _) = file.resolve("abs", &FlagOverrides::default()).unwrap();
+        assert_eq!(abs.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+    }
 
     #[test]
     fn the_example_file_loads_and_every_profile_validates() {

@@ -4,7 +4,7 @@ use crate::base::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// How the profiles file was found, so messages and `profiles show` can say why it is that one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigOrigin {
     Flag,
     Env,

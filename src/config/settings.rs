@@ -2,7 +2,10 @@
 //! them.
 
 use crate::base::text::escape_controls;
-use crate::config::{Flow, PROFILE_FIELDS, Profile, ProviderKind, TokenRequestFormat};
+use crate::config::{
+    DEFAULT_SCRYPT_WORK_FACTOR, Flow, KeySource, PROFILE_FIELDS, Profile, ProviderKind,
+    TokenRequestFormat,
+};
 use crate::net::url::Url;
 use serde_json::{Value, json};
 use std::fmt;
@@ -33,7 +36,9 @@ impl fmt::Display for Source {
             } => write!(f, "{}:{line}", path.display()),
             Source::File { path, line: None } => write!(f, "{}", path.display()),
             Source::Env(var) => write!(f, "env {var}"),
-            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Flag(flag) if flag.starts_with('-') => write!(f, "flag {flag}"),
+            // A positional argument, described in words ("the NAME argument").
+            Source::Flag(argument) => f.write_str(argument),
             Source::Derived(from) => write!(f, "derived from {from}"),
         }
     }
@@ -154,6 +159,24 @@ fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
         "proxy" => {
             let shown = profile.proxy.as_ref().map(|p| p.shown());
             (shown.clone(), text(&shown))
+        }
+        "identity_file" => match &profile.key_source {
+            KeySource::IdentityFile(path) => {
+                let shown = path.display().to_string();
+                (Some(shown.clone()), json!(shown))
+            }
+            _ => (None, Value::Null),
+        },
+        "use_passphrase" => {
+            let on = matches!(profile.key_source, KeySource::Passphrase { .. });
+            (Some(on.to_string()), json!(on))
+        }
+        "scrypt_work_factor" => {
+            let factor = match profile.key_source {
+                KeySource::Passphrase { work_factor } => i64::from(work_factor),
+                _ => DEFAULT_SCRYPT_WORK_FACTOR,
+            };
+            (Some(factor.to_string()), json!(factor))
         }
         _ => (None, Value::Null),
     }

@@ -44,6 +44,20 @@ impl Checker<'_> {
         ))
     }
 
+    /// A path value: `~/` is the home directory; a relative path written in the profiles file
+    /// is taken from that file's directory (wherever latchkey runs from), one from the
+    /// environment or a flag from the current directory.
+    fn path(&self, field: &str, value: &str) -> PathBuf {
+        let path = expand_home(value);
+        if path.is_relative()
+            && let Source::File { path: file, .. } = (self.source_of)(field)
+            && let Some(dir) = file.parent()
+        {
+            return dir.join(path);
+        }
+        path
+    }
+
     fn optional_url(&self, field: &str, value: Option<String>) -> Result<Option<Url>> {
         value
             .map(|v| parse_endpoint(&v).map_err(|m| self.bad(field, m)))
@@ -299,7 +313,7 @@ fn key_source(
             "use_passphrase",
             "`use_passphrase = true` and `identity_file` both choose the key; keep one".into(),
         )),
-        (Some(path), false) => Ok(KeySource::IdentityFile(expand_home(&path))),
+        (Some(path), false) => Ok(KeySource::IdentityFile(check.path("identity_file", &path))),
         (None, true) => {
             let factor = scrypt_work_factor.unwrap_or(DEFAULT_SCRYPT_WORK_FACTOR);
             let work_factor = u8::try_from(factor)
@@ -335,7 +349,7 @@ fn network_settings(
     }
     let ca_file = match ca_file.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(path) => Some(expand_home(path)),
+        Some(path) => Some(check.path("ca_file", path)),
     };
     let proxy = match proxy.as_deref().map(str::trim) {
         None | Some("") => None,

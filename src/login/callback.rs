@@ -422,6 +422,28 @@ fn drain(stream: &mut TcpStream, deadline: Instant) {
     }
 }
 
+/// Marks `name` spans of already escaped text as `<code>`, so the backticks the terminal
+/// messages use do not show literally in the browser; an unpaired backtick stays as it is.
+fn code_spans(escaped: &str) -> String {
+    let pieces: Vec<&str> = escaped.split('`').collect();
+    let mut out = String::with_capacity(escaped.len() + 16);
+    for (i, piece) in pieces.iter().enumerate() {
+        let inside = i % 2 == 1;
+        let paired = inside && i + 1 < pieces.len();
+        if inside && paired {
+            out.push_str("<code>");
+            out.push_str(piece);
+            out.push_str("</code>");
+        } else {
+            if inside {
+                out.push('`');
+            }
+            out.push_str(piece);
+        }
+    }
+    out
+}
+
 /// Time until `deadline`, or None once it has passed (a zero read timeout is an error).
 fn time_left(deadline: Instant) -> Option<Duration> {
     deadline
@@ -444,7 +466,7 @@ impl Reply {
             200,
             "OK",
             "Login received",
-            &["Login received — you can close this tab and return to the terminal."],
+            &["You can close this tab and return to the terminal."],
         )
     }
 
@@ -527,7 +549,7 @@ impl Reply {
         );
         for paragraph in paragraphs {
             body.push_str("<p>");
-            body.push_str(&escape_html(paragraph));
+            body.push_str(&code_spans(&escape_html(paragraph)));
             body.push_str("</p>\n");
         }
         body.push_str("</body></html>\n");
@@ -647,6 +669,11 @@ mod tests {
         let answer = get(port, &format!("/callback?code=c0de-1&state={STATE}"));
         assert_eq!(status(&answer), 200, "{answer}");
         assert!(answer.contains("Login received"), "{answer}");
+        assert_eq!(
+            answer.matches("Login received").count(),
+            2,
+            "title and heading once each: {answer}"
+        );
         let event = events.recv_timeout(EVENT_WAIT).unwrap();
         assert_eq!(code_of(event), "c0de-1");
     }
@@ -881,5 +908,15 @@ mod tests {
             escape_html(r#"<a href="x" title='y'>&</a>"#),
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn backticks_become_code_and_an_unpaired_one_stays() {
+        assert_eq!(
+            code_spans("set `state` and `iss`"),
+            "set <code>state</code> and <code>iss</code>"
+        );
+        assert_eq!(code_spans("a `b"), "a `b");
+        assert_eq!(code_spans("none"), "none");
     }
 }

@@ -30,7 +30,10 @@ impl Response {
     }
 
     /// A short, printable excerpt of the body for messages: control characters removed,
-    /// whitespace folded, cut at 160 characters.
+    /// whitespace folded, secrets redacted ([`redact_secrets`]), cut at 160 characters.
+    ///
+    /// Only for bodies that are not token responses: a 2xx answer of the token or device
+    /// endpoint is never quoted, whatever it holds (see `oauth::token_endpoint`).
     pub fn excerpt(&self) -> String {
         let folded: String = self
             .body
@@ -40,11 +43,210 @@ impl Response {
             .chars()
             .filter(|c| !c.is_control())
             .collect();
-        match folded.char_indices().nth(160) {
-            Some((cut, _)) => format!("{}…", &folded[..cut]),
-            None => folded,
+        // Redacted before it is cut, so a cut can never separate a key from its value.
+        let redacted = redact_secrets(&folded);
+        // Shown as all outside text is (bidi and invisible characters escaped), cut at 160.
+        crate::base::text::shown_within(&redacted, 161)
+    }
+
+    /// The content type as shown in messages: `content type text/html` (the media type only,
+    /// without parameters, in the characters a media type may have, at most 80 of them: no
+    /// escape, no secret fits in that), or `no content type`. Not redacted: the opaque-run rule
+    /// would take `application/x-www-form-urlencoded` for a token.
+    pub fn content_type_shown(&self) -> String {
+        let media_type: String = self
+            .content_type
+            .as_deref()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-/".contains(*c))
+            .take(80)
+            .collect();
+        if media_type.is_empty() {
+            "no content type".to_owned()
+        } else {
+            format!("content type {media_type}")
         }
     }
+}
+
+/// What stands in for a secret in anything latchkey shows.
+pub const REDACTED: &str = "[redacted]";
+
+/// A run of at least this many characters of the base64url/JWT alphabet is taken for a token.
+/// Random secrets are longer (a PKCE verifier is 43, an Auth0 refresh token 50+, a JWT
+/// hundreds); words and error codes are shorter.
+const OPAQUE_RUN: usize = 24;
+
+/// Provider text with everything token-, code- or secret-shaped replaced by `[redacted]`, for
+/// any excerpt of a response shown in a message:
+///
+/// - the string value of a sensitive key, in JSON (`"refresh_token": "…"`) or form encoding
+///   (`code=…`): `access_token`, `refresh_token`, `id_token`, `code`, `device_code`,
+///   `client_secret`, `password`, `assertion`, `state`, `nonce`, `code_verifier`, and any key
+///   containing `token`, `secret` or `password` (but not `token_type`);
+/// - any run of [`OPAQUE_RUN`] or more characters of `[A-Za-z0-9._~+/=-]` and `_` (base64,
+///   base64url, JWTs, UUIDs), wherever it is.
+///
+/// The one place this is decided: every excerpt goes through it.
+pub fn redact_secrets(text: &str) -> String {
+    redact_opaque_runs(&redact_form_values(&redact_json_values(text)))
+}
+
+/// Whether the value of `key` is a secret.
+fn is_sensitive_key(key: &str) -> bool {
+    let key = key.trim().to_ascii_lowercase();
+    if matches!(key.as_str(), "token_type" | "token_type_hint") {
+        return false;
+    }
+    matches!(
+        key.as_str(),
+        "code"
+            | "device_code"
+            | "assertion"
+            | "client_assertion"
+            | "code_verifier"
+            | "state"
+            | "nonce"
+            | "passphrase"
+    ) || key.contains("token")
+        || key.contains("secret")
+        || key.contains("password")
+}
+
+/// The index of the `"` that closes the JSON string opening at `start` (escapes skipped).
+fn json_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// `"key": "value"` with a sensitive key becomes `"key": "[redacted]"`; a value cut short (by
+/// an excerpt, or a broken body) is redacted to the end.
+fn redact_json_values(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let Some(key_end) = json_string_end(bytes, i) else {
+            break;
+        };
+        let key = &text[i + 1..key_end];
+        let colon = skip_spaces(bytes, key_end + 1);
+        let value = skip_spaces(bytes, colon + 1);
+        if bytes.get(colon) == Some(&b':')
+            && bytes.get(value) == Some(&b'"')
+            && is_sensitive_key(key)
+        {
+            out.push_str(&text[copied..=value]);
+            out.push_str(REDACTED);
+            match json_string_end(bytes, value) {
+                Some(value_end) => {
+                    copied = value_end;
+                    i = value_end + 1;
+                }
+                None => {
+                    copied = bytes.len();
+                    i = bytes.len();
+                }
+            }
+        } else {
+            i = key_end + 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// `key=value` with a sensitive key (a form-encoded body, a query string in a page) becomes
+/// `key=[redacted]`; the value ends at `&`, whitespace, a quote or markup.
+fn redact_form_values(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let ends_value = |b: u8| {
+        b.is_ascii_whitespace() || matches!(b, b'&' | b'"' | b'\'' | b'<' | b'>' | b',' | b';')
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'=' {
+            i += 1;
+            continue;
+        }
+        let mut key_start = i;
+        while key_start > 0 && is_key_byte(bytes[key_start - 1]) {
+            key_start -= 1;
+        }
+        let mut value_end = i + 1;
+        while value_end < bytes.len() && !ends_value(bytes[value_end]) {
+            value_end += 1;
+        }
+        if key_start < i && value_end > i + 1 && is_sensitive_key(&text[key_start..i]) {
+            out.push_str(&text[copied..=i]);
+            out.push_str(REDACTED);
+            copied = value_end;
+            i = value_end;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Every run of [`OPAQUE_RUN`] or more token-alphabet characters becomes `[redacted]`.
+fn redact_opaque_runs(text: &str) -> String {
+    let in_alphabet =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '+' | '/' | '=' | '-');
+    let mut out = String::with_capacity(text.len());
+    let mut run_start = None;
+    for (at, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (in_alphabet(c) && at < text.len(), run_start) {
+            (true, None) => run_start = Some(at),
+            (true, Some(_)) => {}
+            (false, start) => {
+                if let Some(start) = start {
+                    // The alphabet is ASCII: byte length is character count.
+                    if at - start >= OPAQUE_RUN {
+                        out.push_str(REDACTED);
+                    } else {
+                        out.push_str(&text[start..at]);
+                    }
+                    run_start = None;
+                }
+                if at < text.len() {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The body of a POST to the token or revocation endpoint.
@@ -548,6 +750,89 @@ mod tests {
             "{excerpt}"
         );
         assert!(excerpt.chars().count() <= 161);
+    }
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+
+    #[test]
+    fn sensitive_json_values_are_redacted() {
+        let body = r#"{"access_token":"at-1","refresh_token" : "rt\"2","id_token":"x","code":"c0de","device_code":"dc","client_secret":"s","password":"pw","assertion":"as","my_Token_x":"t","api_secret":"k","token_type":"Bearer","error":"server_error","expires_in":3600,"code_count":7}"#;
+        let shown = redact_secrets(body);
+        for secret in [
+            "at-1", "rt\\\"2", "\"x\"", "c0de", "\"dc\"", "\"s\"", "\"pw\"", "\"as\"", "\"t\"",
+            "\"k\"",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(r#""access_token":"[redacted]""#), "{shown}");
+        assert!(
+            shown.contains(r#""refresh_token" : "[redacted]""#),
+            "{shown}"
+        );
+        for kept in [
+            r#""token_type":"Bearer""#,
+            r#""error":"server_error""#,
+            r#""expires_in":3600"#,
+            r#""code_count":7"#,
+        ] {
+            assert!(shown.contains(kept), "{kept} not in {shown}");
+        }
+    }
+
+    #[test]
+    fn a_value_cut_short_is_redacted_to_the_end() {
+        assert_eq!(
+            redact_secrets(r#"{"error":"x","refresh_token":"abc"#),
+            r#"{"error":"x","refresh_token":"[redacted]"#
+        );
+    }
+
+    #[test]
+    fn sensitive_form_values_are_redacted() {
+        let shown = redact_secrets(
+            "access_token=gho_abc&scope=repo&token_type=bearer <a href=\"/cb?code=c0de&state=st4te\">",
+        );
+        assert_eq!(
+            shown,
+            "access_token=[redacted]&scope=repo&token_type=bearer <a href=\"/cb?code=[redacted]&state=[redacted]\">"
+        );
+    }
+
+    #[test]
+    fn long_opaque_runs_are_redacted_wherever_they_are() {
+        let opaque = "Zm9vYmFyYmF6cXV4cXV1eF9fLS0tMTIz"; // 32 characters
+        let shown = redact_secrets(&format!(
+            "<p>token {JWT} and {opaque}, not {}</p> {{\"x\": \"{opaque}\"}}",
+            "a".repeat(23)
+        ));
+        assert_eq!(
+            shown,
+            format!(
+                "<p>token [redacted] and [redacted], not {}</p> {{\"x\": \"[redacted]\"}}",
+                "a".repeat(23)
+            )
+        );
+        // Text and error codes stay readable; so does non-ASCII text.
+        let prose = "Bad gateway: upstream invalid_grant — réessayez";
+        assert_eq!(redact_secrets(prose), prose);
+    }
+
+    #[test]
+    fn excerpts_never_show_a_token() {
+        let response = Response {
+            status: 502,
+            content_type: Some("application/json".into()),
+            date: None,
+            body: format!(
+                "{{\"access_token\":\"short-at\",\n\"id_token\":\"{JWT}\",\"note\":\"{JWT}\",\"refresh_token\":\"{}\"}}",
+                "r".repeat(300)
+            ),
+        };
+        let excerpt = response.excerpt();
+        assert!(!excerpt.contains("short-at"), "{excerpt}");
+        assert!(!excerpt.contains("eyJ"), "{excerpt}");
+        assert!(!excerpt.contains("rrrr"), "{excerpt}");
+        assert!(excerpt.contains("[redacted]"), "{excerpt}");
     }
 
     #[test]

@@ -10,6 +10,11 @@ const PAUSES: [Duration; 2] = [Duration::from_millis(300), Duration::from_millis
 /// A `Retry-After` longer than this is not waited for: a command line should not hang for
 /// minutes, and a provider that busy will not be back within a retry.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` read from a header: a day. Anything longer (up to `u64::MAX`
+/// seconds, a date in year 9999, or digits beyond u64) reads as a day, which is still far over
+/// [`MAX_RETRY_AFTER`] and so still means "not waited for": the cap only keeps the arithmetic
+/// on it from overflowing.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
 /// No retry starts later than this after the first attempt began (or `http_timeout`, when that
 /// is longer), so a whole request takes at most that plus one `http_timeout`.
 const MIN_RETRY_WINDOW: Duration = Duration::from_secs(5);
@@ -87,18 +92,25 @@ impl Schedule {
                 PAUSES[index.min(PAUSES.len() - 1)]
             }
         };
-        (elapsed + pause <= self.window).then_some(pause)
+        elapsed
+            .checked_add(pause)
+            .is_some_and(|end| end <= self.window)
+            .then_some(pause)
     }
 }
 
-/// A `Retry-After` value (RFC 9110 §10.2.3): seconds, or an HTTP date (`now` is Unix time).
+/// A `Retry-After` value (RFC 9110 §10.2.3): seconds, or an HTTP date (`now` is Unix time),
+/// at most [`RETRY_AFTER_CEILING`].
 pub fn parse_retry_after(value: &str, now: u64) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
+    let ceiling = RETRY_AFTER_CEILING.as_secs();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits beyond u64 still ask for a very long wait.
+        let seconds = value.parse::<u64>().map_or(ceiling, |s| s.min(ceiling));
         return Some(Duration::from_secs(seconds));
     }
     crate::base::duration::parse_http_date(value)
-        .map(|at| Duration::from_secs(at.saturating_sub(now)))
+        .map(|at| Duration::from_secs(at.saturating_sub(now).min(ceiling)))
 }
 
 #[cfg(test)]
@@ -192,5 +204,38 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("-5", 0), None);
+    }
+
+    #[test]
+    fn huge_retry_after_values_are_capped_and_not_waited_for() {
+        for value in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let asked = parse_retry_after(value, 0);
+            assert_eq!(asked, Some(RETRY_AFTER_CEILING), "{value}");
+            let failure = Failure::MaybeProcessed { retry_after: asked };
+            assert!(pauses(failure, Resend::Transient, 30 * SECOND).is_empty());
+        }
+        // Even a pause no parse would give cannot overflow the window arithmetic.
+        let failure = Failure::MaybeProcessed {
+            retry_after: Some(Duration::MAX),
+        };
+        assert_eq!(
+            Schedule::new(Duration::MAX).pause_after(failure, Resend::Transient, SECOND),
+            None
+        );
+        let schedule = Schedule::new(Duration::MAX);
+        assert_eq!(
+            schedule.pause_after(
+                Failure::NotSent,
+                Resend::Transient,
+                Duration::MAX - Duration::from_millis(1)
+            ),
+            None
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! from text the user pasted, and checking it against this login's `state` and issuer.
 
 use crate::base::secret::{AuthorizationCode, State, constant_time_eq};
+use crate::base::text::quoted;
 use crate::net::url::parse_query;
 use std::fmt;
 
@@ -58,12 +59,13 @@ impl fmt::Display for Rejection {
             Rejection::StateMismatch => f.write_str(
                 "the response's `state` does not match this login (it belongs to another login attempt, or was forged)",
             ),
-            // `got` is provider-supplied: Debug-quoting keeps control characters off the terminal,
-            // and the length cap keeps the message to one readable line.
+            // `got` is provider-supplied, `expected` from the profile: both are quoted as outside
+            // text (escaped, and cut to keep the message to one readable line).
             Rejection::IssuerMismatch { got, expected } => write!(
                 f,
-                "the response names issuer {:?}, but this login is with {expected:?}",
-                shorten(got)
+                "the response names issuer {}, but this login is with {}",
+                quoted(got),
+                quoted(expected)
             ),
             Rejection::MissingIssuer => f.write_str(
                 "the response has no `iss`, though this provider always sends one (RFC 9207): it may come from another provider",
@@ -80,9 +82,6 @@ impl std::error::Error for Rejection {}
 
 /// Longest bare code accepted from a paste; real codes are far shorter.
 const MAX_BARE_CODE_LEN: usize = 2048;
-
-/// Longest provider-supplied issuer shown in a message.
-const MAX_SHOWN_ISSUER_LEN: usize = 200;
 
 const NOT_A_RESPONSE: &str = "that is not a redirect URL, query string or code; paste the whole address the browser was sent to after the login, or just the code";
 
@@ -258,13 +257,6 @@ fn is_plausible_code(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b))
-}
-
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(MAX_SHOWN_ISSUER_LEN) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! The device authorization grant (RFC 8628): ask for a user code, show where to enter it,
 //! and poll the token endpoint at the pace the provider sets until the user has decided.
 
+use crate::base::duration::provider_seconds;
 use crate::base::error::{Error, ExitCode, Result};
 use crate::base::secret::DeviceCode;
 use crate::config::Profile;
-use crate::net::http::Http;
+use crate::net::http::{Http, Response};
 use crate::net::url::Url;
 use crate::oauth::token_endpoint::{self, TokenResponse};
 use serde::Deserialize;
@@ -16,8 +17,17 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// Transient failures in a row tolerated while polling before giving up.
 const MAX_TRANSIENT_FAILURES: u32 = 3;
+/// The longest pause between polls, whatever `interval` and `slow_down`s ask for: a minute.
+/// Providers ask for 5 s; waiting longer only delays the login after it is approved, and a
+/// provider that wants more says `slow_down` again, which costs nothing.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest a device code is waited for, whatever its `expires_in`: an hour. Providers give
+/// 10 to 30 minutes (Okta and Keycloak 600 s, Auth0 and GitHub 900 s, Google 1800 s).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// The device authorization response (§3.2).
+/// The device authorization response (§3.2). `expires_in` and `interval` are read as any
+/// non-negative number of seconds (or a string of one) and capped at [`MAX_LIFETIME`] and
+/// [`MAX_INTERVAL`], so no provider number can overflow a deadline.
 #[derive(Debug, Deserialize)]
 pub struct DeviceAuthorization {
     pub device_code: DeviceCode,
@@ -26,17 +36,87 @@ pub struct DeviceAuthorization {
     #[serde(alias = "verification_url")]
     pub verification_uri: String,
     pub verification_uri_complete: Option<String>,
+    /// Seconds, at most [`MAX_LIFETIME`].
+    #[serde(deserialize_with = "lifetime_seconds")]
     pub expires_in: u64,
+    /// Seconds, at most [`MAX_INTERVAL`].
+    #[serde(default, deserialize_with = "interval_seconds")]
     pub interval: Option<u64>,
 }
 
+fn lifetime_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    provider_seconds(&value, MAX_LIFETIME.as_secs())
+        .ok_or_else(|| serde::de::Error::custom("expires_in is not a number of seconds"))
+}
+
+fn interval_seconds<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    provider_seconds(&value, MAX_INTERVAL.as_secs())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("interval is not a number of seconds"))
+}
+
 impl DeviceAuthorization {
+    /// The pause between polls: the provider's `interval` (5 s when it names none), at least a
+    /// second and at most [`MAX_INTERVAL`].
     pub fn interval(&self) -> Duration {
         self.interval
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_INTERVAL)
-            .max(Duration::from_secs(1))
+            .map_or(DEFAULT_INTERVAL, Duration::from_secs)
+            .clamp(Duration::from_secs(1), MAX_INTERVAL)
     }
+
+    /// How long the device code lives: its `expires_in`, at most [`MAX_LIFETIME`].
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_secs(self.expires_in).min(MAX_LIFETIME)
+    }
+}
+
+/// What is wrong with a 2xx answer that is no device authorization response, in words that
+/// quote none of it (it may hold a device code).
+fn success_problem(body: &str) -> String {
+    if body.trim().is_empty() {
+        return "it is empty".to_owned();
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return "it is not JSON".to_owned();
+    };
+    let Some(object) = value.as_object() else {
+        return "it is not a JSON object".to_owned();
+    };
+    let present = |field: &str| object.get(field).filter(|v| !v.is_null());
+    let uri_field =
+        if present("verification_uri").is_none() && present("verification_url").is_some() {
+            "verification_url"
+        } else {
+            "verification_uri"
+        };
+    for field in ["device_code", "user_code", uri_field] {
+        match present(field) {
+            None => return format!("it has no {field}"),
+            Some(v) if !v.is_string() => return format!("its {field} is not a string"),
+            Some(_) => {}
+        }
+    }
+    if present("verification_uri_complete").is_some_and(|v| !v.is_string()) {
+        return "its verification_uri_complete is not a string".to_owned();
+    }
+    match present("expires_in") {
+        None => return "it has no expires_in".to_owned(),
+        Some(v) if provider_seconds(v, u64::MAX).is_none() => {
+            return "its expires_in is not a number of seconds".to_owned();
+        }
+        Some(_) => {}
+    }
+    if present("interval").is_some_and(|v| provider_seconds(v, u64::MAX).is_none()) {
+        return "its interval is not a number of seconds".to_owned();
+    }
+    "it is not a device authorization response".to_owned()
 }
 
 /// Asks the device authorization endpoint for a device code and user code.
@@ -51,22 +131,39 @@ pub fn request(http: &Http, url: &Url, profile: &Profile) -> Result<DeviceAuthor
     }
     let body = profile.token_request_format.body(&pairs);
     let response = http.post(url, body, "device authorization")?;
+    parse_device_authorization(&response)
+}
+
+/// Reads the device authorization endpoint's answer: an OAuth error is exit 5 with the
+/// provider's words, another failure exit 6 with a redacted excerpt, and a 2xx answer that is
+/// no device authorization response is described, never quoted (it may hold a device code).
+pub fn parse_device_authorization(response: &Response) -> Result<DeviceAuthorization> {
     if !response.is_success() {
-        if let Some((error, description)) = token_endpoint::oauth_error_of(&response) {
+        if let Some((error, description)) = token_endpoint::oauth_error_of(response) {
             return Err(token_endpoint::oauth_error(&error, description.as_deref()));
         }
         return Err(Error::network(format!(
             "device authorization: the provider answered HTTP {}: {}",
             response.status,
             response.excerpt()
-        )));
-    }
-    let authorization: DeviceAuthorization = serde_json::from_str(&response.body).map_err(|e| {
-        Error::network(format!(
-            "device authorization: the answer is not a device authorization response ({e}): {}",
-            response.excerpt()
         ))
-    })?;
+        .hint("the provider or a proxy in between failed; try again, and check the device authorization endpoint"));
+    }
+    // A successful answer holds a device code: it is described, never quoted.
+    let authorization: DeviceAuthorization =
+        serde_json::from_str(&response.body).map_err(|_| {
+            // An OAuth error with a 2xx status is still the provider's refusal.
+            if let Some((error, description)) = token_endpoint::oauth_error_of(response) {
+                return token_endpoint::oauth_error(&error, description.as_deref());
+            }
+            Error::network(format!(
+                "device authorization: the provider's HTTP {} answer is not a device authorization response: {} ({}; its body is not shown, as it may hold a device code)",
+                response.status,
+                success_problem(&response.body),
+                response.content_type_shown()
+            ))
+            .hint("the provider or a proxy in between failed; try again, and check the device authorization endpoint")
+        })?;
     for uri in std::iter::once(&authorization.verification_uri)
         .chain(authorization.verification_uri_complete.as_ref())
     {
@@ -99,7 +196,10 @@ pub fn poll(
     let mut interval = authorization.interval();
     let mut transient_failures = 0;
     loop {
-        let next = Instant::now() + interval;
+        // `interval` is at most a minute, but a deadline is never computed unchecked.
+        let Some(next) = Instant::now().checked_add(interval) else {
+            return Err(expired());
+        };
         while Instant::now() < next {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -116,7 +216,7 @@ pub fn poll(
             Ok(Poll::Pending) => transient_failures = 0,
             Ok(Poll::SlowDown) => {
                 transient_failures = 0;
-                interval += SLOW_DOWN_STEP;
+                interval = interval.saturating_add(SLOW_DOWN_STEP).min(MAX_INTERVAL);
             }
             Err(e)
                 if e.exit_code() == ExitCode::Network
@@ -183,5 +283,89 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.interval(), Duration::from_secs(1), "never a busy loop");
+    }
+
+    fn parse(json: &str) -> DeviceAuthorization {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    #[test]
+    fn extreme_numbers_are_capped_not_overflowed() {
+        for (interval, expires_in) in [
+            ("9223372036854775808", "600"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("1e300", "184467440737095516160000"),
+            ("\"99999999999999999999999\"", "\"18446744073709551616\""),
+        ] {
+            let a = parse(&format!(
+                r#"{{"device_code":"d","user_code":"u","verification_uri":"https://x/","expires_in":{expires_in},"interval":{interval}}}"#
+            ));
+            assert_eq!(a.interval(), MAX_INTERVAL, "{interval}");
+            assert!(a.lifetime() <= MAX_LIFETIME, "{expires_in}");
+            // What the login and the poll loop compute from them.
+            let now = Instant::now();
+            assert!(now.checked_add(a.interval()).is_some());
+            assert!(now.checked_add(a.lifetime()).is_some());
+        }
+        let a = parse(
+            r#"{"device_code":"d","user_code":"u","verification_uri":"https://x/","expires_in":"900","interval":null}"#,
+        );
+        assert_eq!(a.lifetime(), Duration::from_secs(900));
+        assert_eq!(a.interval(), DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn numbers_that_are_no_seconds_are_refused() {
+        for (field, value) in [
+            ("expires_in", "-1"),
+            ("expires_in", "\"soon\""),
+            ("expires_in", "null"),
+            ("interval", "-5"),
+            ("interval", "[5]"),
+        ] {
+            let mut doc = serde_json::json!({"device_code":"d","user_code":"u","verification_uri":"https://x/","expires_in":600});
+            doc[field] = serde_json::from_str(value).unwrap();
+            let body = doc.to_string();
+            assert!(
+                serde_json::from_str::<DeviceAuthorization>(&body).is_err(),
+                "{body}"
+            );
+            let problem = success_problem(&body);
+            assert!(problem.contains(field), "{body}: {problem}");
+        }
+    }
+
+    #[test]
+    fn a_broken_answer_is_described_without_quoting_it() {
+        for (body, expected) in [
+            ("", "it is empty"),
+            ("<html>device_code=dc-s3cret-value</html>", "it is not JSON"),
+            ("[1]", "it is not a JSON object"),
+            (
+                r#"{"device_code":"dc-s3cret-value","user_code":"u","verification_uri":"https://x/"}"#,
+                "it has no expires_in",
+            ),
+            (
+                r#"{"device_code":5,"user_code":"u","verification_uri":"https://x/","expires_in":5}"#,
+                "its device_code is not a string",
+            ),
+            (
+                r#"{"device_code":"dc-s3cret-value","user_code":"u","expires_in":5}"#,
+                "it has no verification_uri",
+            ),
+        ] {
+            let problem = success_problem(body);
+            assert_eq!(problem, expected, "{body}");
+            assert!(!problem.contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn slow_down_never_pushes_the_interval_past_the_cap() {
+        let mut interval = MAX_INTERVAL;
+        for _ in 0..5 {
+            interval = interval.saturating_add(SLOW_DOWN_STEP).min(MAX_INTERVAL);
+        }
+        assert_eq!(interval, MAX_INTERVAL);
     }
 }

@@ -5,13 +5,17 @@
 
 use crate::base::clock::unix_now;
 use crate::base::error::{Error, Result};
+use crate::base::files::{
+    NotPrivate, is_symlink_refusal, private_problem, read_private_file, symlink_error,
+};
+use crate::base::text::{quoted, shown, shown_whole};
 use crate::config::{Profile, ProviderKind, parse_endpoint};
 use crate::net::http::Http;
 use crate::net::url::Url;
 use crate::oauth::jwt::Jwks;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Cached metadata older than this is fetched again.
 const CACHE_MAX_AGE_SECS: u64 = 24 * 3600;
@@ -62,16 +66,29 @@ pub struct Provider<'a> {
     http: &'a Http,
     cache_path: Option<PathBuf>,
     cache: RefCell<MetadataCache>,
+    /// Why the cache file was refused (not ours, open to others, a symlink): every use of the
+    /// provider then fails with exit 7 naming it, as for the token file beside it.
+    refused: Option<CacheRefusal>,
+}
+
+/// A cache file that latchkey will not trust.
+#[derive(Debug, Clone, Copy)]
+enum CacheRefusal {
+    NotPrivate(NotPrivate, bool),
+    Symlink,
 }
 
 impl<'a> Provider<'a> {
     /// `cache_path` is where the metadata is kept; `None` fetches every time.
     pub fn new(profile: &'a Profile, http: &'a Http, cache_path: Option<PathBuf>) -> Provider<'a> {
         let issuer = profile.issuer.to_string();
-        // A cache that cannot be read, or was written for another issuer, is simply not used.
-        let cache = cache_path
-            .as_ref()
-            .and_then(|p| std::fs::read(p).ok())
+        let (bytes, refused) = match &cache_path {
+            Some(path) => read_cache(path),
+            None => (None, None),
+        };
+        // A cache that cannot be read, or was written for another issuer, is simply not used;
+        // one that someone else could have written is refused.
+        let cache = bytes
             .and_then(|bytes| serde_json::from_slice::<MetadataCache>(&bytes).ok())
             .filter(|c| c.issuer == issuer)
             .unwrap_or(MetadataCache {
@@ -83,6 +100,24 @@ impl<'a> Provider<'a> {
             http,
             cache_path,
             cache: RefCell::new(cache),
+            refused,
+        }
+    }
+
+    /// The refusal of an untrustworthy cache file, as an error to return. A refresh checks it
+    /// before it sends anything: failing after a rotating refresh token was used would lose it.
+    pub fn check_cache(&self) -> Result<()> {
+        match (self.refused, &self.cache_path) {
+            (Some(CacheRefusal::NotPrivate(problem, is_dir)), Some(path)) => {
+                let at = if is_dir {
+                    path.parent().unwrap_or(path)
+                } else {
+                    path
+                };
+                Err(problem.error(at, is_dir))
+            }
+            (Some(CacheRefusal::Symlink), Some(path)) => Err(symlink_error(path)),
+            _ => Ok(()),
         }
     }
 
@@ -97,6 +132,7 @@ impl<'a> Provider<'a> {
     }
 
     fn endpoints_with(&self, refetch: bool) -> Result<Endpoints> {
+        self.check_cache()?;
         let profile = self.profile;
         let overrides = &profile.endpoints;
         let base = match &profile.kind {
@@ -142,6 +178,7 @@ impl<'a> Provider<'a> {
 
     /// The provider's signing keys; `force` fetches them anew (a token named an unknown key).
     pub fn jwks(&self, force: bool) -> Result<Jwks> {
+        self.check_cache()?;
         if !force {
             let cache = self.cache.borrow();
             if let Some(jwks) = &cache.jwks
@@ -156,14 +193,17 @@ impl<'a> Provider<'a> {
         let response = self.http.get(&url, "signing keys")?;
         if !response.is_success() {
             return Err(Error::network(format!(
-                "signing keys: {url} answered HTTP {}: {}",
+                "signing keys: {} answered HTTP {}: {}",
+                shown_whole(&url.to_string()),
                 response.status,
                 response.excerpt()
             )));
         }
         let jwks: Jwks = serde_json::from_str(&response.body).map_err(|e| {
             Error::network(format!(
-                "signing keys: {url} did not return a JSON Web Key Set: {e}"
+                "signing keys: {} did not return a JSON Web Key Set: {}",
+                shown_whole(&url.to_string()),
+                shown(&e.to_string())
             ))
         })?;
         {
@@ -185,6 +225,28 @@ impl<'a> Provider<'a> {
             && crate::base::files::make_private_dir(dir).is_ok()
         {
             let _ = crate::base::files::write_atomic(path, &bytes);
+        }
+    }
+}
+
+/// The cache file's bytes, read with the checks of a secret file (ours, private, no symlink, in
+/// a private directory); a missing or unreadable file is no cache, a refused one says why.
+fn read_cache(path: &Path) -> (Option<Vec<u8>>, Option<CacheRefusal>) {
+    if let Some(dir) = path.parent()
+        && let Ok(meta) = std::fs::metadata(dir)
+        && let Some(problem) = private_problem(&meta)
+    {
+        return (None, Some(CacheRefusal::NotPrivate(problem, true)));
+    }
+    match read_private_file(path) {
+        Ok(bytes) => (Some(bytes), None),
+        Err(e) if is_symlink_refusal(&e) => (None, Some(CacheRefusal::Symlink)),
+        Err(e) => {
+            let problem = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<NotPrivate>())
+                .copied();
+            (None, problem.map(|p| CacheRefusal::NotPrivate(p, false)))
         }
     }
 }
@@ -217,7 +279,8 @@ fn fetch_discovery(profile: &Profile, http: &Http) -> Result<DiscoveryDocument> 
     let hint = format!("check `issuer` in profile `{}`", profile.name);
     if !response.is_success() {
         return Err(Error::network(format!(
-            "discovery: {url} answered HTTP {}: {}",
+            "discovery: {} answered HTTP {}: {}",
+            shown_whole(&url.to_string()),
             response.status,
             response.excerpt()
         ))
@@ -230,15 +293,18 @@ fn fetch_discovery(profile: &Profile, http: &Http) -> Result<DiscoveryDocument> 
 pub fn parse_discovery(body: &str, issuer: &str) -> Result<DiscoveryDocument> {
     let doc: DiscoveryDocument = serde_json::from_str(body).map_err(|e| {
         Error::network(format!(
-            "discovery: the document for {issuer} is not valid: {e}"
+            "discovery: the document for {} is not valid: {}",
+            shown_whole(issuer),
+            shown(&e.to_string())
         ))
     })?;
     // OpenID Connect Discovery §4.3: the issuer must be identical, or the document is not
     // this provider's and its endpoints must not be trusted.
     if doc.issuer != issuer {
         return Err(Error::config(format!(
-            "discovery: the provider calls itself {:?}, but the profile's issuer is {issuer:?}; they must match exactly",
-            doc.issuer
+            "discovery: the provider calls itself {}, but the profile's issuer is {}; they must match exactly",
+            quoted(&doc.issuer),
+            quoted(issuer)
         )));
     }
     endpoints_from(&doc)?;

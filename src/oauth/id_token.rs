@@ -4,6 +4,7 @@
 
 use crate::base::error::{Error, Result};
 use crate::base::secret::IdToken;
+use crate::base::text::{quoted, shown_within};
 use crate::oauth::jwt::{IdClaims, Jwks, Jws, VerifyError};
 
 /// Clocks drift: an `iat` up to this far in the future, or an `exp` this far in the past, is
@@ -43,25 +44,28 @@ pub fn validate(
 
     if claims.iss.as_deref() != Some(expected.issuer) {
         return Err(fail(format!(
-            "issuer: the token says {:?}, the profile's issuer is {:?}",
-            claims.iss.as_deref().unwrap_or("(none)"),
-            expected.issuer
+            "issuer: the token says {}, the profile's issuer is {}",
+            quoted(claims.iss.as_deref().unwrap_or("(none)")),
+            quoted(expected.issuer)
         )));
     }
     let audiences = claims.aud.values();
     if !audiences.contains(&expected.client_id) {
+        // A token may name any number of audiences: the list is cut short too.
+        let listed: Vec<String> = audiences.iter().map(|a| quoted(a)).collect();
         return Err(fail(format!(
-            "audience: the token is for {audiences:?}, not this client ({:?})",
-            expected.client_id
+            "audience: the token is for {}, not this client ({})",
+            shown_within(&format!("[{}]", listed.join(", ")), 400),
+            quoted(expected.client_id)
         )));
     }
     if (audiences.len() > 1 || claims.azp.is_some())
         && claims.azp.as_deref() != Some(expected.client_id)
     {
         return Err(fail(format!(
-            "authorized party: azp is {:?}, not this client ({:?})",
-            claims.azp.as_deref().unwrap_or("(none)"),
-            expected.client_id
+            "authorized party: azp is {}, not this client ({})",
+            quoted(claims.azp.as_deref().unwrap_or("(none)")),
+            quoted(expected.client_id)
         )));
     }
     let now = i64::try_from(expected.now).unwrap_or(i64::MAX);

@@ -81,8 +81,12 @@ impl Jws {
                 .map_err(|_| format!("its {what} is not base64url"))
         };
         let header_bytes = decode(header_part, "header")?;
-        let header: Header = serde_json::from_slice(&header_bytes)
-            .map_err(|e| format!("its header is not a JOSE header: {e}"))?;
+        let header: Header = serde_json::from_slice(&header_bytes).map_err(|e| {
+            format!(
+                "its header is not a JOSE header: {}",
+                crate::base::text::shown(&e.to_string())
+            )
+        })?;
         Ok(Jws {
             header,
             payload: decode(payload, "payload")?,
@@ -92,8 +96,12 @@ impl Jws {
     }
 
     pub fn claims(&self) -> Result<IdClaims, String> {
-        serde_json::from_slice(&self.payload)
-            .map_err(|e| format!("its payload is not a JSON object of claims: {e}"))
+        serde_json::from_slice(&self.payload).map_err(|e| {
+            format!(
+                "its payload is not a JSON object of claims: {}",
+                crate::base::text::shown(&e.to_string())
+            )
+        })
     }
 
     /// Verifies the signature with the key set; the key is chosen by `kid`, or the only key
@@ -170,11 +178,7 @@ const MAX_SHOWN_HEADER_LEN: usize = 100;
 /// A header value for a message: it comes from the token before anything vouches for it, so
 /// control characters are escaped (no escape sequences reach the terminal) and it is cut short.
 fn shown(value: &str) -> String {
-    let escaped = value.escape_debug().to_string();
-    match escaped.char_indices().nth(MAX_SHOWN_HEADER_LEN) {
-        Some((cut, _)) => format!("{}…", escaped.get(..cut).unwrap_or_default()),
-        None => escaped,
-    }
+    crate::base::text::shown_within(value, MAX_SHOWN_HEADER_LEN)
 }
 
 /// The signature algorithms latchkey verifies (asymmetric only).

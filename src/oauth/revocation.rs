@@ -1,35 +1,176 @@
-//! Token revocation (RFC 7009): telling the provider to forget a refresh or access token.
+//! Token revocation (RFC 7009): telling the provider to forget a refresh or access token, and
+//! telling apart why it did not — `logout` reports each differently.
 
-use crate::base::error::{Error, Result};
+use crate::base::error::{Error, ExitCode};
 use crate::config::Profile;
-use crate::net::http::{Body, Http};
+use crate::net::http::{Body, Http, Response};
 use crate::net::url::Url;
-use crate::oauth::token_endpoint::oauth_error;
+use crate::oauth::token_endpoint::{oauth_error, oauth_error_of};
+
+/// Why a token was not revoked.
+#[derive(Debug)]
+pub enum Failure {
+    /// `unsupported_token_type` (RFC 7009 §2.2.1): the provider does not revoke tokens of this
+    /// type — Auth0 and others cannot revoke their (JWT) access tokens, which simply expire.
+    UnsupportedTokenType,
+    /// HTTP 401 or `invalid_client`: the provider accepts revocation only from an authenticated
+    /// client, and latchkey is a public client with no secret. Holds what the provider said.
+    ClientAuthentication(String),
+    /// Any other refusal (an OAuth error) or failure (network, 5xx, a body that is not OAuth).
+    Other(Error),
+}
+
+impl Failure {
+    /// What happened, as a clause for a message.
+    pub fn describe(&self) -> String {
+        match self {
+            Failure::UnsupportedTokenType => {
+                "the provider does not revoke this type of token (unsupported_token_type)".into()
+            }
+            Failure::ClientAuthentication(said) => format!(
+                "the provider requires client authentication for revocation ({said}), which latchkey, a public client, cannot give"
+            ),
+            Failure::Other(e) => e.message().to_owned(),
+        }
+    }
+
+    /// The exit status a logout that this failure decides ends with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::UnsupportedTokenType | Failure::ClientAuthentication(_) => {
+                ExitCode::ProviderRefused
+            }
+            Failure::Other(e) => e.exit_code(),
+        }
+    }
+}
 
 /// Revokes one token. RFC 7009 §2.2: the provider answers 200 even for tokens it does not know.
-pub fn revoke(http: &Http, url: &Url, profile: &Profile, token: &str, hint: &str) -> Result<()> {
+pub fn revoke(
+    http: &Http,
+    url: &Url,
+    profile: &Profile,
+    token: &str,
+    hint: &str,
+) -> Result<(), Failure> {
     let pairs = [
         ("token", token),
         ("token_type_hint", hint),
         ("client_id", profile.client_id.as_str()),
     ];
-    let response = http.post(url, Body::Form(&pairs), "revocation")?;
+    let response = http
+        .post(url, Body::Form(&pairs), "revocation")
+        .map_err(Failure::Other)?;
+    read_answer(&response)
+}
+
+/// The revocation endpoint's answer: 2xx is done; otherwise which kind of refusal or failure.
+fn read_answer(response: &Response) -> Result<(), Failure> {
     if response.is_success() {
         return Ok(());
     }
-    #[derive(serde::Deserialize)]
-    struct OAuthError {
-        error: String,
-        error_description: Option<String>,
-    }
-    match serde_json::from_str::<OAuthError>(&response.body) {
-        Ok(e) if response.status < 500 => {
-            Err(oauth_error(&e.error, e.error_description.as_deref()))
+    let oauth = oauth_error_of(response).filter(|_| response.status < 500);
+    // The provider's words, escaped and cut like every OAuth error's.
+    let said = |error: &str, description: Option<&str>| {
+        oauth_error(error, description)
+            .message()
+            .replace("the identity provider refused: ", "")
+    };
+    match oauth {
+        Some((error, _)) if error == "unsupported_token_type" => Err(Failure::UnsupportedTokenType),
+        Some((error, description)) if error == "invalid_client" || response.status == 401 => Err(
+            Failure::ClientAuthentication(said(&error, description.as_deref())),
+        ),
+        Some((error, description)) => {
+            Err(Failure::Other(oauth_error(&error, description.as_deref())))
         }
-        _ => Err(Error::network(format!(
+        None if response.status == 401 => Err(Failure::ClientAuthentication("HTTP 401".to_owned())),
+        None => Err(Failure::Other(Error::network(format!(
             "revocation: the provider answered HTTP {}: {}",
             response.status,
             response.excerpt()
-        ))),
+        )))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Result<(), Failure> {
+        read_answer(&Response {
+            status,
+            content_type: Some("application/json".into()),
+            date: None,
+            body: body.into(),
+        })
+    }
+
+    #[test]
+    fn success_is_done() {
+        assert!(answer(200, "").is_ok());
+        assert!(answer(204, "").is_ok());
+    }
+
+    #[test]
+    fn unsupported_token_type_is_its_own_case() {
+        let failure = answer(
+            400,
+            r#"{"error":"unsupported_token_type","error_description":"JWT access tokens cannot be revoked"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(failure, Failure::UnsupportedTokenType),
+            "{failure:?}"
+        );
+        assert_eq!(failure.exit_code(), ExitCode::ProviderRefused);
+    }
+
+    #[test]
+    fn client_authentication_is_named() {
+        for (status, body, said) in [
+            (401, "", "HTTP 401"),
+            (401, "<html>Unauthorized</html>", "HTTP 401"),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"no client authentication"}"#,
+                "invalid_client: no client authentication",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_client","error_description":"auth\u001b[2J"}"#,
+                r"invalid_client: auth\u{1b}[2J",
+            ),
+        ] {
+            let failure = answer(status, body).unwrap_err();
+            let Failure::ClientAuthentication(got) = &failure else {
+                panic!("{status} {body}: {failure:?}");
+            };
+            assert_eq!(got, said);
+            assert!(
+                failure
+                    .describe()
+                    .starts_with("the provider requires client authentication for revocation"),
+                "{}",
+                failure.describe()
+            );
+        }
+    }
+
+    #[test]
+    fn other_refusals_and_failures_keep_their_error() {
+        let refused = answer(400, r#"{"error":"invalid_request"}"#).unwrap_err();
+        assert!(
+            matches!(&refused, Failure::Other(e) if e.exit_code() == ExitCode::ProviderRefused)
+        );
+        assert_eq!(
+            refused.describe(),
+            "the identity provider refused: invalid_request"
+        );
+        let failed = answer(503, r#"{"error":"unsupported_token_type"}"#).unwrap_err();
+        assert!(
+            matches!(&failed, Failure::Other(e) if e.exit_code() == ExitCode::Network),
+            "a failing provider is not a refusal: {failed:?}"
+        );
     }
 }

@@ -8,10 +8,17 @@ use crate::net::http::{Http, Response};
 use crate::net::url::Url;
 use serde::Deserialize;
 
+/// The longest access-token lifetime taken from a provider's `expires_in`: ten years. Longer
+/// values (up to `u64::MAX`, or numbers beyond it) are capped to this, so the expiry time
+/// computed from it is a real date and no arithmetic on it can overflow; a provider that
+/// means "forever" still gets a refresh attempt within a decade.
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
 /// A successful token response, typed.
 #[derive(Debug)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
+    /// Seconds, at most [`MAX_TOKEN_LIFETIME_SECS`].
     pub expires_in: Option<u64>,
     pub refresh_token: Option<RefreshToken>,
     pub id_token: Option<IdToken>,
@@ -107,16 +114,28 @@ pub fn warn_on_clock_skew(date_header: Option<&str>) {
         return;
     };
     let ours = crate::base::clock::unix_now();
-    let skew = theirs.abs_diff(ours);
-    if skew > 60 {
-        WARNED.call_once(|| {
-            let direction = if theirs > ours { "behind" } else { "ahead of" };
-            eprintln!(
-                "warning: this host's clock is {} {direction} the identity provider's; token expiry times will be off (check NTP)",
-                crate::base::duration::format_remaining(std::time::Duration::from_secs(skew))
-            );
-        });
+    if let Some(warning) = clock_skew_warning(theirs, ours) {
+        WARNED.call_once(|| eprintln!("{warning}"));
     }
+}
+
+/// The warning for a provider clock at `theirs` and ours at `now` (Unix seconds), when they
+/// differ by more than a minute. Any two times work: a skew beyond a year (a host without a
+/// real-time clock that booted in 1970, or a nonsense `Date`) is said as "more than a year".
+fn clock_skew_warning(theirs: u64, ours: u64) -> Option<String> {
+    let skew = theirs.abs_diff(ours);
+    if skew <= 60 {
+        return None;
+    }
+    let direction = if theirs > ours { "behind" } else { "ahead of" };
+    let amount = if skew > crate::base::duration::LONGEST.as_secs() {
+        "more than a year".to_owned()
+    } else {
+        crate::base::duration::format_remaining(std::time::Duration::from_secs(skew))
+    };
+    Some(format!(
+        "warning: this host's clock is {amount} {direction} the identity provider's; token expiry times will be off (check NTP)"
+    ))
 }
 
 #[derive(Deserialize)]
@@ -132,7 +151,9 @@ struct RawTokenResponse {
 }
 
 /// Reads a token endpoint response: an OAuth error is exit 5 with the provider's words; a body
-/// that is not an OAuth response at all (a proxy's page, a 502) is exit 6 with an excerpt.
+/// that is not an OAuth response at all (a proxy's page, a 502) is exit 6 with a redacted
+/// excerpt — except a 2xx body, which may hold tokens however broken it is: that is described
+/// ("it has no access_token", "it is not JSON") with its content type, never quoted.
 pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
     let raw: Option<RawTokenResponse> = serde_json::from_str(&response.body).ok();
     // 5xx and 429 are the provider failing, not refusing: worth a retry, and never a reason to
@@ -163,14 +184,20 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
         return Err(oauth_error(error, error_description.as_deref()));
     }
     let not_oauth = || {
+        let what = if response.is_success() {
+            format!(
+                "{} ({}; a successful answer's body is not shown, as it may hold tokens)",
+                success_problem(&response.body),
+                response.content_type_shown()
+            )
+        } else if response.body.trim().is_empty() {
+            "(empty body)".to_owned()
+        } else {
+            response.excerpt()
+        };
         Error::network(format!(
-            "the token endpoint answered HTTP {} with something that is not a token response: {}",
+            "the token endpoint answered HTTP {} with something that is not a token response: {what}",
             response.status,
-            if response.body.trim().is_empty() {
-                "(empty body)".to_owned()
-            } else {
-                response.excerpt()
-            }
         ))
         .hint("the provider or a proxy in between failed; try again, and check the token endpoint URL")
     };
@@ -188,17 +215,19 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
         ));
     }
     if !token_type.eq_ignore_ascii_case("bearer") {
+        // Part of a successful answer: shortened and redacted like any excerpt.
+        let shown: String = token_type.chars().take(40).collect();
         return Err(Error::provider(format!(
-            "the token endpoint issued a token of type {token_type:?}; latchkey only handles Bearer tokens"
+            "the token endpoint issued a token of type {}; latchkey only handles Bearer tokens",
+            crate::base::text::quoted(&crate::net::http::redact_secrets(&shown))
         )));
     }
-    // Some providers send expires_in as a string; both are seconds from now.
-    let expires_in = match raw.expires_in {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.parse().ok(),
-        Some(_) => None,
-    };
+    // Some providers send expires_in as a string; both are seconds from now. Anything over
+    // ten years is capped; a value that is no number of seconds is as good as none.
+    let expires_in = raw
+        .expires_in
+        .as_ref()
+        .and_then(|v| crate::base::duration::provider_seconds(v, MAX_TOKEN_LIFETIME_SECS));
     Ok(TokenResponse {
         access_token: AccessToken::new(access_token),
         expires_in,
@@ -213,9 +242,44 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
     })
 }
 
-/// `error: error_description`, with the provider's strings cleaned of control characters.
+/// What is wrong with a 2xx body that is no token response, in words that quote none of it.
+fn success_problem(body: &str) -> String {
+    if body.trim().is_empty() {
+        return "it is empty".to_owned();
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return "it is not JSON".to_owned();
+    };
+    let Some(object) = value.as_object() else {
+        return "it is not a JSON object".to_owned();
+    };
+    let strings = [
+        "access_token",
+        "token_type",
+        "refresh_token",
+        "id_token",
+        "scope",
+        "error",
+        "error_description",
+    ];
+    for field in strings {
+        if object
+            .get(field)
+            .is_some_and(|v| !v.is_null() && !v.is_string())
+        {
+            return format!("its {field} is not a string");
+        }
+    }
+    match object.get("access_token").and_then(|v| v.as_str()) {
+        None | Some("") => "it has no access_token".to_owned(),
+        Some(_) => "it is not a token response".to_owned(),
+    }
+}
+
+/// `error: error_description`, the provider's strings shown as all outside text is: escaped
+/// and cut short (`base::text`).
 pub fn oauth_error(error: &str, description: Option<&str>) -> Error {
-    let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(300).collect() };
+    let clean = |s: &str| crate::base::text::shown_within(s, 300);
     let text = match description.filter(|d| !d.is_empty()) {
         Some(d) => format!("{}: {}", clean(error), clean(d)),
         None => clean(error),
@@ -260,7 +324,7 @@ mod tests {
         assert_eq!(err.exit_code(), ExitCode::ProviderRefused);
         assert_eq!(
             err.message(),
-            "the identity provider refused: invalid_grant: code expired[2J"
+            r"the identity provider refused: invalid_grant: code expired\u{1b}[2J"
         );
     }
 
@@ -282,6 +346,125 @@ mod tests {
                 err.message()
             );
         }
+    }
+
+    const AT: &str = "at-S3cr3t-9f8e7d6c5b4a";
+    const RT: &str = "rt-S3cr3t-0a1b2c3d4e5f";
+
+    #[test]
+    fn a_successful_answer_is_never_quoted() {
+        // Parses as JSON but is no token response, in each way it can fail; every one of them
+        // holds tokens that must not reach the terminal.
+        for (body, content_type, problem) in [
+            (
+                format!(r#"{{"access_token":5,"refresh_token":"{RT}","token_type":"Bearer"}}"#),
+                Some("application/json"),
+                "its access_token is not a string",
+            ),
+            (
+                format!(
+                    r#"{{"access_token":"{AT}","refresh_token":"{RT}","token_type":"Bearer","expires_in":[1]}},"#
+                ),
+                Some("application/json"),
+                "it is not JSON",
+            ),
+            (
+                format!(r#"{{"access_token":"{AT}","refresh_token":{{"x":"{RT}"}}}}"#),
+                Some("application/json; charset=utf-8"),
+                "its refresh_token is not a string",
+            ),
+            (
+                format!(r#"{{"token":"{AT}","refresh_token":"{RT}"}}"#),
+                None,
+                "it has no access_token",
+            ),
+            (
+                format!(r#"["{AT}","{RT}"]"#),
+                Some("text/plain"),
+                "it is not a JSON object",
+            ),
+            (
+                format!("access_token={AT}&refresh_token={RT}&token_type=bearer"),
+                Some("application/x-www-form-urlencoded"),
+                "it is not JSON",
+            ),
+            ("   ".to_owned(), Some("application/json"), "it is empty"),
+        ] {
+            let mut answer = response(200, &body);
+            answer.content_type = content_type.map(str::to_owned);
+            let err = parse_token_response(&answer).unwrap_err();
+            let shown = format!("{} {}", err.message(), err.hint_text().unwrap_or_default());
+            assert_eq!(err.exit_code(), ExitCode::Network, "{shown}");
+            assert!(!shown.contains("S3cr3t"), "{shown}");
+            assert!(shown.contains(problem), "{problem:?} not in {shown}");
+            assert!(
+                shown.contains(&content_type.map_or("no content type".to_owned(), |ct| {
+                    format!("content type {}", ct.split(';').next().unwrap_or_default())
+                })),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_excerpts_are_redacted() {
+        for status in [302, 400, 500, 502] {
+            let body = format!(
+                r#"{{"access_token":"{AT}","refresh_token":"{RT}","id_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}}"#
+            );
+            let err = parse_token_response(&response(status, &body)).unwrap_err();
+            assert!(!err.message().contains("S3cr3t"), "{}", err.message());
+            assert!(!err.message().contains("eyJ"), "{}", err.message());
+            assert!(err.message().contains("[redacted]"), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn a_token_type_is_shown_short_and_redacted() {
+        let err = parse_token_response(&response(
+            200,
+            &format!(r#"{{"access_token":"a","token_type":"{AT}{RT}"}}"#),
+        ))
+        .unwrap_err();
+        assert!(!err.message().contains("S3cr3t"), "{}", err.message());
+    }
+
+    #[test]
+    fn expires_in_is_capped_at_ten_years() {
+        for value in [
+            "18446744073709551615",
+            "9223372036854775808",
+            "1e300",
+            "\"18446744073709551616\"",
+            "315360001",
+        ] {
+            let t = parse_token_response(&response(
+                200,
+                &format!(r#"{{"access_token":"a","token_type":"Bearer","expires_in":{value}}}"#),
+            ))
+            .unwrap();
+            assert_eq!(t.expires_in, Some(MAX_TOKEN_LIFETIME_SECS), "{value}");
+        }
+        for (value, expected) in [("3600.5", Some(3600)), ("-1", None), ("\"x\"", None)] {
+            let t = parse_token_response(&response(
+                200,
+                &format!(r#"{{"access_token":"a","token_type":"Bearer","expires_in":{value}}}"#),
+            ))
+            .unwrap();
+            assert_eq!(t.expires_in, expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn clock_skew_of_any_size_is_said_without_overflow() {
+        assert_eq!(clock_skew_warning(1_000, 1_030), None);
+        let behind = clock_skew_warning(1_000_000, 1_000_000 - 3_700).unwrap();
+        assert!(behind.contains("1h 01m behind"), "{behind}");
+        // Year 9999 against 1970, and the reverse.
+        let far = clock_skew_warning(253_402_300_799, 0).unwrap();
+        assert!(far.contains("more than a year behind"), "{far}");
+        let far = clock_skew_warning(0, u64::MAX).unwrap();
+        assert!(far.contains("more than a year ahead of"), "{far}");
     }
 
     #[test]

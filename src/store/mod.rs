@@ -1,14 +1,15 @@
 //! The token store: one age-encrypted file per profile under the data directory, encrypted to
 //! an X25519 identity generated on first use; files 0600, directories 0700, atomic writes.
 
+pub mod lock;
 pub mod passphrase;
 pub mod refresh;
 
 use crate::base::clock::unix_now;
 use crate::base::error::{Error, Result};
 use crate::base::files::{
-    check_private, make_private_dir, permission_or_io, read_private_file, sync_dir, temp_path,
-    write_atomic, write_private_file,
+    check_private, is_symlink_refusal, make_private_dir, permission_or_io, read_private_file,
+    symlink_error, sync_dir, temp_path, write_atomic, write_private_file,
 };
 use crate::base::secret::{AccessToken, IdToken, Passphrase, RefreshToken};
 use crate::config::KeySource;
@@ -36,14 +37,31 @@ pub struct StoredTokens {
     pub audience: Option<String>,
     /// Unix seconds when these tokens were obtained.
     pub obtained_at: u64,
+    /// The token endpoint these tokens came from: refreshes go here and nowhere else, whatever
+    /// the profile says now. Absent in files written before it was recorded (then the profile's
+    /// endpoint is used once, and recorded).
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// The provider's revocation endpoint at login; `logout` revokes here and nowhere else.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+}
+
+/// Where a token response came from: recorded with the tokens, so that they are only ever sent
+/// back there.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub audience: Option<&'a str>,
+    pub token_endpoint: &'a str,
+    pub revocation_endpoint: Option<&'a str>,
 }
 
 impl StoredTokens {
     pub fn new(
         response: crate::oauth::token_endpoint::TokenResponse,
-        issuer: &str,
-        client_id: &str,
-        audience: Option<&str>,
+        origin: Origin<'_>,
     ) -> StoredTokens {
         let now = unix_now();
         StoredTokens {
@@ -54,11 +72,40 @@ impl StoredTokens {
             id_token: response.id_token,
             scope: response.scope,
             token_type: response.token_type,
-            issuer: issuer.to_owned(),
-            client_id: client_id.to_owned(),
-            audience: audience.map(str::to_owned),
+            issuer: origin.issuer.to_owned(),
+            client_id: origin.client_id.to_owned(),
+            audience: origin.audience.map(str::to_owned),
             obtained_at: now,
+            token_endpoint: Some(origin.token_endpoint.to_owned()),
+            revocation_endpoint: origin.revocation_endpoint.map(str::to_owned),
         }
+    }
+
+    /// Refuses to use tokens for a profile that now names another provider or client than the
+    /// one they came from: a profiles file or `LATCHKEY_*` variable must never be able to
+    /// send a profile's refresh token, or hand out its access token, somewhere else.
+    pub fn check_bound_to(&self, profile: &crate::config::Profile) -> Result<()> {
+        let issuer = profile.issuer.to_string();
+        if self.issuer == issuer && self.client_id == profile.client_id {
+            return Ok(());
+        }
+        let shown = |issuer: &str, client: &str| {
+            format!(
+                "{} (client {})",
+                crate::base::text::escape_controls(issuer),
+                crate::base::text::escape_controls(client)
+            )
+        };
+        Err(Error::config(format!(
+            "profile `{}` now points at {}, but its tokens came from {}; they are not used or sent anywhere",
+            profile.name,
+            shown(&issuer, &profile.client_id),
+            shown(&self.issuer, &self.client_id)
+        ))
+        .hint(format!(
+            "run `latchkey login -p {0}` to log in to the provider it names now, or put the profile back as it was (`latchkey logout --local -p {0}` deletes the old tokens without sending them)",
+            profile.name
+        )))
     }
 }
 
@@ -219,30 +266,13 @@ impl TokenStore {
         }
     }
 
-    /// Takes the profile's lock, waiting for another latchkey that holds it.
+    /// Takes the profile's lock, waiting a bounded time for another latchkey that holds it
+    /// (see [`lock::acquire`]).
     pub fn lock(&self, profile: &str) -> Result<ProfileLock> {
         let path = self.lock_path(profile);
         make_private_dir(&self.dir)?;
         make_private_dir(path.parent().unwrap_or(&self.dir))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&path).map_err(|e| {
-            Error::store(format!("cannot open the lock file {}: {e}", path.display()))
-        })?;
-        // The mode above is filtered by the umask: under 0277 the file would be 0400, and the
-        // next latchkey could not open it for writing. Best effort: the file holds nothing.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-        }
-        file.lock()
-            .map_err(|e| Error::store(format!("cannot lock {}: {e}", path.display())))?;
+        let file = lock::acquire(&path, profile, lock::wait_limit()?)?;
         Ok(ProfileLock { _file: file })
     }
 
@@ -410,6 +440,7 @@ fn load_identity_file(path: &Path) -> Result<age::x25519::Identity> {
     let bytes =
         Zeroizing::new(read_private_file(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::PermissionDenied => permission_or_io(path, e),
+            _ if is_symlink_refusal(&e) => symlink_error(path),
             _ => Error::store(format!("cannot read the key {}: {e}", path.display())).hint(
                 "log in again to create latchkey's key, or fix `identity_file` in the profile",
             ),
@@ -455,6 +486,8 @@ mod tests {
             client_id: "c".into(),
             audience: None,
             obtained_at: 1,
+            token_endpoint: Some("https://id.example.com/token".into()),
+            revocation_endpoint: None,
         }
     }
 

@@ -4,12 +4,14 @@
 use crate::base::clock::unix_now;
 use crate::base::error::{Error, ExitCode, Result};
 use crate::config::Profile;
+use crate::config::parse_endpoint;
 use crate::net::http::Http;
 use crate::net::retry::Resend;
+use crate::net::url::Url;
 use crate::oauth::endpoints::Provider;
 use crate::oauth::id_token;
 use crate::oauth::token_endpoint;
-use crate::store::{Key, StoredTokens, TokenStore};
+use crate::store::{Key, Origin, StoredTokens, TokenStore};
 use std::time::Duration;
 
 /// A token obtained this recently is as fresh as a refresh would make it, even when the
@@ -67,6 +69,7 @@ pub fn valid_tokens(
     };
     let key = store.key_for_reading(&profile.key_source, &profile.name)?;
     let tokens = first.open(&key)?;
+    tokens.check_bound_to(profile)?;
     crate::debug!(
         "stored tokens of `{}`: {}; key: {}",
         profile.name,
@@ -91,6 +94,7 @@ pub fn valid_tokens(
         return Err(not_logged_in(&profile.name));
     };
     let current = second.open(&key)?;
+    current.check_bound_to(profile)?;
     if !second.same_as(&first) && current.expires_at.is_none_or(|at| at > unix_now()) {
         crate::debug!("another process refreshed while this one waited: using its tokens");
         return Ok(current);
@@ -122,18 +126,14 @@ fn refresh_locked(
     // a provider's rotation reuse interval (Auth0's) lets a repeat through.
     let http = Http::new(profile.http_settings(Resend::Transient));
     let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
-    let endpoints = provider.endpoints()?;
-    let response = match refresh_with_retries(&http, &endpoints.token, profile, refresh_token) {
-        // A token endpoint from a cached discovery document that keeps failing may have moved:
-        // look again, and try once more if it did.
-        Err(e) if endpoints.from_cache && e.exit_code() == ExitCode::Network => {
-            let fresh = provider.endpoints_fresh()?;
-            if fresh.token == endpoints.token {
-                return Err(e);
-            }
-            refresh_with_retries(&http, &fresh.token, profile, refresh_token)?
+    provider.check_cache()?;
+    let (token_url, revocation_url, response) = match bound_endpoints(&current)? {
+        // Bound at login: the refresh token goes back where it came from, and only there.
+        Some((token_url, revocation_url)) => {
+            let response = refresh_with_retries(&http, &token_url, profile, refresh_token)?;
+            (token_url, revocation_url, response)
         }
-        other => other?,
+        None => legacy_refresh(&http, &provider, profile, refresh_token)?,
     };
     token_endpoint::warn_on_clock_skew(response.date.as_deref());
     if let Some(id_token) = &response.id_token {
@@ -147,9 +147,13 @@ fn refresh_locked(
     }
     let mut fresh = StoredTokens::new(
         response,
-        &current.issuer,
-        &current.client_id,
-        current.audience.as_deref(),
+        Origin {
+            issuer: &current.issuer,
+            client_id: &current.client_id,
+            audience: current.audience.as_deref(),
+            token_endpoint: &token_url.to_string(),
+            revocation_endpoint: revocation_url.map(|u| u.to_string()).as_deref(),
+        },
     );
     // A provider that does not rotate sends no new refresh token: the old one stays good.
     if fresh.refresh_token.is_none() {
@@ -163,6 +167,50 @@ fn refresh_locked(
     }
     store.save(&profile.name, &fresh, key)?;
     Ok(fresh)
+}
+
+/// The endpoints recorded with the tokens, or `None` for a file written before they were.
+fn bound_endpoints(current: &StoredTokens) -> Result<Option<(Url, Option<Url>)>> {
+    let Some(token) = &current.token_endpoint else {
+        return Ok(None);
+    };
+    // The file is ours and authenticated by age, but is parsed as strictly as any input.
+    let parse = |url: &str| {
+        parse_endpoint(url).map_err(|why| {
+            Error::store(format!("the stored token endpoint is not usable: {why}"))
+                .hint("log in again to record it anew")
+        })
+    };
+    let revocation = current
+        .revocation_endpoint
+        .as_deref()
+        .map(parse)
+        .transpose()?;
+    Ok(Some((parse(token)?, revocation)))
+}
+
+/// A refresh for tokens stored before their endpoints were recorded: the profile's endpoints
+/// (its issuer and client were checked against the file's), recorded from now on.
+fn legacy_refresh(
+    http: &Http,
+    provider: &Provider<'_>,
+    profile: &Profile,
+    refresh_token: &crate::base::secret::RefreshToken,
+) -> Result<(Url, Option<Url>, token_endpoint::TokenResponse)> {
+    let endpoints = provider.endpoints()?;
+    match refresh_with_retries(http, &endpoints.token, profile, refresh_token) {
+        // A token endpoint from a cached discovery document that keeps failing may have moved:
+        // look again, and try once more if it did.
+        Err(e) if endpoints.from_cache && e.exit_code() == ExitCode::Network => {
+            let fresh = provider.endpoints_fresh()?;
+            if fresh.token == endpoints.token {
+                return Err(e);
+            }
+            let response = refresh_with_retries(http, &fresh.token, profile, refresh_token)?;
+            Ok((fresh.token, fresh.revocation, response))
+        }
+        other => Ok((endpoints.token, endpoints.revocation, other?)),
+    }
 }
 
 /// The refresh request; `http` retries transient failures (network, timeouts, 5xx, 429, see
@@ -205,6 +253,8 @@ mod tests {
             client_id: "c".into(),
             audience: None,
             obtained_at: 0,
+            token_endpoint: None,
+            revocation_endpoint: None,
         }
     }
 

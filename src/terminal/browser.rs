@@ -1,6 +1,7 @@
 //! Whether to open a browser or print the URL for another device, and why: $BROWSER, the
 //! platform's opener, WSL, or nothing in an SSH session without a forwarded display.
 
+use crate::base::text::shown;
 use std::process::{Command, Stdio};
 
 /// What the user asked for on the command line.
@@ -99,7 +100,7 @@ pub fn decide(env: &Environment, preference: Preference) -> Decision {
     if let Some(command) = &env.browser_var {
         return Decision::Open {
             launcher: Launcher::BrowserVar(command.clone()),
-            why: format!("opening your browser ($BROWSER={command})"),
+            why: format!("opening your browser ($BROWSER={})", shown(command)),
         };
     }
     if env.ssh && !env.display {
@@ -129,7 +130,7 @@ fn pick_launcher(env: &Environment) -> Option<(Launcher, String)> {
     if let Some(command) = &env.browser_var {
         return Some((
             Launcher::BrowserVar(command.clone()),
-            format!("$BROWSER={command}"),
+            format!("$BROWSER={}", shown(command)),
         ));
     }
     let has = |tool: &str| env.on_path.contains(&tool);
@@ -198,7 +199,8 @@ pub fn launch(launcher: &Launcher, url: &str) -> std::io::Result<()> {
         .map(|_child| ())
 }
 
-/// This host's name, for the `ssh -L` tunnel hint.
+/// This host's name, for the `ssh -L` tunnel hint (shown as outside text: it comes from a file
+/// or the environment).
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
@@ -206,6 +208,7 @@ pub fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| shown(&h))
         .unwrap_or_else(|| "THIS_HOST".to_owned())
 }
 
@@ -278,6 +281,29 @@ mod tests {
             ..linux()
         };
         assert!(opens(&decide(&headless, Preference::Force)));
+    }
+
+    #[test]
+    fn a_browser_variable_is_shown_escaped() {
+        let env = Environment {
+            browser_var: Some("evil\u{1b}]0;TITLE\u{7}\u{202e}".into()),
+            ..linux()
+        };
+        for preference in [Preference::Auto, Preference::Force] {
+            let Decision::Open { launcher, why } = decide(&env, preference) else {
+                panic!("$BROWSER opens");
+            };
+            assert!(
+                why.contains(r"$BROWSER=evil\u{1b}]0;TITLE\u{7}\u{202e}"),
+                "{why}"
+            );
+            assert!(!why.chars().any(crate::base::text::is_unsafe), "{why}");
+            // What is run is the variable as it was set; only what is shown is escaped.
+            assert_eq!(
+                launcher,
+                Launcher::BrowserVar("evil\u{1b}]0;TITLE\u{7}\u{202e}".into())
+            );
+        }
     }
 
     #[test]

@@ -1,68 +1,158 @@
 //! A QR code in the terminal: two modules per character cell with half blocks, so a typical
-//! verification URL fits in 80 columns.
+//! verification URL fits in 80 columns, with the 4-module quiet zone the standard asks for.
+//!
+//! With colour, every module is painted with an explicit colour — dark modules black, light ones
+//! white, from the 256-colour palette's fixed cube, which themes do not remap — so the code scans
+//! the same on a dark and a light terminal. Without colour (`NO_COLOR`, `TERM=dumb`) only
+//! characters can be used: light modules are drawn as blocks in the terminal's foreground colour,
+//! which is right on the usual light-on-dark terminal, and an inverted code on a dark-on-light
+//! one, which phone cameras still read (and the URL and code are printed as text beside it).
 
 use qrcodegen::{QrCode, QrCodeEcc};
 
-/// Modules of light margin around the code; scanners need a quiet zone.
-const QUIET_ZONE: i32 = 2;
+/// Modules of light margin around the code (ISO/IEC 18004 asks for 4).
+const QUIET_ZONE: i32 = 4;
+/// 256-colour palette entries with fixed RGB values: #000000 and #ffffff.
+const BLACK: u8 = 16;
+const WHITE: u8 = 231;
 
-/// The QR code for `text` as lines of half-block characters, or `None` when it does not fit in
-/// `max_width` columns. Light modules are drawn as blocks (the terminal's foreground colour),
-/// which scans on dark backgrounds as printed and on light ones as an inverted code, which
-/// phone cameras read too.
-pub fn render(text: &str, max_width: usize) -> Option<String> {
-    let code = QrCode::encode_text(text, QrCodeEcc::Low).ok()?;
+/// Why no code was drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotDrawn {
+    /// The code needs `needed` columns; the terminal has fewer.
+    TooNarrow { needed: usize },
+    /// The text is too long for any QR code.
+    TooLong,
+}
+
+/// The QR code for `text` as lines of half-block characters, at most `max_width` columns wide;
+/// `colour` paints dark and light modules explicitly (see the module's documentation).
+pub fn render(text: &str, max_width: usize, colour: bool) -> Result<String, NotDrawn> {
+    let code = QrCode::encode_text(text, QrCodeEcc::Low).map_err(|_| NotDrawn::TooLong)?;
     let size = code.size();
-    let width = usize::try_from(size + 2 * QUIET_ZONE).ok()?;
+    let width = usize::try_from(size + 2 * QUIET_ZONE).map_err(|_| NotDrawn::TooLong)?;
     if width > max_width {
-        return None;
+        return Err(NotDrawn::TooNarrow { needed: width });
     }
-    let light = |x: i32, y: i32| {
-        !(0..size).contains(&x) || !(0..size).contains(&y) || !code.get_module(x, y)
-    };
+    let dark =
+        |x: i32, y: i32| (0..size).contains(&x) && (0..size).contains(&y) && code.get_module(x, y);
     let mut out = String::new();
     let mut y = -QUIET_ZONE;
     while y < size + QUIET_ZONE {
+        // The last row of an odd total height has no lower half: it is quiet zone, light.
+        let has_bottom = y + 1 < size + QUIET_ZONE;
+        let mut painted: Option<(bool, bool)> = None;
         for x in -QUIET_ZONE..size + QUIET_ZONE {
-            let top = light(x, y);
-            let bottom = y + 1 >= size + QUIET_ZONE || light(x, y + 1);
-            out.push(match (top, bottom) {
-                (true, true) => '█',
-                (true, false) => '▀',
-                (false, true) => '▄',
-                (false, false) => ' ',
-            });
+            let top = dark(x, y);
+            let bottom = has_bottom && dark(x, y + 1);
+            if colour {
+                // Upper half in the foreground colour, lower half in the background colour.
+                if painted != Some((top, bottom)) {
+                    let shade = |is_dark: bool| if is_dark { BLACK } else { WHITE };
+                    out.push_str(&format!("\x1b[38;5;{};48;5;{}m", shade(top), shade(bottom)));
+                    painted = Some((top, bottom));
+                }
+                out.push('▀');
+            } else {
+                out.push(match (top, bottom) {
+                    (false, false) => '█',
+                    (false, true) => '▀',
+                    (true, false) => '▄',
+                    (true, true) => ' ',
+                });
+            }
+        }
+        if colour {
+            out.push_str("\x1b[0m");
         }
         out.push('\n');
         y += 2;
     }
-    Some(out)
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_verification_url_fits_80_columns_in_half_the_rows() {
-        let url = "https://dev-abc123.us.auth0.com/activate?user_code=ABCD-EFGH";
-        let art = render(url, 80).unwrap();
-        let lines: Vec<&str> = art.lines().collect();
-        let width = lines[0].chars().count();
-        assert!(width <= 80, "{width}");
-        assert!(lines.iter().all(|l| l.chars().count() == width));
-        // Half blocks: about half as many rows as columns.
-        assert!(
-            lines.len() <= width / 2 + 1,
-            "{} rows for {width} columns",
-            lines.len()
-        );
-        // The quiet zone is light all round.
-        assert!(lines[0].chars().all(|c| c == '█'));
+    const URL: &str = "https://dev-abc123.us.auth0.com/activate?user_code=ABCD-EFGH";
+
+    /// The module grid a rendering shows, read back from its characters and colours as a
+    /// terminal would paint them with the given default foreground/background darkness.
+    fn modules(art: &str, fg_dark: bool) -> Vec<Vec<bool>> {
+        let mut rows = Vec::new();
+        for line in art.lines() {
+            let (mut top, mut bottom) = (Vec::new(), Vec::new());
+            let mut colours = (fg_dark, !fg_dark);
+            let mut rest = line;
+            while let Some(c) = rest.chars().next() {
+                if let Some(after) = rest.strip_prefix("\x1b[") {
+                    let end = after.find('m').unwrap();
+                    let codes: Vec<&str> = after[..end].split(';').collect();
+                    if codes == ["0"] {
+                        colours = (fg_dark, !fg_dark);
+                    } else {
+                        colours = (codes[2] == "16", codes[5] == "16");
+                    }
+                    rest = &after[end + 1..];
+                    continue;
+                }
+                let (fg, bg) = colours;
+                let (t, b) = match c {
+                    '█' => (fg, fg),
+                    '▀' => (fg, bg),
+                    '▄' => (bg, fg),
+                    _ => (bg, bg),
+                };
+                top.push(t);
+                bottom.push(b);
+                rest = &rest[c.len_utf8()..];
+            }
+            rows.push(top);
+            rows.push(bottom);
+        }
+        rows
     }
 
     #[test]
-    fn too_wide_is_none() {
-        assert!(render(&"x".repeat(500), 40).is_none());
+    fn a_verification_url_fits_80_columns_with_a_4_module_quiet_zone() {
+        for colour in [false, true] {
+            let art = render(URL, 80, colour).unwrap();
+            let grid = modules(&art, false);
+            let width = grid[0].len();
+            assert!(width <= 80, "{width}");
+            assert!(grid.iter().all(|row| row.len() == width));
+            // Four light modules on every side.
+            for row in grid.iter().take(4).chain(grid.iter().rev().skip(1).take(4)) {
+                assert!(row.iter().all(|dark| !dark));
+            }
+            for row in &grid {
+                assert!(row[..4].iter().chain(&row[width - 4..]).all(|dark| !dark));
+            }
+            // The finder pattern's dark corner sits just inside the quiet zone.
+            assert!(grid[4][4] && grid[4][10] && grid[10][4]);
+        }
+    }
+
+    #[test]
+    fn with_colour_the_code_is_the_same_on_dark_and_light_terminals() {
+        let art = render(URL, 80, true).unwrap();
+        assert_eq!(modules(&art, false), modules(&art, true));
+        let plain = render(URL, 80, false).unwrap();
+        // Without colour, the theme decides: right on light-on-dark, inverted on dark-on-light.
+        assert_eq!(modules(&plain, false), modules(&art, false));
+        assert_ne!(modules(&plain, true), modules(&art, false));
+    }
+
+    #[test]
+    fn too_narrow_says_how_wide_it_would_be() {
+        assert_eq!(
+            render(URL, 30, false),
+            Err(NotDrawn::TooNarrow { needed: 41 })
+        );
+        assert_eq!(
+            render(&"x".repeat(5000), 400, false),
+            Err(NotDrawn::TooLong)
+        );
     }
 }

@@ -23,7 +23,9 @@ pub struct Spinner {
 
 impl Spinner {
     pub fn start(mode: Mode, message: String) -> Spinner {
-        let style = ProgressStyle::with_template("{spinner} {msg}")
+        // `wide_msg` is cut to the terminal's width: a line wider than the terminal would wrap,
+        // and indicatif then draws nothing at all on a one-line target.
+        let style = ProgressStyle::with_template("{spinner} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner())
             .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
         let (bar, status_line) = match mode {

@@ -16,6 +16,19 @@ impl Style {
         }
     }
 
+    /// Colour on stdout only for a terminal, and never with NO_COLOR set.
+    pub fn for_stdout() -> Style {
+        use std::io::IsTerminal;
+        Style {
+            color: std::io::stdout().is_terminal() && !no_color(),
+        }
+    }
+
+    /// Whether this stream gets colour (and other SGR attributes) at all.
+    pub fn colour(&self) -> bool {
+        self.color
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -26,6 +39,10 @@ impl Style {
 
     pub fn error(&self, text: &str) -> String {
         self.paint("1;31", text)
+    }
+
+    pub fn ok(&self, text: &str) -> String {
+        self.paint("1;32", text)
     }
 
     pub fn hint(&self, text: &str) -> String {

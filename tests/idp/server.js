@@ -84,11 +84,19 @@ function makeCerts() {
 
 // ---------------------------------------------------------------- test control state
 const ENDPOINTS = ['token', 'authorize', 'device', 'revocation', 'discovery', 'jwks', 'userinfo', 'other'];
-const state = { counters: {}, faults: [], last: {} };
+const state = { counters: {}, faults: [], last: {}, claims: {} };
 function resetState() {
   state.counters = Object.fromEntries(ENDPOINTS.map((e) => [e, 0]));
   state.faults = [];
   state.last = {};
+  state.claims = {};
+}
+
+// The user's claims with the test's overrides (POST /__test/claims); a null override removes one.
+function accountClaims() {
+  const claims = { ...USER.claims, ...state.claims, sub: USER.claims.sub };
+  for (const k of Object.keys(claims)) if (claims[k] === null) delete claims[k];
+  return claims;
 }
 resetState();
 
@@ -256,7 +264,7 @@ async function buildProvider(issuer) {
     conformIdTokenClaims: false, // put profile/email claims in the ID token, like Auth0
     async findAccount(ctx, sub) {
       if (sub !== USER.claims.sub) return undefined;
-      return { accountId: sub, async claims() { return { ...USER.claims }; } };
+      return { accountId: sub, async claims() { return accountClaims(); } };
     },
     pkce: { required: () => true, methods: ['S256'] },
     rotateRefreshToken: true,
@@ -363,10 +371,18 @@ async function main() {
           const ep = url.searchParams.get('endpoint') || 'token';
           return sendJson(res, state.last[ep] ? 200 : 404, state.last[ep] || { error: `no request recorded for ${ep}` });
         }
+        if (req.method === 'POST' && url.pathname === '/__test/claims') {
+          let c;
+          try { c = JSON.parse(await readBody(req)); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
+          if (!c || typeof c !== 'object' || Array.isArray(c)) return sendJson(res, 400, { error: 'body must be a JSON object' });
+          state.claims = c;
+          return sendJson(res, 200, { ok: true, claims: accountClaims() });
+        }
         if (req.method === 'POST' && url.pathname === '/__test/fault') {
           let f;
           try { f = JSON.parse(await readBody(req)); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
-          const kinds = ['status_500', 'non_json', 'delay', 'invalid_grant', 'drop', 'slow_down', 'access_denied', 'expired_token'];
+          const kinds = ['status_500', 'non_json', 'delay', 'invalid_grant', 'drop', 'slow_down', 'access_denied', 'expired_token',
+            'status_401', 'invalid_client', 'unsupported_token_type'];
           if (!ENDPOINTS.includes(f.endpoint) || !kinds.includes(f.kind)) {
             return sendJson(res, 400, { error: 'bad fault', endpoints: ENDPOINTS, kinds });
           }
@@ -403,6 +419,7 @@ async function main() {
           case 'status_500': return sendJson(res, 500, { error: 'server_error', error_description: 'injected' });
           case 'non_json': return sendHtml(res, 200, '<h1>Injected non-JSON response</h1>');
           case 'drop': req.socket.destroy(); return undefined;
+          case 'status_401': return sendJson(res, 401, { error: 'access_denied', error_description: 'Unauthorized' });
           case 'delay': await new Promise((r) => setTimeout(r, fault.delay_ms)); break;
           default: return sendJson(res, 400, { error: fault.kind, error_description: 'injected' });
         }

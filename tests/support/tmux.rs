@@ -46,15 +46,20 @@ impl Tmux {
 
     /// Starts `command` in a 100x30 window; the shell stays to show the exit status.
     pub fn start(&self, command: &str) {
+        self.start_sized(command, 100, 30);
+    }
+
+    /// Starts `command` in a window of `columns` x `rows`.
+    pub fn start_sized(&self, command: &str, columns: u16, rows: u16) {
         self.tmux(&[
             "new-session",
             "-d",
             "-s",
             "t",
             "-x",
-            "100",
+            &columns.to_string(),
             "-y",
-            "30",
+            &rows.to_string(),
             command,
         ]);
     }
@@ -65,9 +70,42 @@ impl Tmux {
         self.start(&latchkey_command(world, args, extra_env));
     }
 
+    /// Like [`Tmux::start_latchkey`], in a window of `columns` x `rows`.
+    pub fn start_latchkey_sized(
+        &self,
+        world: &World,
+        args: &str,
+        extra_env: &str,
+        columns: u16,
+        rows: u16,
+    ) {
+        self.start_sized(&latchkey_command(world, args, extra_env), columns, rows);
+    }
+
     /// The screen, wrapped lines joined.
     pub fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", "t"])
+    }
+
+    /// The screen as rows with their colours: SGR escape sequences as tmux keeps them.
+    pub fn rows_with_colours(&self) -> Vec<String> {
+        self.tmux(&["capture-pane", "-p", "-e", "-t", "t"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Resizes the window, as a person dragging a split or the terminal's edge would.
+    pub fn resize(&self, columns: u16, rows: u16) {
+        self.tmux(&[
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            &columns.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
     }
 
     /// The screen as rows, exactly as displayed.

@@ -1,9 +1,9 @@
 //! The loopback listener's answer to whatever bytes a client sends (callback::answer_request).
 #![no_main]
 
-use latchkey::oauth::auth_response::{AuthResponse, Issuer};
-use latchkey::login::callback::{Answer, Expected, answer_request};
 use latchkey::base::secret::State;
+use latchkey::login::callback::{Answer, Expected, answer_request};
+use latchkey::oauth::auth_response::{AuthResponse, Issuer};
 use latchkey_fuzz::{
     CALLBACK_PATH, ISSUER, STATE, contains, query_params, secret_like, sender_knew, values_of,
 };

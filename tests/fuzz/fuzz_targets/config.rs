@@ -2,8 +2,8 @@
 //! validated as `latchkey login -p NAME` would.
 #![no_main]
 
-use latchkey::config::{FlagOverrides, ProfileSettings, ProfilesFile, parse_endpoint};
 use latchkey::config::paths::ConfigOrigin;
+use latchkey::config::{FlagOverrides, ProfileSettings, ProfilesFile, parse_endpoint};
 use latchkey::net::url::{Url, is_loopback_host};
 use latchkey_fuzz::{assert_error_printable, assert_printable};
 use libfuzzer_sys::fuzz_target;

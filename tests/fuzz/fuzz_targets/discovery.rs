@@ -5,8 +5,8 @@
 #![no_main]
 
 use latchkey::config::parse_endpoint;
-use latchkey::oauth::endpoints::parse_discovery;
 use latchkey::net::url::is_loopback_host;
+use latchkey::oauth::endpoints::parse_discovery;
 use latchkey_fuzz::assert_error_printable;
 use libfuzzer_sys::fuzz_target;
 

@@ -11,9 +11,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey::base::secret::IdToken;
 use latchkey::oauth::id_token::{Expected, validate};
 use latchkey::oauth::jwt::{Jwks, Jws, unverified_claims};
-use latchkey::base::secret::IdToken;
 use latchkey_fuzz::{assert_error_printable, assert_printable};
 use libfuzzer_sys::fuzz_target;
 use ring::signature::{Ed25519KeyPair, KeyPair};

@@ -2,8 +2,8 @@
 //! or a bare code, and whatever else lands on the terminal.
 #![no_main]
 
-use latchkey::oauth::auth_response::{AuthResponse, Issuer, Rejection, from_pasted};
 use latchkey::base::secret::State;
+use latchkey::oauth::auth_response::{AuthResponse, Issuer, Rejection, from_pasted};
 use latchkey_fuzz::{ISSUER, STATE, assert_printable, form_decode, secret_like, sender_knew};
 use libfuzzer_sys::fuzz_target;
 

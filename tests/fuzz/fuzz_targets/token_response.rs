@@ -2,13 +2,20 @@
 //! header and body.
 //!
 //! Input: two bytes of status, the `Date` header's line, then the body.
+//!
+//! Besides what the answer is read as: no token from the body reaches a message (a 2xx body is
+//! never quoted, any other only redacted), and no number in it can overflow what latchkey
+//! computes from it (`expires_in` up to and beyond `u64::MAX`, a `Date` in year 9999).
 #![no_main]
 
 use latchkey::base::error::ExitCode;
 use latchkey::net::http::Response;
-use latchkey::oauth::token_endpoint::{oauth_error_of, parse_token_response};
-use latchkey_fuzz::assert_error_printable;
+use latchkey::oauth::token_endpoint::{
+    MAX_TOKEN_LIFETIME_SECS, oauth_error_of, parse_token_response,
+};
+use latchkey_fuzz::{assert_error_printable, assert_no_body_secret};
 use libfuzzer_sys::fuzz_target;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Messages carry at most excerpts of what the provider sent, not the whole of it.
 const MAX_MESSAGE_CHARS: usize = 1200;
@@ -40,9 +47,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(tokens.refresh_token.is_none_or(|t| !t.secret().is_empty()));
             assert!(tokens.id_token.is_none_or(|t| !t.secret().is_empty()));
             assert_eq!(tokens.date, response.date);
+            // What the store and `status` compute from a lifetime cannot overflow.
+            if let Some(secs) = tokens.expires_in {
+                assert!(secs <= MAX_TOKEN_LIFETIME_SECS, "expires_in {secs}");
+                let lifetime = Duration::from_secs(secs);
+                assert!(Instant::now().checked_add(lifetime).is_some());
+                assert!(SystemTime::now().checked_add(lifetime).is_some());
+            }
         }
         Err(error) => {
             assert_error_printable(&error);
+            assert_no_body_secret(&error, &response.body, response.is_success());
             assert!(
                 error.message().chars().count() <= MAX_MESSAGE_CHARS,
                 "{} characters",
@@ -56,6 +71,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = oauth_error_of(&response);
     if let Some(date) = &response.date {
-        let _ = latchkey::base::duration::parse_http_date(date);
+        // At most the last second of year 9999: checked arithmetic, nothing wraps.
+        if let Some(at) = latchkey::base::duration::parse_http_date(date) {
+            assert!(at <= 253_402_300_800, "{date:?} read as {at}");
+        }
     }
 });

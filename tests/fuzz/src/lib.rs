@@ -125,3 +125,62 @@ pub fn assert_error_printable(error: &latchkey::base::error::Error) {
         assert_printable("error hint", hint);
     }
 }
+
+/// The JSON string values of `body` (at any depth), for asking which of them a message shows.
+fn json_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| json_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| json_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Fields a message may show on purpose: the provider's OAuth error words, the token type it
+/// issued (shortened and redacted), and the device flow's user code and verification URIs.
+const SHOWN_FIELDS: &[&str] = &[
+    "error",
+    "error_description",
+    "token_type",
+    "user_code",
+    "verification_uri",
+    "verification_url",
+    "verification_uri_complete",
+];
+
+/// No token from a response body reaches an error about it. A value shaped like a secret
+/// (see [`secret_like`]) is never shown from a successful (2xx) answer, which is described
+/// and never quoted; from any other, one of 24 characters or more is never shown, however it
+/// is keyed (excerpts are redacted). Values also found in a field shown on purpose are exempt.
+pub fn assert_no_body_secret(error: &latchkey::base::error::Error, body: &str, success: bool) {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else {
+        return;
+    };
+    let shown: Vec<String> = SHOWN_FIELDS
+        .iter()
+        .filter_map(|field| json.get(*field))
+        .filter_map(|v| v.as_str())
+        // As messages show them: control characters dropped.
+        .map(|s| s.chars().filter(|c| !c.is_control()).collect())
+        .collect();
+    let mut values = Vec::new();
+    json_strings(&json, &mut values);
+    let text = format!(
+        "{} {}",
+        error.message(),
+        error.hint_text().unwrap_or_default()
+    );
+    for value in values {
+        let long_enough = if success { 8 } else { 24 };
+        if value.len() < long_enough
+            || !secret_like(&value)
+            || shown.iter().any(|s| s.contains(value.as_str()))
+        {
+            continue;
+        }
+        assert!(
+            !text.contains(value.as_str()),
+            "{value:?} from the body shown in {text:?}"
+        );
+    }
+}

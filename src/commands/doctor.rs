@@ -1,0 +1,366 @@
+//! `latchkey doctor`: the checks a support engineer would run, one line each with ✓ or ✗ and the
+//! fix — the profiles file, the provider's discovery and clock, TLS trust, the proxy, the
+//! redirect port, what `login` would do about a browser, the token store, and the tokens —
+//! without logging in, refreshing or sending a token anywhere.
+
+use super::{Globals, print_stdout};
+use crate::base::clock::unix_now;
+use crate::base::duration::{format_remaining, parse_http_date, relative};
+use crate::base::error::{Error, ExitCode, Result};
+use crate::base::files::private_problem;
+use crate::base::text::{shown, shown_whole};
+use crate::cli::DoctorArgs;
+use crate::config::{Profile, ProfilesFile};
+use crate::net::http::Http;
+use crate::net::proxy;
+use crate::net::retry::Resend;
+use crate::net::tls::TrustStore;
+use crate::oauth::endpoints::{discovery_url, parse_discovery};
+use crate::store::TokenStore;
+use crate::terminal::browser::{self, Decision, Preference};
+use crate::terminal::style::Style;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+/// More clock difference than this makes expiry times wrong enough to matter.
+const CLOCK_TOLERANCE_SECS: u64 = 60;
+
+/// One check's outcome.
+struct Check {
+    profile: Option<String>,
+    name: &'static str,
+    ok: bool,
+    detail: String,
+    fix: Option<String>,
+    /// The exit code a failure of this check stands for.
+    code: ExitCode,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            profile: None,
+            name,
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+            code: ExitCode::Failure,
+        }
+    }
+
+    fn fail(name: &'static str, error: &Error) -> Check {
+        Check {
+            profile: None,
+            name,
+            ok: false,
+            detail: error.message().to_owned(),
+            fix: error.hint_text().map(str::to_owned),
+            code: error.exit_code(),
+        }
+    }
+
+    fn of(name: &'static str, result: Result<String>) -> Check {
+        match result {
+            Ok(detail) => Check::pass(name, detail),
+            Err(e) => Check::fail(name, &e),
+        }
+    }
+}
+
+pub fn run(globals: &Globals, args: DoctorArgs) -> Result<()> {
+    let mut checks = Vec::new();
+    let file = match globals.load_profiles() {
+        Ok(file) => {
+            checks.push(Check::pass(
+                "profiles file",
+                format!("{} loads", shown_whole(&file.path.display().to_string())),
+            ));
+            Some(file)
+        }
+        Err(e) => {
+            checks.push(Check::fail("profiles file", &e));
+            None
+        }
+    };
+    checks.push(browser_check());
+    if let Some(file) = &file {
+        for name in profile_names(globals, file, &args, &mut checks) {
+            let mut of_profile = profile_checks(file, &name);
+            for check in &mut of_profile {
+                check.profile = Some(name.clone());
+            }
+            checks.extend(of_profile);
+        }
+    }
+    let text = if args.json {
+        let rows: Vec<_> = checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "profile": c.profile, "check": c.name, "ok": c.ok,
+                    "detail": c.detail, "fix": c.fix,
+                })
+            })
+            .collect();
+        format!("{:#}\n", json!(rows))
+    } else {
+        as_text(&checks)
+    };
+    print_stdout(&text)?;
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    match checks.iter().find(|c| !c.ok) {
+        None => Ok(()),
+        Some(first) => Err(Error::new(
+            first.code,
+            format!(
+                "{failed} of {} checks failed; the first: {}",
+                checks.len(),
+                first.name
+            ),
+        )
+        .hint("each ✗ line above says what to do")),
+    }
+}
+
+/// The profiles to check: `--all`, or the selected one (a selection problem is a failed check).
+fn profile_names(
+    globals: &Globals,
+    file: &ProfilesFile,
+    args: &DoctorArgs,
+    checks: &mut Vec<Check>,
+) -> Vec<String> {
+    if args.all {
+        return file.profile_names().map(str::to_owned).collect();
+    }
+    match file.select(globals.profile_name(args.profile.as_deref())) {
+        Ok((name, _)) => vec![name],
+        Err(e) => {
+            checks.push(Check::fail("profile selected", &e));
+            Vec::new()
+        }
+    }
+}
+
+fn profile_checks(file: &ProfilesFile, name: &str) -> Vec<Check> {
+    let profile = match file.resolve_profile(name, &Default::default()) {
+        Ok(profile) => profile,
+        Err(e) => return vec![Check::fail("profile valid", &e)],
+    };
+    let mut checks = vec![Check::pass(
+        "profile valid",
+        format!(
+            "issuer {}, client {}",
+            shown_whole(&profile.issuer.to_string()),
+            shown(&profile.client_id)
+        ),
+    )];
+    checks.push(Check::of("proxy", proxy_check(&profile)));
+    if profile.issuer.scheme() == "https" {
+        checks.push(Check::of(
+            "TLS trust",
+            TrustStore::load(profile.ca_file.as_deref()).map(|t| t.summary.describe()),
+        ));
+    }
+    checks.extend(discovery_checks(&profile));
+    checks.push(Check::of("redirect port", redirect_port_check(&profile)));
+    checks.extend(store_checks(&profile));
+    checks
+}
+
+fn proxy_check(profile: &Profile) -> Result<String> {
+    let target = discovery_url(&profile.issuer);
+    let env = |name: &str| std::env::var(name).ok();
+    Ok(match proxy::route(&target, profile.proxy.as_ref(), &env)? {
+        Some(route) => format!("requests go through {route}"),
+        None if crate::net::url::is_loopback_host(target.host()) => {
+            "direct (the provider is on this machine)".to_owned()
+        }
+        None => "direct (no proxy is set for this host)".to_owned(),
+    })
+}
+
+/// The discovery document (reachable, this provider's), and the provider's clock against ours.
+fn discovery_checks(profile: &Profile) -> Vec<Check> {
+    let http = Http::new(profile.http_settings(Resend::Transient));
+    let url = discovery_url(&profile.issuer);
+    let response = match http.get(&url, "discovery") {
+        Ok(response) => response,
+        Err(e) => return vec![Check::fail("provider reachable", &e)],
+    };
+    let mut checks = Vec::new();
+    let issuer = profile.issuer.to_string();
+    checks.push(if !response.is_success() {
+        Check::fail(
+            "discovery",
+            &Error::network(format!(
+                "{} answered HTTP {}",
+                shown_whole(&url.to_string()),
+                response.status
+            ))
+            .hint(format!(
+                "check `issuer` (or `domain`) in profile `{}`",
+                profile.name
+            )),
+        )
+    } else {
+        Check::of(
+            "discovery",
+            parse_discovery(&response.body, &issuer)
+                .map(|_| format!("{} names the issuer exactly", shown_whole(&url.to_string()))),
+        )
+    });
+    checks.push(clock_check(response.date.as_deref()));
+    checks
+}
+
+fn clock_check(date: Option<&str>) -> Check {
+    let Some(theirs) = date.and_then(parse_http_date) else {
+        return Check::pass("clock", "the provider sent no Date to compare with");
+    };
+    let ours = unix_now();
+    let skew = theirs.abs_diff(ours);
+    if skew <= CLOCK_TOLERANCE_SECS {
+        return Check::pass("clock", format!("within {skew}s of the provider's"));
+    }
+    let direction = if theirs > ours { "behind" } else { "ahead of" };
+    Check::fail(
+        "clock",
+        &Error::new(
+            ExitCode::Failure,
+            format!(
+                "this host's clock is {} {direction} the provider's",
+                format_remaining(Duration::from_secs(skew))
+            ),
+        )
+        .hint("synchronise it (NTP: `timedatectl set-ntp true`); token expiry times are off until then"),
+    )
+}
+
+fn redirect_port_check(profile: &Profile) -> Result<String> {
+    if profile.redirect_port == 0 {
+        return Ok("any free port (redirect_port = 0)".to_owned());
+    }
+    let port = profile.redirect_port;
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(format!("127.0.0.1:{port} is free for the loopback listener")),
+        Err(e) => Err(Error::config(format!("127.0.0.1:{port} cannot be listened on: {e}"))
+            .hint(format!(
+                "stop what uses it (`ss -ltnp 'sport = :{port}'`), or log in with --no-loopback and paste"
+            ))),
+    }
+}
+
+/// What `login` would do about a browser here, and why.
+fn browser_check() -> Check {
+    match browser::decide(&browser::Environment::detect(), Preference::Auto) {
+        Decision::Open { why, .. } => Check::pass("browser", format!("login opens one: {why}")),
+        Decision::Print { why } => Check::pass(
+            "browser",
+            format!("login prints the URL for another device: {why}"),
+        ),
+    }
+}
+
+/// The store's files (yours, private) and the profile's tokens: present, bound to this
+/// profile's provider, expiry, refresh token. Nothing is refreshed or sent.
+fn store_checks(profile: &Profile) -> Vec<Check> {
+    let store = match TokenStore::open() {
+        Ok(store) => store,
+        Err(e) => return vec![Check::fail("token store", &e)],
+    };
+    let token_path = store.token_path(&profile.name);
+    let dirs = [
+        token_path.parent().and_then(Path::parent),
+        token_path.parent(),
+    ];
+    for dir in dirs.into_iter().flatten() {
+        if let Ok(meta) = std::fs::metadata(dir)
+            && let Some(problem) = private_problem(&meta)
+        {
+            return vec![Check::fail("token store", &problem.error(dir, true))];
+        }
+    }
+    let mut checks = vec![Check::pass(
+        "token store",
+        "the data and tokens directories are yours and private",
+    )];
+    if !store.exists(&profile.name) {
+        checks.push(Check::fail(
+            "tokens",
+            &Error::login_required(format!("profile `{}` is not logged in", profile.name))
+                .hint(format!("run `latchkey login -p {}`", profile.name)),
+        ));
+        return checks;
+    }
+    if matches!(
+        profile.key_source,
+        crate::config::KeySource::Passphrase { .. }
+    ) && std::env::var_os("LATCHKEY_PASSPHRASE").is_none()
+    {
+        checks.push(Check::pass(
+            "tokens",
+            "stored, passphrase-protected (set LATCHKEY_PASSPHRASE to check inside)",
+        ));
+        return checks;
+    }
+    let loaded = store
+        .load(&profile.name, || {
+            store.key_for_reading(&profile.key_source, &profile.name)
+        })
+        .and_then(|tokens| {
+            let tokens = tokens.ok_or_else(|| Error::login_required("no tokens"))?;
+            tokens.check_bound_to(profile)?;
+            Ok(tokens)
+        });
+    let tokens = match loaded {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            checks.push(Check::fail("tokens", &e));
+            return checks;
+        }
+    };
+    let now = unix_now();
+    let expiry = match tokens.expires_at {
+        Some(at) if at > now => format!("access token valid, expires {}", relative(at, now)),
+        Some(at) => format!("access token expired {}", relative(at, now)),
+        None => "access token expiry not stated".to_owned(),
+    };
+    checks.push(Check::pass("tokens", expiry));
+    checks.push(match &tokens.refresh_token {
+        Some(_) => Check::pass(
+            "refresh token",
+            "stored; `latchkey token` renews the access token with it (not used by doctor)",
+        ),
+        None => Check::fail(
+            "refresh token",
+            &Error::login_required("no refresh token is stored: when the access token expires, a new login is needed")
+                .hint("add offline_access to the profile's scopes (and allow it at the provider), then log in again"),
+        ),
+    });
+    checks
+}
+
+fn as_text(checks: &[Check]) -> String {
+    let style = Style::for_stdout();
+    let mut out = String::new();
+    let mut profile: Option<&str> = None;
+    for check in checks {
+        if check.profile.as_deref() != profile {
+            profile = check.profile.as_deref();
+            if let Some(name) = profile {
+                out.push_str(&format!("\nprofile `{name}`\n"));
+            }
+        }
+        let mark = if check.ok {
+            style.ok("✓")
+        } else {
+            style.error("✗")
+        };
+        out.push_str(&format!("{mark} {}: {}\n", check.name, check.detail));
+        if let Some(fix) = check.fix.as_deref().filter(|_| !check.ok) {
+            out.push_str(&format!("    fix: {fix}\n"));
+        }
+    }
+    out
+}

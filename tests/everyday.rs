@@ -1,0 +1,392 @@
+//! Everyday use as a person meets it: the device flow's QR code scanned off the screen on dark
+//! and light terminals, narrow terminals, and command-line mistakes.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use support::tmux::Tmux;
+use support::*;
+
+/// A terminal theme: whether the default foreground and background are dark.
+#[derive(Debug, Clone, Copy)]
+enum Theme {
+    /// Light text on a dark background (most terminals' default).
+    Dark,
+    /// Dark text on a light background.
+    Light,
+}
+
+/// The QR modules a screen shows (true = dark), as a terminal with `theme` paints the captured
+/// rows: half blocks, with the SGR colours tmux kept (`capture-pane -e`).
+fn painted_modules(rows: &[String], theme: Theme) -> Vec<Vec<bool>> {
+    let default = match theme {
+        Theme::Dark => (false, true), // (foreground dark?, background dark?)
+        Theme::Light => (true, false),
+    };
+    let mut grid = Vec::new();
+    // tmux carries colours over from the end of one row to the next, as a terminal would.
+    let (mut fg, mut bg) = default;
+    for row in rows {
+        let (mut top, mut bottom) = (Vec::new(), Vec::new());
+        let mut rest = row.as_str();
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("\x1b[") {
+                let end = after.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+                if after.as_bytes()[end] == b'm' {
+                    apply_sgr(&after[..end], default, &mut fg, &mut bg);
+                }
+                rest = &after[end + 1..];
+                continue;
+            }
+            let (t, b) = match c {
+                '█' => (fg, fg),
+                '▀' => (fg, bg),
+                '▄' => (bg, fg),
+                _ => (bg, bg),
+            };
+            top.push(t);
+            bottom.push(b);
+            rest = &rest[c.len_utf8()..];
+        }
+        grid.push(top);
+        grid.push(bottom);
+    }
+    grid
+}
+
+/// Applies one SGR sequence's parameters to the current colours (dark = true).
+fn apply_sgr(params: &str, default: (bool, bool), fg: &mut bool, bg: &mut bool) {
+    let codes: Vec<u32> = params.split(';').map(|p| p.parse().unwrap_or(0)).collect();
+    let dark_256 = |n: u32| match n {
+        0 | 8 | 16 | 232..=243 => true,
+        7 | 15 | 231 | 244..=255 => false,
+        other => panic!("unexpected palette colour {other}"),
+    };
+    let mut i = 0;
+    while i < codes.len() {
+        match codes[i] {
+            0 => (*fg, *bg) = default,
+            39 => *fg = default.0,
+            49 => *bg = default.1,
+            30 | 90 => *fg = true,
+            37 | 97 => *fg = false,
+            40 | 100 => *bg = true,
+            47 | 107 => *bg = false,
+            38 if codes.get(i + 1) == Some(&5) => {
+                *fg = dark_256(codes[i + 2]);
+                i += 2;
+            }
+            48 if codes.get(i + 1) == Some(&5) => {
+                *bg = dark_256(codes[i + 2]);
+                i += 2;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// Decodes the QR code in a module grid with zbarimg, from a PGM image of it.
+fn zbar_decode(grid: &[Vec<bool>], dir: &Path, name: &str) -> Option<String> {
+    const SCALE: usize = 4;
+    let width = grid.iter().map(Vec::len).max().unwrap_or(0);
+    let mut pixels = Vec::new();
+    for row in grid {
+        let line: Vec<u8> = (0..width)
+            .flat_map(|x| {
+                let dark = row.get(x).copied().unwrap_or(false);
+                std::iter::repeat_n(if dark { 0 } else { 255 }, SCALE)
+            })
+            .collect();
+        for _ in 0..SCALE {
+            pixels.extend_from_slice(&line);
+        }
+    }
+    let mut image = format!("P5\n{} {}\n255\n", width * SCALE, grid.len() * SCALE).into_bytes();
+    image.extend(pixels);
+    let path = dir.join(format!("{name}.pgm"));
+    std::fs::write(&path, image).unwrap();
+    let out = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&path)
+        .output()
+        .expect("zbarimg (apt-get install zbar-tools; tests/run installs it)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The rows of the screen that hold the QR code (half blocks).
+fn qr_rows(rows: &[String]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.contains('▀') || r.contains('▄') || r.contains('█'))
+        .cloned()
+        .collect()
+}
+
+/// A device login in tmux, up to its QR code: the world, the terminal and the URL on screen.
+fn device_login_on_screen(name: &str, extra_env: &str, columns: u16) -> (World, Tmux, String) {
+    let idp = Idp::shared();
+    let world = World::for_idp(idp, "");
+    let tmux = Tmux::new(name);
+    tmux.start_latchkey_sized(
+        &world,
+        "login --device --no-browser --timeout 20",
+        extra_env,
+        columns,
+        50,
+    );
+    // The spinner's line is cut to the terminal's width: look for its start only.
+    let screen = tmux.wait_for("the device prompt", |s| s.contains("Waiting for the code"));
+    let url = screen
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&format!("{}/device", idp.issuer)))
+        .unwrap_or_else(|| panic!("no verification URL on screen:\n{screen}"))
+        .to_owned();
+    (world, tmux, url)
+}
+
+#[test]
+fn the_qr_code_scans_on_dark_and_light_terminals() {
+    let (world, tmux, url) = device_login_on_screen("qr-themes", "", 100);
+    let rows = qr_rows(&tmux.rows_with_colours());
+    assert!(rows.len() >= 12, "{rows:#?}");
+    for theme in [Theme::Dark, Theme::Light] {
+        let grid = painted_modules(&rows, theme);
+        assert_eq!(
+            zbar_decode(&grid, world.dir.path(), &format!("{theme:?}")).as_deref(),
+            Some(url.as_str()),
+            "the code does not scan on a {theme:?} terminal"
+        );
+        // The quiet zone: four light modules on every side.
+        for row in grid.iter().take(4) {
+            assert!(row.iter().all(|dark| !dark), "{theme:?}: top quiet zone");
+        }
+        assert!(
+            grid.iter().all(|row| row[..4].iter().all(|d| !d)),
+            "{theme:?}: left quiet zone"
+        );
+    }
+}
+
+#[test]
+fn without_colour_the_qr_code_scans_on_a_dark_terminal() {
+    let (world, tmux, url) = device_login_on_screen("qr-nocolor", "NO_COLOR=1", 100);
+    let rows = qr_rows(&tmux.rows_with_colours());
+    assert!(
+        rows.iter().all(|r| !r.contains('\x1b')),
+        "NO_COLOR drew colours: {rows:#?}"
+    );
+    let grid = painted_modules(&rows, Theme::Dark);
+    assert_eq!(
+        zbar_decode(&grid, world.dir.path(), "nocolor").as_deref(),
+        Some(url.as_str())
+    );
+}
+
+#[test]
+fn a_terminal_too_narrow_for_the_qr_code_says_so() {
+    let (_world, tmux, _url) = device_login_on_screen("qr-narrow", "", 30);
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("The QR code of this URL needs") && screen.contains("the terminal has 30"),
+        "{screen}"
+    );
+    assert!(!screen.contains('▀'), "{screen}");
+}
+
+#[test]
+fn the_status_line_is_cut_to_a_narrow_terminal() {
+    let world = World::for_idp(Idp::shared(), "");
+    let tmux = Tmux::new("narrow-status");
+    tmux.start_latchkey_sized(
+        &world,
+        "login --no-loopback --no-browser --timeout 30",
+        "",
+        50,
+        20,
+    );
+    tmux.wait_for("the prompt", |s| {
+        s.contains("Paste the redirect URL or code here")
+    });
+    let bottom = tmux.wait_for("the status line", |s| {
+        s.lines()
+            .last()
+            .is_some_and(|l| l.contains("Waiting for a pasted"))
+    });
+    let last = bottom.lines().last().unwrap();
+    assert!(last.chars().count() <= 50, "{last:?}");
+}
+
+#[test]
+fn command_line_mistakes_get_the_nearest_flag_or_command() {
+    let world = World::new();
+    world
+        .run(&["login", "--no-browsr"])
+        .expect(2)
+        .stderr_has("error: unknown flag --no-browsr for latchkey login")
+        .stderr_has("did you mean `--no-browser`? see `latchkey login --help`");
+    world
+        .run(&["stauts"])
+        .expect(2)
+        .stderr_has("error: unknown command stauts for latchkey")
+        .stderr_has("did you mean `latchkey status`?");
+    world
+        .run(&["--profle", "dev", "status"])
+        .expect(2)
+        .stderr_has("did you mean `--profile`?");
+    let help = world.run(&["login", "-h"]).expect(0);
+    help.stdout_has("Usage: latchkey login");
+}
+
+#[test]
+fn doctor_passes_for_a_logged_in_profile_as_a_person_sees_it() {
+    let idp = Idp::shared();
+    let world = logged_in(idp, "");
+    let tmux = Tmux::new("doctor-ok");
+    tmux.start_latchkey(&world, "doctor", "NO_COLOR=1");
+    let screen = tmux.wait_for_exit(0);
+    for line in [
+        "✓ profiles file:",
+        "✓ browser: login prints the URL for another device",
+        "profile `local`",
+        "✓ profile valid: issuer http://127.0.0.1:",
+        "✓ proxy: direct (the provider is on this machine)",
+        "✓ discovery:",
+        "names the issuer exactly",
+        "✓ clock: within",
+        "✓ redirect port: any free port",
+        "✓ token store:",
+        "✓ tokens: access token valid, expires in",
+        "✓ refresh token: stored",
+    ] {
+        assert!(screen.contains(line), "{line:?} missing:\n{screen}");
+    }
+    assert!(!screen.contains('✗'), "{screen}");
+}
+
+#[test]
+fn doctor_names_what_fails_and_the_fix() {
+    // A provider that is not there, and no login yet.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let world = World::new();
+    world.write_profiles(&format!(
+        "[profiles.gone]\nissuer = \"http://127.0.0.1:{port}\"\nclient_id = \"c\"\n"
+    ));
+    let tmux = Tmux::new("doctor-fail");
+    tmux.start_latchkey(&world, "doctor", "NO_COLOR=1");
+    let screen = tmux.wait_for_exit(6);
+    assert!(screen.contains("✗ provider reachable:"), "{screen}");
+    assert!(
+        screen.contains("✗ tokens: profile `gone` is not logged in"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("    fix: run `latchkey login -p gone`"),
+        "{screen}"
+    );
+    let json = world.run(&["doctor", "--json"]).expect(6);
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let failed: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] == false)
+        .map(|r| r["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["provider reachable", "tokens"]);
+}
+
+#[test]
+fn profiles_are_added_switched_and_removed_without_editing_toml() {
+    let idp = Idp::shared();
+    let world = World::new();
+    // A new user: no profiles file yet, and the hint says how to start.
+    world
+        .run(&["token"])
+        .expect(3)
+        .stderr_has("latchkey profiles add NAME");
+    world
+        .run(&[
+            "profiles",
+            "add",
+            "local",
+            "--issuer",
+            &idp.issuer,
+            "--client-id",
+            CLIENT_ID,
+            "--redirect-port",
+            "0",
+            "--default",
+        ])
+        .expect(0)
+        .stderr_has("Added profile `local`");
+    world
+        .run(&[
+            "profiles",
+            "add",
+            "other",
+            "--domain",
+            "dev-abc.us.auth0.com",
+            "--client-id",
+            "x",
+        ])
+        .expect(0);
+    world
+        .run(&[
+            "profiles",
+            "add",
+            "local",
+            "--issuer",
+            &idp.issuer,
+            "--client-id",
+            "y",
+        ])
+        .expect(3)
+        .stderr_has("already exists")
+        .stderr_has("--force");
+    world
+        .run(&[
+            "profiles",
+            "add",
+            "bad",
+            "--issuer",
+            "http://example.com",
+            "--client-id",
+            "y",
+        ])
+        .expect(3)
+        .stderr_has("plain http");
+    // A comment the user adds by hand survives every later change.
+    let path = world.profiles_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("# mine, keep me\n{text}")).unwrap();
+
+    // The added profile logs in as any other.
+    paste_login(&world, idp).expect(0);
+    world.run(&["profiles", "use", "other"]).expect(0);
+    world.run(&["profiles"]).expect(0).stdout_has("other");
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("default_profile = \"other\"")
+    );
+    world
+        .run(&["profiles", "use", "nope"])
+        .expect(3)
+        .stderr_has("(from the NAME argument)");
+
+    // Removing with --logout revokes and deletes the tokens first.
+    world
+        .run(&["profiles", "remove", "local", "--logout"])
+        .expect(0)
+        .stderr_has("Removed profile `local`");
+    assert!(!world.token_file().exists());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# mine, keep me\n"), "{text}");
+    assert!(!text.contains("[profiles.local]"), "{text}");
+}
