@@ -390,3 +390,123 @@ fn profiles_are_added_switched_and_removed_without_editing_toml() {
     assert!(text.starts_with("# mine, keep me\n"), "{text}");
     assert!(!text.contains("[profiles.local]"), "{text}");
 }
+
+#[test]
+fn kubectl_gets_the_exec_credential_version_it_asks_for() {
+    let idp = Idp::shared();
+    let world = logged_in(idp, "");
+    let credential = |info: Option<&str>| -> serde_json::Value {
+        let env: Vec<(&str, &str)> = info
+            .map(|i| ("KUBERNETES_EXEC_INFO", i))
+            .into_iter()
+            .collect();
+        let run = world
+            .run_env(&["token", "--format", "exec-credential"], &env)
+            .expect(0);
+        serde_json::from_str(&run.stdout).unwrap()
+    };
+    let v1beta1 = credential(Some(
+        r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+    ));
+    assert_eq!(
+        v1beta1["apiVersion"],
+        "client.authentication.k8s.io/v1beta1"
+    );
+    assert_eq!(v1beta1["kind"], "ExecCredential");
+    assert!(
+        v1beta1["status"]["token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert!(v1beta1["status"]["expirationTimestamp"].is_string());
+    let v1 = credential(Some(
+        r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true}}"#,
+    ));
+    assert_eq!(v1["apiVersion"], "client.authentication.k8s.io/v1");
+    let unset = credential(None);
+    assert_eq!(unset["apiVersion"], "client.authentication.k8s.io/v1");
+}
+
+#[test]
+fn a_non_interactive_kubectl_call_never_prompts_for_a_passphrase() {
+    let idp = Idp::shared();
+    let world = World::for_idp(idp, "use_passphrase = true\nscrypt_work_factor = 10");
+    world.set_env("LATCHKEY_PASSPHRASE", "correct horse");
+    paste_login(&world, idp).expect(0);
+    // A terminal is there, but kubectl said it cannot pass a prompt on.
+    let tmux = Tmux::new("kubectl-nonint");
+    let info = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
+    tmux.start_latchkey(
+        &world,
+        "token --format exec-credential",
+        &format!("KUBERNETES_EXEC_INFO='{info}'"),
+    );
+    let screen = tmux.wait_for_exit(4);
+    assert!(!screen.contains("Passphrase for"), "{screen}");
+    assert!(screen.contains("LATCHKEY_PASSPHRASE"), "{screen}");
+}
+
+#[test]
+fn browser_lists_are_tried_in_order_and_a_failure_names_the_program() {
+    let idp = Idp::shared();
+    let world = World::for_idp(idp, "");
+    // A program path with a space in it, after one that does not exist and one that fails.
+    std::fs::create_dir_all(world.dir.path().join("My Apps")).unwrap();
+    let script = world.browser_script("My Apps/open browser", "");
+    let list = format!("/nonexistent/browser:false:{}", script.display());
+    world
+        .run_env(&["login"], &[("BROWSER", &list)])
+        .expect(0)
+        .stderr_has("Logged in as");
+    assert!(world.read_file("browser.log").contains("close this tab"));
+
+    let nothing = World::for_idp(idp, "");
+    let run = nothing.run_env(
+        &["login", "--timeout", "1"],
+        &[("BROWSER", "/nonexistent/browser:false")],
+    );
+    run.stderr_has("could not start the browser (`/nonexistent/browser`: ")
+        .stderr_has("`false`: it exited with");
+}
+
+#[test]
+fn a_stray_paste_does_not_end_the_login() {
+    let idp = Idp::shared();
+    let world = World::for_idp(idp, "");
+    let (mut session, url) = Session::login(&world, idp, &["login", "--no-browser"]);
+    // Text that cannot be a code is refused before any request.
+    let before = idp.counters()["token"].as_u64().unwrap_or(0);
+    session.paste("hello");
+    session.wait_line("the short paste refused", |l| {
+        l.contains("too short to be an authorization code")
+    });
+    // A code-shaped stray paste reaches the provider, which refuses it; the login goes on.
+    session.paste("abcdefghijklmnopqrstuvwxyz0123456789ABCD");
+    session.wait_line("the provider's refusal", |l| {
+        l.contains("The provider refused that code (invalid_grant")
+    });
+    // The browser then finishes the login on the loopback, which kept listening.
+    let redirect = approve(&url, idp, &[]);
+    deliver_redirect(idp, &redirect);
+    session.finish().expect(0).stderr_has("Logged in as");
+    assert!(idp.counters()["token"].as_u64().unwrap_or(0) >= before + 2);
+}
+
+#[test]
+fn a_retry_hint_names_the_profiles_file_it_came_from() {
+    let idp = Idp::shared();
+    let world = World::new();
+    let path = world.write_file("elsewhere.toml", &idp.profile_toml(""));
+    let config = path.to_str().unwrap();
+    let (mut session, url) = Session::login(
+        &world,
+        idp,
+        &["--config", config, "login", "--no-browser", "--no-loopback"],
+    );
+    let state = query_param(&url, "state");
+    let iss = latchkey::net::url::form_encode(&idp.issuer);
+    session.paste(&format!("?error=access_denied&state={state}&iss={iss}"));
+    session.finish().expect(5).stderr_has(&format!(
+        "run `latchkey --config {config} login -p local` to try again"
+    ));
+}

@@ -76,6 +76,9 @@ pub struct Error {
     exit: ExitCode,
     message: String,
     hint: Option<String>,
+    /// The OAuth `error` code a provider answered with (`invalid_grant`), for callers that act
+    /// on it rather than show it.
+    oauth: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -86,6 +89,7 @@ impl Error {
             exit,
             message: message.into(),
             hint: None,
+            oauth: None,
         }
     }
 
@@ -129,6 +133,17 @@ impl Error {
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Records the provider's OAuth `error` code behind this error.
+    pub fn with_oauth_code(mut self, code: &str) -> Self {
+        self.oauth = Some(code.to_owned());
+        self
+    }
+
+    /// The provider's OAuth `error` code, when this error is its refusal.
+    pub fn oauth_code(&self) -> Option<&str> {
+        self.oauth.as_deref()
     }
 
     pub fn exit_code(&self) -> ExitCode {

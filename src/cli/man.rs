@@ -94,7 +94,7 @@ const ENVIRONMENT_AFTER_FIELDS: &[(&str, &str)] = &[
     (
         "BROWSER",
         "The command that opens the login page; %s stands for the URL, else the URL is \
-         appended.",
+         appended. Several commands separated by colons are tried in order until one starts.",
     ),
     (
         "SSH_CONNECTION, SSH_CLIENT, SSH_TTY",

@@ -9,7 +9,7 @@ use crate::base::text::{shown, shown_whole};
 use crate::cli::LoginArgs;
 use crate::config::{FlagOverrides, Flow, Profile};
 use crate::login::callback::LoopbackListener;
-use crate::login::race::{self, Race};
+use crate::login::race::{self, Race, Via};
 use crate::net::http::Http;
 use crate::oauth::auth_response::AuthResponse;
 use crate::oauth::authorize::authorize_url;
@@ -36,6 +36,18 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
     let endpoints = provider.endpoints_fresh()?;
     let login = Login {
+        retry: format!(
+            "latchkey{} login -p {}",
+            globals
+                .config
+                .as_ref()
+                .map(|path| format!(
+                    " --config {}",
+                    crate::base::text::shown_whole(&path.display().to_string())
+                ))
+                .unwrap_or_default(),
+            profile.name
+        ),
         profile: &profile,
         args: &args,
         http: &http,
@@ -88,6 +100,8 @@ fn profile_for_login(globals: &Globals, args: &LoginArgs) -> Result<Profile> {
 /// Everything one login works with, resolved before it asks the user anything.
 struct Login<'a> {
     profile: &'a Profile,
+    /// The command that runs this login again (`latchkey --config F login -p NAME`), for hints.
+    retry: String,
     args: &'a LoginArgs,
     http: &'a Http,
     provider: &'a Provider<'a>,
@@ -120,11 +134,15 @@ impl Login<'_> {
 
         let paste = !args.no_paste;
         let issuer = profile.issuer.to_string();
+        let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let race = Race {
             state: &secrets.state,
             issuer: &issuer,
             iss_required: self.endpoints.iss_parameter_supported,
-            timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            timeout,
+            deadline: Instant::now()
+                .checked_add(timeout)
+                .unwrap_or_else(Instant::now),
             interactive: paste && term::stdin_is_terminal(),
             paste_only: args.no_loopback,
         };
@@ -136,21 +154,37 @@ impl Login<'_> {
             race.iss_required,
             paste,
         );
-        let code = match race.wait(inbox)? {
-            AuthResponse::Code { code, .. } => code,
-            AuthResponse::Refused { error, description } => {
-                return Err(
-                    token_endpoint::oauth_error(&error, description.as_deref()).hint(format!(
-                        "the login was not completed; run `latchkey login -p {}` to try again",
-                        profile.name
-                    )),
-                );
-            }
-        };
-
-        let mut timing = Timing::start();
-        let tokens = timing
-            .provider(|| {
+        // A pasted code the provider refused: the reason the login fails if no other response
+        // can come any more (stdin closed, no loopback).
+        let mut last_refusal: Option<Error> = None;
+        loop {
+            let (response, via) = match race.wait(&inbox) {
+                Ok(arrived) => arrived,
+                Err(e) => {
+                    let ended_early = Instant::now() < race.deadline
+                        && e.exit_code() == crate::base::error::ExitCode::LoginAborted;
+                    return Err(match last_refusal.take() {
+                        Some(refusal) if ended_early => refusal.hint(format!(
+                            "nothing was stored; run `{}` to try again",
+                            self.retry
+                        )),
+                        _ => e,
+                    });
+                }
+            };
+            let code = match response {
+                AuthResponse::Code { code, .. } => code,
+                AuthResponse::Refused { error, description } => {
+                    return Err(
+                        token_endpoint::oauth_error(&error, description.as_deref()).hint(format!(
+                            "the login was not completed; run `{}` to try again",
+                            self.retry
+                        )),
+                    );
+                }
+            };
+            let mut timing = Timing::start();
+            let exchanged = timing.provider(|| {
                 token_endpoint::exchange_code(
                     self.http,
                     &self.endpoints.token,
@@ -159,17 +193,34 @@ impl Login<'_> {
                     &secrets.verifier,
                     &redirect_uri,
                 )
-            })
-            // A refused exchange (an OAuth error) comes without a hint of its own; every error
-            // has one.
-            .map_err(|e| match e.hint_text() {
-                Some(_) => e,
-                None => e.hint(format!(
-                    "nothing was stored; run `latchkey login -p {}` to try again",
-                    profile.name
-                )),
-            })?;
-        self.finish(tokens, Some(secrets.nonce.secret()), timing)
+            });
+            match exchanged {
+                // A bare code carries nothing to check before it is sent: a stray or mistyped
+                // paste is for the provider to refuse, and then the login goes on.
+                Err(e) if via == Via::PastedCode && e.oauth_code() == Some("invalid_grant") => {
+                    eprintln!(
+                        "The provider refused that code ({}): it may be mistyped, incomplete or used already. Paste it again (or the whole redirect URL), or finish in the browser.",
+                        e.message()
+                            .trim_start_matches("the identity provider refused: ")
+                    );
+                    last_refusal = Some(e);
+                }
+                // A refused exchange (an OAuth error) comes without a hint of its own; every
+                // error has one.
+                Err(e) => {
+                    return Err(match e.hint_text() {
+                        Some(_) => e,
+                        None => e.hint(format!(
+                            "nothing was stored; run `{}` to try again",
+                            self.retry
+                        )),
+                    });
+                }
+                Ok(tokens) => {
+                    return self.finish(tokens, Some(secrets.nonce.secret()), timing);
+                }
+            }
+        }
     }
 
     /// Shows the URL, opens the browser or says why not, and says how the response can arrive.

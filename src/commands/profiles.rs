@@ -74,8 +74,7 @@ fn list(file: &ProfilesFile, flag: Option<&str>, json: bool) -> Result<()> {
         let profiles: Vec<_> = file
             .profile_names()
             .map(|name| {
-                let table = file.profile_table(name);
-                let field = |key: &str| table.and_then(|t| t.get(key)).and_then(|v| v.as_str());
+                let field = |key: &str| file.profile_string(name, key);
                 json!({
                     "name": name,
                     "selected": selected.as_deref() == Some(name),
@@ -97,8 +96,7 @@ fn list(file: &ProfilesFile, flag: Option<&str>, json: bool) -> Result<()> {
     let mut out = String::new();
     let width = file.profile_names().map(str::len).max().unwrap_or(0);
     for name in file.profile_names() {
-        let table = file.profile_table(name);
-        let field = |key: &str| table.and_then(|t| t.get(key)).and_then(|v| v.as_str());
+        let field = |key: &str| file.profile_string(name, key);
         // Values from the file, not yet validated: shown as outside text.
         let target = match (field("domain"), field("issuer")) {
             (Some(domain), _) => format!("{} (Auth0)", shown_whole(domain)),

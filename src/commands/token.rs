@@ -14,6 +14,14 @@ use std::time::Duration;
 const DEFAULT_MIN_VALID: Duration = Duration::from_secs(60);
 
 pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
+    // kubectl says, before anything is read, which answer it wants and whether it can prompt.
+    let exec_info = match args.format {
+        TokenFormat::ExecCredential => Some(ExecInfo::from_env()?),
+        _ => None,
+    };
+    if exec_info.as_ref().is_some_and(|info| !info.interactive) {
+        crate::store::passphrase::forbid_prompt();
+    }
     let file = globals.load_profiles()?;
     let profile = globals.profile(&file, args.profile.as_deref())?;
     let store = TokenStore::open()?;
@@ -53,13 +61,14 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
             format!("{doc}\n")
         }
         TokenFormat::ExecCredential => {
-            // kubectl's client-go credential plugin protocol, v1.
+            // kubectl's client-go credential plugin protocol, in the version it asked for.
             let mut status = json!({ "token": token });
             if let Some(expiry) = expiry {
                 status["expirationTimestamp"] = json!(expiry);
             }
+            let api_version = exec_info.map_or(EXEC_V1, |info| info.api_version);
             let doc = json!({
-                "apiVersion": "client.authentication.k8s.io/v1",
+                "apiVersion": api_version,
                 "kind": "ExecCredential",
                 "status": status,
             });
@@ -67,6 +76,66 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
         }
     };
     print_stdout(&output)
+}
+
+const EXEC_V1: &str = "client.authentication.k8s.io/v1";
+const EXEC_V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
+/// `KUBERNETES_EXEC_INFO` is a small JSON object; anything larger is not kubectl's.
+const MAX_EXEC_INFO: usize = 64 * 1024;
+
+/// What kubectl passes a credential plugin in `KUBERNETES_EXEC_INFO`: the API version its
+/// kubeconfig names, and whether the plugin may talk to the user.
+struct ExecInfo {
+    api_version: &'static str,
+    interactive: bool,
+}
+
+impl ExecInfo {
+    /// Without the variable (kubectl before 1.22, or a person running the command), v1 and,
+    /// when there is a terminal to ask on, interactive.
+    fn from_env() -> Result<ExecInfo> {
+        match std::env::var("KUBERNETES_EXEC_INFO") {
+            Ok(text) if !text.trim().is_empty() => ExecInfo::parse(&text),
+            _ => Ok(ExecInfo {
+                api_version: EXEC_V1,
+                interactive: crate::terminal::style::stdin_is_terminal(),
+            }),
+        }
+    }
+
+    fn parse(text: &str) -> Result<ExecInfo> {
+        let bad = |why: &str| {
+            Error::config(format!("KUBERNETES_EXEC_INFO {why}"))
+                .hint("kubectl sets it for exec credential plugins; unset it when running latchkey yourself")
+        };
+        if text.len() > MAX_EXEC_INFO {
+            return Err(bad("is too large to be kubectl's"));
+        }
+        let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("is not JSON"))?;
+        let api_version = match doc.get("apiVersion").and_then(|v| v.as_str()) {
+            Some(EXEC_V1) | None => EXEC_V1,
+            Some(EXEC_V1BETA1) => EXEC_V1BETA1,
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "kubectl asked for an ExecCredential of {}; latchkey answers {EXEC_V1} and {EXEC_V1BETA1}",
+                    crate::base::text::quoted(other)
+                ))
+                .hint(format!(
+                    "set `apiVersion: {EXEC_V1}` in the kubeconfig's exec section"
+                )));
+            }
+        };
+        // v1 always says; v1beta1 may leave it out, and then a terminal decides.
+        let interactive = doc
+            .get("spec")
+            .and_then(|spec| spec.get("interactive"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or_else(crate::terminal::style::stdin_is_terminal);
+        Ok(ExecInfo {
+            api_version,
+            interactive,
+        })
+    }
 }
 
 /// The ID token `--id-token` prints, with its expiry; never one that has expired (exit 4).
@@ -171,5 +240,25 @@ mod tests {
         let err = id_token_to_print(&tokens(None), "k8s", 5_000).unwrap_err();
         assert_eq!(err.exit_code(), ExitCode::LoginRequired);
         assert!(err.message().contains("no ID token"), "{}", err.message());
+    }
+
+    #[test]
+    fn kubectl_gets_the_exec_credential_version_it_asks_for() {
+        let v1beta1 = ExecInfo::parse(
+            r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(v1beta1.api_version, EXEC_V1BETA1);
+        assert!(!v1beta1.interactive);
+        let v1 = ExecInfo::parse(
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true,"cluster":{"server":"https://k"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(v1.api_version, EXEC_V1);
+        assert!(v1.interactive);
+        let old = ExecInfo::parse(r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#);
+        assert_eq!(old.err().unwrap().exit_code(), ExitCode::Config);
+        assert!(ExecInfo::parse("not json").is_err());
+        assert!(ExecInfo::parse(&" ".repeat(MAX_EXEC_INFO + 1)).is_err());
     }
 }

@@ -7,6 +7,7 @@ use crate::config::paths::ConfigOrigin;
 use crate::config::settings::Source;
 use crate::config::suggest::{nearest, unknown_key_message};
 use crate::config::{PROFILE_FIELDS, TOP_LEVEL_KEYS};
+use figment::value::{Dict, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,7 @@ pub struct ProfilesFile {
     pub path: PathBuf,
     pub origin: ConfigOrigin,
     pub default_profile: Option<String>,
-    pub(super) profiles: BTreeMap<String, toml::Table>,
+    pub(super) profiles: BTreeMap<String, Dict>,
     text: String,
     spans: KeySpans,
 }
@@ -58,7 +59,7 @@ impl ProfilesFile {
     /// Parses the file's text (apart from `load` so tests and fuzzing need no file).
     pub fn parse(path: &Path, origin: ConfigOrigin, text: String) -> Result<Self> {
         let locate = Locator { path, text: &text };
-        // toml_edit keeps the position of every key; toml gives the plain values figment layers.
+        // toml_edit keeps the position of every key, and gives the plain values figment layers.
         let document = toml_edit::ImDocument::parse(text.as_str()).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
             // The parser's message may run over several lines; an error is one line. It can also
@@ -106,7 +107,7 @@ impl ProfilesFile {
                 }
             }
         }
-        let profiles = plain_profiles(&text, &locate)?;
+        let profiles = plain_profiles(top);
         Ok(ProfilesFile {
             path: path.to_path_buf(),
             origin,
@@ -121,9 +122,9 @@ impl ProfilesFile {
         self.profiles.keys().map(String::as_str)
     }
 
-    /// The raw table of one profile, as written in the file.
-    pub fn profile_table(&self, name: &str) -> Option<&toml::Table> {
-        self.profiles.get(name)
+    /// A string value of a profile as written in the file (not validated), for listings.
+    pub fn profile_string(&self, name: &str, key: &str) -> Option<&str> {
+        self.profiles.get(name)?.get(key)?.as_str()
     }
 
     pub(super) fn line_of(&self, key_path: &str) -> Option<usize> {
@@ -275,20 +276,57 @@ fn check_profiles(
     Ok(())
 }
 
-/// The profiles' plain values, as figment layers them.
-fn plain_profiles(text: &str, locate: &Locator<'_>) -> Result<BTreeMap<String, toml::Table>> {
-    let mut plain: toml::Table =
-        toml::from_str(text).map_err(|e| locate.at(0, e.message().to_owned()))?;
-    Ok(match plain.remove("profiles") {
-        Some(toml::Value::Table(all)) => all
-            .into_iter()
-            .filter_map(|(name, value)| match value {
-                toml::Value::Table(table) => Some((name, table)),
-                _ => None,
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    })
+/// The profiles' plain values, as figment layers them: taken from the one parse that also kept
+/// every key's position, so the file is parsed once.
+fn plain_profiles(top: &toml_edit::Table) -> BTreeMap<String, Dict> {
+    let Some(profiles) = top.get("profiles").and_then(toml_edit::Item::as_table_like) else {
+        return BTreeMap::new();
+    };
+    profiles
+        .iter()
+        .filter_map(|(name, item)| {
+            let fields = item.as_table_like()?;
+            Some((name.to_owned(), dict_of(fields.iter())))
+        })
+        .collect()
+}
+
+fn dict_of<'a>(entries: impl Iterator<Item = (&'a str, &'a toml_edit::Item)>) -> Dict {
+    entries
+        .filter_map(|(key, item)| Some((key.to_owned(), item_value(item)?)))
+        .collect()
+}
+
+fn item_value(item: &toml_edit::Item) -> Option<Value> {
+    match item {
+        toml_edit::Item::None => None,
+        toml_edit::Item::Value(value) => Some(plain_value(value)),
+        toml_edit::Item::Table(table) => Some(Value::from(dict_of(table.iter()))),
+        toml_edit::Item::ArrayOfTables(tables) => Some(Value::from(
+            tables
+                .iter()
+                .map(|table| Value::from(dict_of(table.iter())))
+                .collect::<Vec<_>>(),
+        )),
+    }
+}
+
+fn plain_value(value: &toml_edit::Value) -> Value {
+    use toml_edit::Value as V;
+    match value {
+        V::String(s) => Value::from(s.value().clone()),
+        V::Integer(i) => Value::from(*i.value()),
+        V::Float(f) => Value::from(*f.value()),
+        V::Boolean(b) => Value::from(*b.value()),
+        V::Datetime(d) => Value::from(d.value().to_string()),
+        V::Array(array) => Value::from(array.iter().map(plain_value).collect::<Vec<_>>()),
+        V::InlineTable(table) => Value::from(
+            table
+                .iter()
+                .map(|(key, value)| (key.to_owned(), plain_value(value)))
+                .collect::<Dict>(),
+        ),
+    }
 }
 
 /// A profile name becomes a file name (`tokens/NAME.age`), so it is kept to a safe alphabet.

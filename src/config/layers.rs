@@ -159,7 +159,7 @@ impl Provider for DefaultsLayer {
 
 /// The selected profile's table from the file (already parsed once, not read again).
 struct FileLayer {
-    table: toml::Table,
+    table: Dict,
 }
 
 impl Provider for FileLayer {
@@ -168,7 +168,7 @@ impl Provider for FileLayer {
     }
 
     fn data(&self) -> figment::Result<Map<figment::Profile, Dict>> {
-        Serialized::defaults(&self.table).data()
+        Ok(Map::from([(figment::Profile::Default, self.table.clone())]))
     }
 }
 

@@ -26,6 +26,16 @@ pub enum Event {
     PasteClosed,
 }
 
+/// Which way a response arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Loopback,
+    /// A pasted redirect URL or query string (its `state` was checked).
+    PastedUrl,
+    /// A pasted bare code: nothing in it could be checked, so the provider is the judge.
+    PastedCode,
+}
+
 /// What the race checks a response against, and how it was started.
 pub struct Race<'a> {
     /// The login's `state`, compared exactly.
@@ -35,6 +45,8 @@ pub struct Race<'a> {
     /// Whether a response without `iss` is refused (RFC 9207 advertised by the provider).
     pub iss_required: bool,
     pub timeout: Duration,
+    /// When the wait ends, whatever happened since (set from `timeout` when the race starts).
+    pub deadline: Instant,
     /// A person can paste at a terminal: show the prompt.
     pub interactive: bool,
     /// No loopback listener: only a paste can end the wait.
@@ -115,9 +127,10 @@ impl Race<'_> {
         }
     }
 
-    /// Waits for the first valid response from either path, showing the time left.
-    pub fn wait(&self, inbox: mpsc::Receiver<Event>) -> Result<AuthResponse> {
-        let deadline = Instant::now() + self.timeout;
+    /// Waits for the first valid response from either path, showing the time left; called
+    /// again after a pasted code the provider refused, until the same deadline.
+    pub fn wait(&self, inbox: &mpsc::Receiver<Event>) -> Result<(AuthResponse, Via)> {
+        let deadline = self.deadline;
         let mode = if !term::stderr_is_terminal() {
             Mode::Hidden
         } else if self.interactive {
@@ -129,7 +142,10 @@ impl Race<'_> {
         let message = |left: Duration| format!("{waiting_for} — {} left", format_remaining(left));
         // The spinner first: reserving its status line must happen at the start of a line,
         // before the prompt puts the cursor where the user types.
-        let spinner = Spinner::start(mode, message(self.timeout));
+        let spinner = Spinner::start(
+            mode,
+            message(deadline.saturating_duration_since(Instant::now())),
+        );
         self.prompt();
         let mut paste_open = true;
         let result = loop {
@@ -158,14 +174,14 @@ impl Race<'_> {
     }
 
     /// What one event does: end the race (`Some`) or keep waiting (`None`).
-    fn on_event(&self, event: Event, paste_open: &mut bool) -> Option<Result<AuthResponse>> {
+    fn on_event(&self, event: Event, paste_open: &mut bool) -> Option<Result<(AuthResponse, Via)>> {
         match event {
             Event::Loopback(response) => {
                 if self.interactive {
                     // End the half-typed prompt line so what follows starts cleanly.
                     eprintln!();
                 }
-                Some(Ok(response))
+                Some(Ok((response, Via::Loopback)))
             }
             Event::Pasted(line) => {
                 if line.trim().is_empty() {
@@ -177,7 +193,14 @@ impl Race<'_> {
                     required: self.iss_required,
                 };
                 match auth_response::from_pasted(&line, self.state, issuer) {
-                    Ok(response) => Some(Ok(response)),
+                    Ok(response) => {
+                        let via = if auth_response::is_bare_code(&line) {
+                            Via::PastedCode
+                        } else {
+                            Via::PastedUrl
+                        };
+                        Some(Ok((response, via)))
+                    }
                     Err(rejection) => {
                         eprintln!("That was not accepted: {rejection}. Try again.");
                         self.prompt();

@@ -82,6 +82,9 @@ impl std::error::Error for Rejection {}
 
 /// Longest bare code accepted from a paste; real codes are far shorter.
 const MAX_BARE_CODE_LEN: usize = 2048;
+/// Shorter text is a stray word, not a code: providers issue codes of 20 to 60 characters, and
+/// a stray `hello` must not be sent to the token endpoint.
+const MIN_BARE_CODE_LEN: usize = 8;
 
 const NOT_A_RESPONSE: &str = "that is not a redirect URL, query string or code; paste the whole address the browser was sent to after the login, or just the code";
 
@@ -140,6 +143,12 @@ pub fn from_pasted<'a>(
             code: AuthorizationCode::new(text),
             iss: None,
         });
+    }
+    if text.len() < MIN_BARE_CODE_LEN && !has_whitespace(text) {
+        return Err(Rejection::Junk(format!(
+            "that is too short to be an authorization code ({} characters); paste the whole redirect URL, or the whole code",
+            text.chars().count()
+        )));
     }
     Err(Rejection::Junk(NOT_A_RESPONSE.into()))
 }
@@ -252,8 +261,15 @@ fn has_whitespace(text: &str) -> bool {
 }
 
 /// The characters real authorization codes use (unreserved, plus base64's `+/=`).
+/// Whether pasted text is a bare code (no URL or query around it): the one kind of response
+/// that carries nothing to check, so a mistyped one reaches the provider.
+pub fn is_bare_code(text: &str) -> bool {
+    let text = strip_wrapping(text);
+    !text.contains('?') && !looks_like_query(text) && is_plausible_code(text)
+}
+
 fn is_plausible_code(text: &str) -> bool {
-    (1..=MAX_BARE_CODE_LEN).contains(&text.len())
+    (MIN_BARE_CODE_LEN..=MAX_BARE_CODE_LEN).contains(&text.len())
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b))
@@ -307,7 +323,6 @@ mod tests {
             "  \"https://app/cb?code=abc&state=st8-abc\"\n",
             "<https://app/cb?code=abc&state=st8-abc>",
             "'\"code=abc&state=st8-abc\"'",
-            "\"abc\"",
             " '<https://app/cb?code=abc&state=st8-abc>' ",
         ] {
             assert_eq!(
@@ -315,6 +330,24 @@ mod tests {
                 "abc",
                 "{text}"
             );
+        }
+        assert_eq!(
+            code_of(from_pasted("\"abcdefgh\"", &state(), ISSUER)),
+            "abcdefgh"
+        );
+    }
+
+    #[test]
+    fn a_bare_word_too_short_for_a_code_is_refused_before_any_request() {
+        for stray in ["hello", "\"abc\"", "y"] {
+            let Err(Rejection::Junk(why)) = from_pasted(stray, &state(), ISSUER) else {
+                panic!("{stray} was taken for a code");
+            };
+            assert!(
+                why.contains("too short to be an authorization code"),
+                "{why}"
+            );
+            assert!(!is_bare_code(stray));
         }
     }
 

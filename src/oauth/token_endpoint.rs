@@ -284,7 +284,7 @@ pub fn oauth_error(error: &str, description: Option<&str>) -> Error {
         Some(d) => format!("{}: {}", clean(error), clean(d)),
         None => clean(error),
     };
-    Error::provider(format!("the identity provider refused: {text}"))
+    Error::provider(format!("the identity provider refused: {text}")).with_oauth_code(error)
 }
 
 #[cfg(test)]

@@ -5,12 +5,27 @@ use crate::base::error::{Error, Result};
 use crate::base::secret::Passphrase;
 
 /// The passphrase for a profile; `confirm` asks twice (when writing).
+/// Set when the caller must never be prompted (a credential plugin run non-interactively).
+static PROMPT_FORBIDDEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, a passphrase that is not in `LATCHKEY_PASSPHRASE` is an error (exit 4), never a
+/// prompt: kubectl says when it cannot pass a prompt on, and every call would otherwise ask.
+pub fn forbid_prompt() {
+    PROMPT_FORBIDDEN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn obtain(profile: &str, confirm: bool) -> Result<Passphrase> {
     if let Some(value) = std::env::var("LATCHKEY_PASSPHRASE")
         .ok()
         .filter(|v| !v.is_empty())
     {
         return Ok(Passphrase::new(value));
+    }
+    if PROMPT_FORBIDDEN.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::login_required(format!(
+            "profile `{profile}` keeps its tokens under a passphrase, and latchkey was run non-interactively (kubectl's exec plugin with interactive: false), so it does not ask"
+        ))
+        .hint("set LATCHKEY_PASSPHRASE in the plugin's env (kubeconfig `users[].user.exec.env`), or use a profile without use_passphrase"));
     }
     let unavailable = || {
         Error::store(format!("profile `{profile}` keeps its tokens under a passphrase, and none can be asked for here"))

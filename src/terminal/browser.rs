@@ -148,29 +148,22 @@ fn pick_launcher(env: &Environment) -> Option<(Launcher, String)> {
     }
 }
 
+/// How long a started browser command may take to fail before it counts as started: an
+/// opener such as `xdg-open` that finds nothing to open exits at once with an error.
+const START_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Starts the browser with the URL as its only input. The child gets no latchkey variables
 /// (a passphrase in LATCHKEY_PASSPHRASE must not reach it) and no terminal input or output.
+/// `$BROWSER` may list several commands (`:`-separated, `;` on Windows, as Debian's
+/// sensible-browser and Python's webbrowser read it): each is tried until one starts. An
+/// error names every program tried and why it did not start.
 pub fn launch(launcher: &Launcher, url: &str) -> std::io::Result<()> {
-    let mut command = match launcher {
-        Launcher::BrowserVar(spec) => {
-            let mut words = spec.split_whitespace();
-            let program = words.next().unwrap_or(spec.as_str());
-            let mut args: Vec<String> = words.map(str::to_owned).collect();
-            if args.iter().any(|a| a.contains("%s")) {
-                for arg in &mut args {
-                    *arg = arg.replace("%s", url);
-                }
-            } else {
-                args.push(url.to_owned());
-            }
-            let mut c = Command::new(program);
-            c.args(args);
-            c
-        }
+    let commands: Vec<(String, Command)> = match launcher {
+        Launcher::BrowserVar(spec) => browser_var_commands(spec, url),
         Launcher::Program(program) => {
             let mut c = Command::new(program);
             c.arg(url);
-            c
+            vec![((*program).to_owned(), c)]
         }
         Launcher::WindowsStart => {
             // cmd treats & ^ | < > as syntax; escaping them keeps the URL one argument.
@@ -183,20 +176,109 @@ pub fn launch(launcher: &Launcher, url: &str) -> std::io::Result<()> {
                 .collect();
             let mut c = Command::new("cmd");
             c.args(["/C", "start", "\"\""]).arg(escaped);
-            c
+            vec![("start".to_owned(), c)]
         }
     };
+    let mut failures = Vec::new();
+    for (program, mut command) in commands {
+        match start(&mut command) {
+            Ok(()) => return Ok(()),
+            Err(e) => failures.push(format!("`{}`: {e}", shown(&program))),
+        }
+    }
+    Err(std::io::Error::other(if failures.is_empty() {
+        "$BROWSER names no command".to_owned()
+    } else {
+        failures.join("; ")
+    }))
+}
+
+/// Spawns one command, detached from latchkey's terminal and variables, and gives it
+/// [`START_GRACE`] to fail.
+fn start(command: &mut Command) -> std::io::Result<()> {
     for (key, _) in std::env::vars_os() {
         if key.to_str().is_some_and(|k| k.starts_with("LATCHKEY_")) {
             command.env_remove(key);
         }
     }
-    command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .map(|_child| ())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + START_GRACE;
+    while std::time::Instant::now() < deadline {
+        match child.try_wait()? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(std::io::Error::other(format!("it exited with {status}"))),
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    Ok(())
+}
+
+/// The commands `$BROWSER` names, in order, each with the URL: `%s` in an argument is replaced
+/// by it, else it is appended. An entry that is an existing file is one program, spaces and
+/// all; otherwise it is split into words, with `"…"` or `'…'` keeping spaces inside one.
+fn browser_var_commands(spec: &str, url: &str) -> Vec<(String, Command)> {
+    let separator = if cfg!(windows) { ';' } else { ':' };
+    spec.split(separator)
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .filter_map(|entry| {
+            let mut words = if std::path::Path::new(entry).is_file() {
+                vec![entry.to_owned()]
+            } else {
+                split_words(entry)
+            };
+            if words.is_empty() {
+                return None;
+            }
+            let program = words.remove(0);
+            if words.iter().any(|w| w.contains("%s")) {
+                for word in &mut words {
+                    *word = word.replace("%s", url);
+                }
+            } else {
+                words.push(url.to_owned());
+            }
+            let mut command = Command::new(&program);
+            command.args(&words);
+            Some((program, command))
+        })
+        .collect()
+}
+
+/// Words separated by white space; a quoted stretch (`"…"` or `'…'`) may hold spaces.
+fn split_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => word.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            None => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
 }
 
 /// This host's name, for the `ssh -L` tunnel hint (shown as outside text: it comes from a file
@@ -354,5 +436,67 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn programs_and_args(spec: &str) -> Vec<(String, Vec<String>)> {
+        browser_var_commands(spec, "https://x/?a=1&b=2")
+            .into_iter()
+            .map(|(program, command)| {
+                let args = command
+                    .get_args()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                (program, args)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn browser_lists_paths_with_spaces_and_placeholders() {
+        let url = "https://x/?a=1&b=2";
+        assert_eq!(
+            programs_and_args("firefox:chromium --new-window"),
+            [
+                ("firefox".to_owned(), vec![url.to_owned()]),
+                (
+                    "chromium".to_owned(),
+                    vec!["--new-window".to_owned(), url.to_owned()]
+                ),
+            ]
+        );
+        assert_eq!(
+            programs_and_args("'/opt/My Browser/run' --url=%s"),
+            [(
+                "/opt/My Browser/run".to_owned(),
+                vec![format!("--url={url}")]
+            )]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let spaced = dir.path().join("a browser");
+        std::fs::write(&spaced, "").unwrap();
+        let spec = spaced.display().to_string();
+        assert_eq!(
+            programs_and_args(&spec),
+            [(spec.clone(), vec![url.to_owned()])]
+        );
+        assert!(programs_and_args(" : ").is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn each_browser_is_tried_until_one_starts_and_failures_are_named() {
+        let err = launch(
+            &Launcher::BrowserVar("/nonexistent/one:false".into()),
+            "https://x/",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`/nonexistent/one`: "), "{err}");
+        assert!(err.contains("`false`: it exited with"), "{err}");
+        launch(
+            &Launcher::BrowserVar("/nonexistent/one:true".into()),
+            "https://x/",
+        )
+        .unwrap();
     }
 }
