@@ -50,7 +50,7 @@ fn lists_the_example_profiles_marking_the_default() {
 fn show_names_the_source_of_every_value() {
     let w = World::new();
     let run = w.run(&["--config", EXAMPLE, "profiles", "show"]).expect(0);
-    run.stdout_has("profile dev  (selected by ")
+    run.stdout_has("profile dev (selected by ")
         .stdout_has("profiles.example.toml:10)");
     let line = |key: &str| {
         run.stdout

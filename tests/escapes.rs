@@ -101,7 +101,7 @@ fn a_device_user_code_is_shown_escaped() {
         .expect(5);
     assert_inert("device login", &run);
     run.stderr_has(&format!(
-        r"Check that the page shows the code AB\u{{1b}}]0;TITLE\u{{7}}\u{{1b}}[2J  (or open {issuer}/de\u{{202e}}vice and type it in)."
+        r"Check that the page shows the code AB\u{{1b}}]0;TITLE\u{{7}}\u{{1b}}[2J (or open {issuer}/de\u{{202e}}vice and type it in)."
     ))
     .stderr_has(r"error: the identity provider refused: invalid_scope: no\u{1b}[2J");
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Idp, World, age_tokens, paste_login, stored, stored_refresh_token};
+use support::{Idp, World, age_tokens, before_logout, paste_login, stored};
 
 /// A world for `idp` that has logged in, its tokens aged past the window in which they count
 /// as just issued (and are not refreshed again), so that every test here may refresh.
@@ -233,16 +233,6 @@ fn status_shows_who_and_until_when_but_no_token() {
     let list: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[1]["logged_in"], false);
-}
-
-/// A world logged in to a provider of its own, the refresh token it holds, and the provider's
-/// counters reset: where the logout tests start.
-fn before_logout() -> (Idp, World, String) {
-    let idp = Idp::start(&[]);
-    let world = logged_in(&idp, "");
-    let refresh = stored_refresh_token(&world);
-    idp.reset();
-    (idp, world, refresh)
 }
 
 #[test]

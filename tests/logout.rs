@@ -5,17 +5,7 @@
 
 mod support;
 
-use support::{Idp, World, logged_in, stored_refresh_token};
-
-/// A world logged in to a provider of its own, its refresh token, and the provider's counters
-/// and faults cleared.
-fn before_logout() -> (Idp, World, String) {
-    let idp = Idp::start(&[]);
-    let world = logged_in(&idp, "");
-    let refresh = stored_refresh_token(&world);
-    idp.reset();
-    (idp, world, refresh)
-}
+use support::{Idp, before_logout};
 
 /// The provider revokes the refresh token (the first revocation request goes through) and
 /// answers the access token's with `fault`.

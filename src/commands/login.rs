@@ -421,7 +421,7 @@ fn device_prompt(
     );
     if authorization.verification_uri_complete.is_some() {
         text.push_str(&format!(
-            "Check that the page shows the code {code}  (or open {} and type it in).\n",
+            "Check that the page shows the code {code} (or open {} and type it in).\n",
             shown_whole(&authorization.verification_uri)
         ));
     } else {
@@ -610,7 +610,7 @@ mod tests {
             text,
             "Log in to profile `dev` (https://idp.example/\\u{202e}evil) on any device by opening this URL:\n\n\
              https://idp.example/device?user_code=AB%1B\n\n\
-             Check that the page shows the code AB\\u{1b}]0;TITLE\\u{7}\\u{1b}[2J  (or open https://idp.example/device\\u{202e} and type it in).\n"
+             Check that the page shows the code AB\\u{1b}]0;TITLE\\u{7}\\u{1b}[2J (or open https://idp.example/device\\u{202e} and type it in).\n"
         );
 
         let plain = authorization(serde_json::json!({

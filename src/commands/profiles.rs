@@ -133,7 +133,7 @@ fn show_text(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "profile {}  (selected by {})",
+        "profile {} (selected by {})",
         profile.name,
         shown_whole(&selected_by.to_string())
     );

@@ -80,14 +80,9 @@ impl DeviceAuthorization {
 /// What is wrong with a 2xx answer that is no device authorization response, in words that
 /// quote none of it (it may hold a device code).
 fn success_problem(body: &str) -> String {
-    if body.trim().is_empty() {
-        return "it is empty".to_owned();
-    }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
-        return "it is not JSON".to_owned();
-    };
-    let Some(object) = value.as_object() else {
-        return "it is not a JSON object".to_owned();
+    let object = match crate::oauth::token_endpoint::json_object(body) {
+        Ok(object) => object,
+        Err(problem) => return problem,
     };
     let present = |field: &str| object.get(field).filter(|v| !v.is_null());
     let uri_field =

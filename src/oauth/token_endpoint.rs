@@ -242,16 +242,24 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
     })
 }
 
+/// A 2xx body as a JSON object, or what it is instead ("it is empty", "it is not JSON", …) in
+/// words that quote none of it: the start of describing any answer that may hold secrets.
+pub fn json_object(body: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    if body.trim().is_empty() {
+        return Err("it is empty".to_owned());
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err("it is not a JSON object".to_owned()),
+        Err(_) => Err("it is not JSON".to_owned()),
+    }
+}
+
 /// What is wrong with a 2xx body that is no token response, in words that quote none of it.
 fn success_problem(body: &str) -> String {
-    if body.trim().is_empty() {
-        return "it is empty".to_owned();
-    }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
-        return "it is not JSON".to_owned();
-    };
-    let Some(object) = value.as_object() else {
-        return "it is not a JSON object".to_owned();
+    let object = match json_object(body) {
+        Ok(object) => object,
+        Err(problem) => return problem,
     };
     let strings = [
         "access_token",

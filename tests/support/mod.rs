@@ -592,6 +592,16 @@ pub fn logged_in(idp: &Idp, extra: &str) -> World {
     world
 }
 
+/// A world logged in to a provider of its own, its refresh token, and the provider's counters
+/// and faults cleared: where the logout tests start.
+pub fn before_logout() -> (Idp, World, String) {
+    let idp = Idp::start(&[]);
+    let world = logged_in(&idp, "");
+    let refresh = stored_refresh_token(&world);
+    idp.reset();
+    (idp, world, refresh)
+}
+
 pub fn query_param(url: &str, key: &str) -> String {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     latchkey::net::url::parse_query(query)
