@@ -510,3 +510,23 @@ fn a_retry_hint_names_the_profiles_file_it_came_from() {
         "run `latchkey --config {config} login -p local` to try again"
     ));
 }
+
+#[test]
+fn profiles_show_names_a_positional_profile_and_shows_documented_defaults() {
+    let world = World::for_idp(Idp::shared(), "");
+    let run = world.run(&["profiles", "show", "local"]).expect(0);
+    run.stdout_has("profile local (selected by the NAME argument)");
+    for (key, value) in [("use_passphrase", "false"), ("scrypt_work_factor", "16")] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} line:\n{}", run.stdout));
+        assert!(
+            line.contains(value) && !line.contains("(not set)"),
+            "{line}"
+        );
+    }
+    let help = world.run(&["--help"]).expect(0);
+    help.stdout_has("`profiles show`");
+}

@@ -154,11 +154,25 @@ impl Login<'_> {
             race.iss_required,
             paste,
         );
+        self.exchange_first_accepted(&race, &inbox, &secrets, &redirect_uri)
+    }
+
+    /// Takes responses from the race until one is exchanged for tokens, and stores them. A
+    /// bare pasted code the provider refuses (`invalid_grant`) brings the prompt back instead
+    /// of ending the login: the loopback and the paste path stay open until the deadline.
+    fn exchange_first_accepted(
+        &self,
+        race: &Race<'_>,
+        inbox: &std::sync::mpsc::Receiver<race::Event>,
+        secrets: &LoginSecrets,
+        redirect_uri: &str,
+    ) -> Result<()> {
+        let profile = self.profile;
         // A pasted code the provider refused: the reason the login fails if no other response
         // can come any more (stdin closed, no loopback).
         let mut last_refusal: Option<Error> = None;
         loop {
-            let (response, via) = match race.wait(&inbox) {
+            let (response, via) = match race.wait(inbox) {
                 Ok(arrived) => arrived,
                 Err(e) => {
                     let ended_early = Instant::now() < race.deadline
@@ -191,7 +205,7 @@ impl Login<'_> {
                     profile,
                     &code,
                     &secrets.verifier,
-                    &redirect_uri,
+                    redirect_uri,
                 )
             });
             match exchanged {

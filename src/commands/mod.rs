@@ -1,4 +1,5 @@
-//! Dispatch from the parsed command line to each command's module.
+//! Layer 8, the commands: dispatch from the parsed command line to one module per command,
+//! which glues the layers below together. Nothing uses this layer but `lib.rs`.
 
 mod doctor;
 mod generate;

@@ -89,6 +89,8 @@ impl ProfileSettings {
 }
 
 /// One key's effective value: as text for people (`None` when unset) and as JSON.
+// Longer than most functions on purpose: one arm per profile key, in PROFILE_FIELDS order, so
+// the whole table of how each key is shown reads in one place.
 fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
     let url = |u: &Option<Url>| u.as_ref().map(|u| u.to_string());

@@ -183,24 +183,7 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
     {
         return Err(oauth_error(error, error_description.as_deref()));
     }
-    let not_oauth = || {
-        let what = if response.is_success() {
-            format!(
-                "{} ({}; a successful answer's body is not shown, as it may hold tokens)",
-                success_problem(&response.body),
-                response.content_type_shown()
-            )
-        } else if response.body.trim().is_empty() {
-            "(empty body)".to_owned()
-        } else {
-            response.excerpt()
-        };
-        Error::network(format!(
-            "the token endpoint answered HTTP {} with something that is not a token response: {what}",
-            response.status,
-        ))
-        .hint("the provider or a proxy in between failed; try again, and check the token endpoint URL")
-    };
+    let not_oauth = || not_a_token_response(response);
     let Some(raw) = raw.filter(|_| response.is_success()) else {
         return Err(not_oauth());
     };
@@ -240,6 +223,28 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
         token_type: "Bearer".to_owned(),
         date: response.date.clone(),
     })
+}
+
+/// The answer is no OAuth response at all (a proxy's page, a 502, a broken 2xx): exit 6, with a
+/// redacted excerpt — except for a 2xx body, which may hold tokens however broken it is, so it
+/// is described and never quoted.
+fn not_a_token_response(response: &Response) -> Error {
+    let what = if response.is_success() {
+        format!(
+            "{} ({}; a successful answer's body is not shown, as it may hold tokens)",
+            success_problem(&response.body),
+            response.content_type_shown()
+        )
+    } else if response.body.trim().is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        response.excerpt()
+    };
+    Error::network(format!(
+        "the token endpoint answered HTTP {} with something that is not a token response: {what}",
+        response.status,
+    ))
+    .hint("the provider or a proxy in between failed; try again, and check the token endpoint URL")
 }
 
 /// A 2xx body as a JSON object, or what it is instead ("it is empty", "it is not JSON", …) in

@@ -1,5 +1,7 @@
-//! The token store: one age-encrypted file per profile under the data directory, encrypted to
-//! an X25519 identity generated on first use; files 0600, directories 0700, atomic writes.
+//! Layer 5, the token store: one age-encrypted file per profile under the data directory,
+//! encrypted to an X25519 identity generated on first use (or a passphrase, or the user's key);
+//! files 0600, directories 0700, atomic writes; the per-profile lock; and keeping the stored
+//! token fresh (`refresh`). May use `base`, `terminal`, `net`, `config` and `oauth`.
 
 pub mod lock;
 pub mod passphrase;
