@@ -30,6 +30,9 @@ const PAGE_TAGS: &[&str] = &[
     "/h1>",
     "p>",
     "/p>",
+    // latchkey's own messages name parameters in backticks, shown as code.
+    "code>",
+    "/code>",
 ];
 
 fuzz_target!(|data: &[u8]| {
