@@ -53,12 +53,20 @@ pub fn run_from_env() -> i32 {
     }
 }
 
-/// Prints an error as one line saying what failed and a hint line saying what to do.
+/// Prints an error as one line saying what failed and a hint line saying what to do. It is
+/// the last guard for outside text: a path, an environment value or a provider's word that a
+/// message quoted without the sanitizer still cannot reach the terminal raw (text that was
+/// already escaped holds no unsafe character, so it is unchanged).
 fn report(error: &Error) -> i32 {
+    use base::text::escape_controls;
     let style = terminal::style::Style::for_stderr();
-    eprintln!("{} {}", style.error("error:"), error.message());
+    eprintln!(
+        "{} {}",
+        style.error("error:"),
+        escape_controls(error.message())
+    );
     if let Some(hint) = error.hint_text() {
-        eprintln!("{} {}", style.hint("hint:"), hint);
+        eprintln!("{} {}", style.hint("hint:"), escape_controls(hint));
     }
     error.exit_code().code()
 }

@@ -8,7 +8,7 @@ use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, parse_http_date, relative};
 use crate::base::error::{Error, ExitCode, Result};
 use crate::base::files::private_problem;
-use crate::base::text::{shown, shown_whole};
+use crate::base::text::{escape_controls, json_pretty, shown, shown_whole};
 use crate::cli::DoctorArgs;
 use crate::config::{Profile, ProfilesFile};
 use crate::net::http::Http;
@@ -103,7 +103,7 @@ pub fn run(globals: &Globals, args: DoctorArgs) -> Result<()> {
                 })
             })
             .collect();
-        format!("{:#}\n", json!(rows))
+        format!("{}\n", json_pretty(&rows))
     } else {
         as_text(&checks)
     };
@@ -357,9 +357,14 @@ fn as_text(checks: &[Check]) -> String {
         } else {
             style.error("✗")
         };
-        out.push_str(&format!("{mark} {}: {}\n", check.name, check.detail));
+        // Details quote errors, paths and provider words: escaped like every outside text.
+        out.push_str(&format!(
+            "{mark} {}: {}\n",
+            check.name,
+            escape_controls(&check.detail)
+        ));
         if let Some(fix) = check.fix.as_deref().filter(|_| !check.ok) {
-            out.push_str(&format!("    fix: {fix}\n"));
+            out.push_str(&format!("    fix: {}\n", escape_controls(fix)));
         }
     }
     out

@@ -22,7 +22,7 @@ pub fn run(globals: &Globals, args: LogoutArgs) -> Result<()> {
     for profile in &profiles {
         if let Err(e) = logout(profile, &store, args.local) {
             if several {
-                eprintln!("error: {}", e.message());
+                eprintln!("error: {}", crate::base::text::escape_controls(e.message()));
             }
             if first_error.is_none() {
                 first_error = Some(e);

@@ -2,6 +2,7 @@
 //! (see `config::edit`), and one line saying what changed.
 
 use crate::base::error::{Error, Result};
+use crate::base::text::shown_whole;
 use crate::cli::{ProfilesAddArgs, ProfilesRemoveArgs};
 use crate::commands::Globals;
 use crate::config::edit::{self, NewProfile};
@@ -43,7 +44,7 @@ pub fn add(globals: &Globals, args: ProfilesAddArgs) -> Result<()> {
     eprintln!(
         "Added profile `{}` to {}{}; log in with `latchkey{} login -p {}`.",
         args.name,
-        path.display(),
+        shown_whole(&path.display().to_string()),
         if args.default { " as the default" } else { "" },
         config_flag(globals),
         args.name
@@ -54,7 +55,10 @@ pub fn add(globals: &Globals, args: ProfilesAddArgs) -> Result<()> {
 pub fn use_default(globals: &Globals, name: &str) -> Result<()> {
     let (path, origin) = paths::config_file(globals.config.as_deref())?;
     edit::use_profile(&path, origin, name)?;
-    eprintln!("Profile `{name}` is now the default in {}.", path.display());
+    eprintln!(
+        "Profile `{name}` is now the default in {}.",
+        shown_whole(&path.display().to_string())
+    );
     Ok(())
 }
 
@@ -73,7 +77,7 @@ pub fn remove(globals: &Globals, args: ProfilesRemoveArgs) -> Result<()> {
     eprintln!(
         "Removed profile `{}` from {}{}{}.",
         args.name,
-        path.display(),
+        shown_whole(&path.display().to_string()),
         if was_default {
             ", and default_profile with it"
         } else {
@@ -92,7 +96,7 @@ pub fn remove(globals: &Globals, args: ProfilesRemoveArgs) -> Result<()> {
 /// message suggests.
 fn config_flag(globals: &Globals) -> String {
     match &globals.config {
-        Some(path) => format!(" --config {}", path.display()),
+        Some(path) => format!(" --config {}", shown_whole(&path.display().to_string())),
         None => String::new(),
     }
 }
