@@ -154,9 +154,10 @@ fn help_line(reached: &Reached<'_>) -> String {
     format!("see `{} --help`", reached.path.join(" "))
 }
 
-/// A word from the command line, quoted and escaped for the terminal.
+/// A word from the command line, escaped (and cut) by the one sanitizer, in backticks unless
+/// it is a plain word or a flag.
 fn shown(word: &str) -> String {
-    let escaped: String = word.chars().flat_map(char::escape_debug).collect();
+    let escaped = crate::base::text::shown_within(word, 100);
     if escaped.starts_with('-') || escaped.chars().all(|c| c.is_ascii_alphanumeric()) {
         escaped
     } else {

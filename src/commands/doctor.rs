@@ -7,7 +7,7 @@ use super::{Globals, print_stdout};
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, parse_http_date, relative};
 use crate::base::error::{Error, ExitCode, Result};
-use crate::base::files::private_problem;
+use crate::base::files::check_private;
 use crate::base::text::{escape_controls, json_pretty, shown, shown_whole};
 use crate::cli::DoctorArgs;
 use crate::config::{Profile, ProfilesFile};
@@ -275,10 +275,8 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
         token_path.parent(),
     ];
     for dir in dirs.into_iter().flatten() {
-        if let Ok(meta) = std::fs::metadata(dir)
-            && let Some(problem) = private_problem(&meta)
-        {
-            return vec![Check::fail("token store", &problem.error(dir, true))];
+        if let Err(e) = check_private(dir, true) {
+            return vec![Check::fail("token store", &e)];
         }
     }
     let mut checks = vec![Check::pass(

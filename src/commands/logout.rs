@@ -94,7 +94,7 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
     );
     match exit {
         None => {
-            eprintln!("{line}");
+            eprintln!("{}", crate::base::text::escape_controls(&line));
             Ok(())
         }
         Some(code) => Err(Error::new(code, line).hint(DASHBOARD_HINT)),
@@ -150,9 +150,14 @@ fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> R
         Err(e) => return Revocation::Failed(Failure::Other(e)),
     };
     let Some(url) = url else {
-        return Revocation::Failed(Failure::Other(Error::provider(
-            "the provider has no revocation endpoint (set `revocation_endpoint` in the profile if it has one)",
-        )));
+        // Tokens bound at login are revoked only where they came from: a profile setting added
+        // later is not used for them.
+        let why = if tokens.token_endpoint.is_some() {
+            "the provider had no revocation endpoint when these tokens were obtained, so they cannot be revoked here"
+        } else {
+            "the provider has no revocation endpoint (set `revocation_endpoint` in the profile if it has one)"
+        };
+        return Revocation::Failed(Failure::Other(Error::provider(why)));
     };
     if let Some(refresh_token) = &tokens.refresh_token
         && let Err(failure) = revoke(

@@ -80,6 +80,10 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
             path.display()
         ))
     };
+    // A profiles file that is a symlink (into a dotfiles repository, say) is written through:
+    // the link stays, its target gets the new text.
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -97,7 +101,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        std::fs::rename(&temp, path)?;
+        crate::base::files::sync_dir(&dir);
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -216,14 +222,14 @@ fn remove_keeping_comments_above(doc: &mut DocumentMut, name: &str) -> Result<()
         .prefix()
         .and_then(|p| p.as_str())
         .unwrap_or("");
-    let kept = match prefix.rfind("\n\n") {
-        Some(at) => &prefix[..at + 1],
-        None => "",
+    // A blank line, in LF or CRLF files.
+    let kept = match prefix.replace("\r\n", "\n").rfind("\n\n") {
+        Some(at) => prefix.replace("\r\n", "\n")[..at + 1].to_owned(),
+        None => String::new(),
     };
     if kept.trim().is_empty() {
         return Ok(());
     }
-    let kept = kept.to_owned();
     let position = removed.position();
     let next = profiles
         .iter_mut()
@@ -319,6 +325,35 @@ client_id = "xyz"
         );
         assert!(text.contains("# scopes left at the defaults"));
         assert!(!remove_profile(&path, ConfigOrigin::Flag, "stage").unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_written_through_and_crlf_comments_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dotfiles-profiles.toml");
+        std::fs::write(&target, COMMENTED.replace('\n', "\r\n")).unwrap();
+        let link = dir.path().join("profiles.toml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        add_profile(
+            &link,
+            ConfigOrigin::Flag,
+            "stage",
+            &new_profile(),
+            false,
+            false,
+        )
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(!remove_profile(&link, ConfigOrigin::Flag, "prod").unwrap());
+        let text = std::fs::read_to_string(&target).unwrap();
+        assert!(text.contains("[profiles.stage]") && !text.contains("[profiles.prod]"));
+        assert!(text.contains("# scopes left at the defaults"), "{text}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::login::callback::LoopbackListener;
 use crate::oauth::auth_response::{self, AuthResponse};
 use crate::terminal::spinner::{Mode, Spinner};
 use crate::terminal::style as term;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,26 @@ pub fn start(
     inbox
 }
 
+/// Reads one line into `line`, keeping at most `MAX_PASTE + 1` bytes of it (the rest of an
+/// overlong line is read and dropped), so a huge paste or pipe cannot fill memory. The count
+/// of bytes read, 0 at the end of input.
+fn read_bounded_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    let limit = MAX_PASTE as u64 + 1;
+    let mut total = input.by_ref().take(limit).read_until(b'\n', line)?;
+    let mut ended = line.last() == Some(&b'\n');
+    let mut dropped = Vec::new();
+    while !ended && total as u64 >= limit {
+        dropped.clear();
+        let n = input.by_ref().take(limit).read_until(b'\n', &mut dropped)?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        ended = dropped.last() == Some(&b'\n');
+    }
+    Ok(total)
+}
+
 /// Reads pasted lines on a thread of its own, so the loopback path is never blocked by it.
 pub fn spawn_stdin_reader(events: mpsc::Sender<Event>) {
     std::thread::spawn(move || {
@@ -90,7 +110,7 @@ pub fn spawn_stdin_reader(events: mpsc::Sender<Event>) {
         let mut line = Vec::new();
         loop {
             line.clear();
-            match stdin.read_until(b'\n', &mut line) {
+            match read_bounded_line(&mut stdin, &mut line) {
                 Ok(0) | Err(_) => {
                     let _ = events.send(Event::PasteClosed);
                     return;
@@ -224,5 +244,31 @@ impl Race<'_> {
             format_remaining(self.timeout)
         ))
         .hint("run it again, with a longer --timeout if you need more time; nothing was stored")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overlong_line_is_read_without_keeping_it_and_the_next_line_is_whole() {
+        let mut input = Vec::new();
+        input.extend(std::iter::repeat_n(b'x', MAX_PASTE * 5));
+        input.extend(b"\ncode=abc&state=s\n");
+        let mut reader = std::io::Cursor::new(input);
+        let mut line = Vec::new();
+        let n = read_bounded_line(&mut reader, &mut line).unwrap();
+        assert_eq!(n, MAX_PASTE * 5 + 1);
+        assert_eq!(
+            line.len(),
+            MAX_PASTE + 1,
+            "only the start of the line is kept"
+        );
+        line.clear();
+        read_bounded_line(&mut reader, &mut line).unwrap();
+        assert_eq!(line, b"code=abc&state=s\n");
+        line.clear();
+        assert_eq!(read_bounded_line(&mut reader, &mut line).unwrap(), 0);
     }
 }

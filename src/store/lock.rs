@@ -124,10 +124,17 @@ fn open(path: &Path) -> Result<std::fs::File> {
 /// Writes "PID COMMAND" into the held lock file, for waiters' messages. Best effort: the lock
 /// itself is the `flock`, not the contents.
 fn record_holder(file: &mut std::fs::File) {
-    let command = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_default();
+    // The first word that is neither a flag nor the value of one (`-p prod token` is `token`).
+    let mut args = std::env::args().skip(1);
+    let mut command = String::new();
+    while let Some(arg) = args.next() {
+        if matches!(arg.as_str(), "-p" | "--profile" | "--config") {
+            args.next();
+        } else if !arg.starts_with('-') {
+            command = arg;
+            break;
+        }
+    }
     let command: String = command
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')

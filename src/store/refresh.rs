@@ -181,11 +181,12 @@ fn bound_endpoints(current: &StoredTokens) -> Result<Option<(Url, Option<Url>)>>
                 .hint("log in again to record it anew")
         })
     };
+    // The revocation endpoint is only carried over for `logout`, which checks it again there: a
+    // damaged one must not stop a refresh, and is dropped rather than kept.
     let revocation = current
         .revocation_endpoint
         .as_deref()
-        .map(parse)
-        .transpose()?;
+        .and_then(|url| parse_endpoint(url).ok());
     Ok(Some((parse(token)?, revocation)))
 }
 
