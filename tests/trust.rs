@@ -63,8 +63,8 @@ fn can_chown() -> bool {
 
 #[test]
 fn a_changed_token_endpoint_does_not_get_the_refresh_token() {
-    let idp = Idp::shared();
-    let _only_one = exclusive(); // reads the provider's counters
+    // A provider of its own: its token counter sees this test's requests and no other's.
+    let idp = &Idp::start(&[]);
     let world = logged_in(idp, "");
     age_tokens(&world, 60); // past the just-issued window, so `--min-valid 1h` refreshes
     let trap = Trap::start();
