@@ -983,7 +983,12 @@ fn no_secret_reaches_any_output_in_passphrase_mode_nor_the_browser() {
         passphrase: latchkey::base::secret::Passphrase::new(PASSPHRASE),
         work_factor: 10,
     };
-    let tokens = store.load("local", || Ok(key)).unwrap().unwrap();
+    let tokens = store
+        .read_sealed("local")
+        .unwrap()
+        .unwrap()
+        .open(&key)
+        .unwrap();
     check.tokens("login's", &tokens);
     let access = tokens.access_token.secret().to_owned();
 

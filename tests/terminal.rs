@@ -99,7 +99,7 @@ fn ctrl_c_exits_130_restores_the_terminal_and_stores_nothing() {
 
 #[test]
 fn device_login_draws_a_qr_code_that_fits_80_columns() {
-    let (world, tmux) = in_tmux("qr", "login --device --timeout 20", "");
+    let (_world, tmux) = in_tmux("qr", "login --device --timeout 20", "");
     let screen = tmux.wait_for("the QR code", |s| {
         // With colour, every cell is an upper half block painted black or white.
         s.contains("Check that the page shows the code") && s.contains("▀▀▀▀")
@@ -114,8 +114,9 @@ fn device_login_draws_a_qr_code_that_fits_80_columns() {
         s.contains("Waiting for the code to be confirmed")
     });
 
-    let plain = Tmux::new("noqr");
-    plain.start_latchkey(&world, "login --device --no-qr --timeout 20", "");
+    // A world of its own: a second login of the same profile would be refused while the
+    // first one runs.
+    let (_world, plain) = in_tmux("noqr", "login --device --no-qr --timeout 20", "");
     let screen = plain.wait_for("the code", |s| {
         s.contains("Check that the page shows the code")
     });

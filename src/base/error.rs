@@ -20,7 +20,7 @@ pub enum ExitCode {
     Network = 6,
     /// The token store: decrypting, permissions, file I/O.
     TokenStore = 7,
-    /// The login timed out or was cancelled.
+    /// The login timed out or was cancelled, or another login of the profile is running.
     LoginAborted = 8,
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
     Interrupted = 130,
@@ -57,7 +57,7 @@ impl ExitCode {
         ),
         (
             ExitCode::LoginAborted as i32,
-            "login timed out or was cancelled",
+            "login timed out or was cancelled, or another login is running",
         ),
         (ExitCode::Interrupted as i32, "interrupted (Ctrl-C)"),
     ];

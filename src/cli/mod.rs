@@ -25,7 +25,7 @@ use std::path::PathBuf;
     error_code(5, "the identity provider refused (an OAuth error)"),
     error_code(6, "network, TLS or timeout talking to the identity provider"),
     error_code(7, "token store: decrypt, permissions or file I/O"),
-    error_code(8, "login timed out or was cancelled"),
+    error_code(8, "login timed out or was cancelled, or another login is running"),
     error_code(130, "interrupted (Ctrl-C)")
 )]
 pub struct Cli {

@@ -303,9 +303,7 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
         return checks;
     }
     let loaded = store
-        .load(&profile.name, || {
-            store.key_for_reading(&profile.key_source, &profile.name)
-        })
+        .load(&profile.name, &profile.key_source)
         .and_then(|tokens| {
             let tokens = tokens.ok_or_else(|| Error::login_required("no tokens"))?;
             tokens.check_bound_to(profile)?;

@@ -15,24 +15,37 @@ use crate::oauth::auth_response::AuthResponse;
 use crate::oauth::authorize::authorize_url;
 use crate::oauth::endpoints::{Endpoints, Provider};
 use crate::oauth::pkce::LoginSecrets;
+use crate::oauth::revocation::revoke;
 use crate::oauth::{device, id_token, jwt, token_endpoint};
 use crate::store::{Key, Origin, StoredTokens, TokenStore};
 use crate::terminal::browser::{self, Decision, Preference};
 use crate::terminal::spinner::{Mode, Spinner};
-use crate::terminal::{interrupt, qr, style as term};
+use crate::terminal::{qr, signals, style as term};
 use std::time::{Duration, Instant};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What Ctrl-C says during a login: true, since a login writes only when it succeeds.
+const INTERRUPTED: &str = "interrupted; nothing was stored";
+
+/// What Ctrl-C says once the tokens are stored (while the replaced refresh token is revoked).
+const STORED_THEN_INTERRUPTED: &str = "interrupted; the new tokens were stored";
 
 pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     check_flags(&args)?;
     let profile = profile_for_login(globals, &args)?;
     let store = TokenStore::open()?;
-    // The key first: a passphrase prompt must come before stdin is read for pastes.
+    // Held until the login ends, before anything is shown or asked: a second login of this
+    // profile is turned away at once instead of both storing tokens.
+    let _login = store.login_lock(&profile.name)?;
+    // The key first: a passphrase prompt must come before stdin is read for pastes. A key
+    // latchkey generates stays in memory until the tokens are stored.
     let key = store.key_for_writing(&profile.key_source, &profile.name)?;
     // The code exchange is resent only when it never left this host: a code is single-use.
     let http = Http::new(profile.http_settings(crate::net::retry::Resend::OnlyUnsent));
-    let provider = Provider::new(&profile, &http, Some(store.metadata_path(&profile.name)));
+    // What is fetched is cached only once the login has succeeded.
+    let provider =
+        Provider::new(&profile, &http, Some(store.metadata_path(&profile.name))).deferring_writes();
     // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
     let endpoints = provider.endpoints_fresh()?;
     let login = Login {
@@ -129,10 +142,11 @@ impl Login<'_> {
             if args.no_paste { "off" } else { "on" }
         );
         let url = authorize_url(&self.endpoints.authorize, profile, &redirect_uri, &secrets);
-        interrupt::install();
-        self.announce(&url.to_string(), port, &redirect_uri);
+        signals::install();
+        signals::on_interrupt_say(INTERRUPTED);
+        let paste = race::PasteInput::detect(!args.no_paste);
+        self.announce(&url.to_string(), port, &redirect_uri, paste);
 
-        let paste = !args.no_paste;
         let issuer = profile.issuer.to_string();
         let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let race = Race {
@@ -143,10 +157,10 @@ impl Login<'_> {
             deadline: Instant::now()
                 .checked_add(timeout)
                 .unwrap_or_else(Instant::now),
-            interactive: paste && term::stdin_is_terminal(),
+            paste,
             paste_only: args.no_loopback,
         };
-        let inbox = race::start(
+        let mut inbox = race::start(
             listener,
             profile.callback_path.clone(),
             secrets.state.clone(),
@@ -154,7 +168,7 @@ impl Login<'_> {
             race.iss_required,
             paste,
         );
-        self.exchange_first_accepted(&race, &inbox, &secrets, &redirect_uri)
+        self.exchange_first_accepted(&race, &mut inbox, &secrets, &redirect_uri)
     }
 
     /// Takes responses from the race until one is exchanged for tokens, and stores them. A
@@ -163,7 +177,7 @@ impl Login<'_> {
     fn exchange_first_accepted(
         &self,
         race: &Race<'_>,
-        inbox: &std::sync::mpsc::Receiver<race::Event>,
+        inbox: &mut race::Inbox,
         secrets: &LoginSecrets,
         redirect_uri: &str,
     ) -> Result<()> {
@@ -198,6 +212,12 @@ impl Login<'_> {
                 }
             };
             let mut timing = Timing::start();
+            // Shown only when the provider is slow to answer: a quick exchange draws nothing.
+            let spinner = Spinner::start_delayed(
+                Mode::for_wait(false),
+                "Exchanging the code for tokens…".to_owned(),
+                Duration::from_millis(300),
+            );
             let exchanged = timing.provider(|| {
                 token_endpoint::exchange_code(
                     self.http,
@@ -208,6 +228,7 @@ impl Login<'_> {
                     redirect_uri,
                 )
             });
+            spinner.finish();
             match exchanged {
                 // A bare code carries nothing to check before it is sent: a stray or mistyped
                 // paste is for the provider to refuse, and then the login goes on.
@@ -231,6 +252,8 @@ impl Login<'_> {
                     });
                 }
                 Ok(tokens) => {
+                    // The terminal back as it was before anything else is said or asked.
+                    inbox.close();
                     return self.finish(tokens, Some(secrets.nonce.secret()), timing);
                 }
             }
@@ -238,7 +261,13 @@ impl Login<'_> {
     }
 
     /// Shows the URL, opens the browser or says why not, and says how the response can arrive.
-    fn announce(&self, url: &str, listening_port: Option<u16>, redirect_uri: &str) {
+    fn announce(
+        &self,
+        url: &str,
+        listening_port: Option<u16>,
+        redirect_uri: &str,
+        paste: race::PasteInput,
+    ) {
         let profile = self.profile;
         let style = term::Style::for_stderr();
         let env = browser::Environment::detect();
@@ -248,6 +277,10 @@ impl Login<'_> {
                 Ok(()) => eprintln!("{}", style.dim(&why)),
                 Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
             },
+            // Pasting is promised only where someone can paste.
+            Decision::Print { why } if paste.at_terminal() => {
+                eprintln!("{why}, or paste the result below")
+            }
             Decision::Print { why } => eprintln!("{why}"),
         }
         if let Some(port) = listening_port {
@@ -298,12 +331,98 @@ impl Login<'_> {
                 revocation_endpoint: revocation.as_deref(),
             },
         );
-        // Under the profile's lock, so a refresh running at the same moment cannot overwrite it.
-        let _lock = self.store.lock(&profile.name)?;
+        // Under the profile's lock, so a refresh running at the same moment cannot overwrite it,
+        // and the tokens read before the save are the ones it replaces.
+        let lock = self.store.lock(&profile.name)?;
+        let replaced = self.replaced_tokens();
         self.store.save(&profile.name, &stored, self.key)?;
+        drop(lock);
+        signals::on_interrupt_say(STORED_THEN_INTERRUPTED);
+        self.provider.write_cache();
         timing.report();
+        if let Some(replaced) = replaced {
+            self.revoke_replaced(&replaced, &stored);
+        }
         eprintln!("{}", outcome(profile, &stored));
         Ok(())
+    }
+
+    /// The stored tokens this login is about to replace, when the login's key opens them (a
+    /// file written with another key or passphrase is replaced unread).
+    fn replaced_tokens(&self) -> Option<StoredTokens> {
+        let opened = self
+            .store
+            .read_sealed(&self.profile.name)
+            .and_then(|sealed| sealed.map(|s| s.open(self.key)).transpose());
+        match opened {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                crate::debug!(
+                    "the tokens this login replaces cannot be read, so they are not revoked: {}",
+                    e.message()
+                );
+                None
+            }
+        }
+    }
+
+    /// Revokes the refresh token of the tokens this login replaced, so that it is not left live
+    /// at the provider. Best effort: the login has succeeded, and one line says when the token
+    /// was not revoked. Only another user's token is revoked (see [`issued_to_another_user`]).
+    fn revoke_replaced(&self, replaced: &StoredTokens, stored: &StoredTokens) {
+        let profile = self.profile;
+        let Some(refresh_token) = &replaced.refresh_token else {
+            return;
+        };
+        if stored
+            .refresh_token
+            .as_ref()
+            .is_some_and(|new| new.secret() == refresh_token.secret())
+        {
+            return;
+        }
+        let not_revoked = |why: &str| {
+            eprintln!(
+                "could not revoke the replaced refresh token: {}",
+                crate::base::text::escape_controls(why)
+            );
+        };
+        // Tokens of another provider or client (the profile was changed since) are sent nowhere
+        // under this profile's client ID, as for `token` and `logout`.
+        if replaced.check_bound_to(profile).is_err() {
+            not_revoked(&format!(
+                "it came from {} (client {}), which profile `{}` no longer names",
+                shown_whole(&replaced.issuer),
+                shown(&replaced.client_id),
+                profile.name
+            ));
+            return;
+        }
+        if !issued_to_another_user(replaced, stored) {
+            crate::debug!(
+                "the replaced refresh token is not revoked: it was issued to the same user (or an ID token is missing to tell), and the provider may revoke this login's tokens with it"
+            );
+            return;
+        }
+        // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts.
+        let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
+        let url = match replaced.revocation_url(|| Ok(self.endpoints.revocation.clone())) {
+            Ok(Some(url)) => url,
+            Ok(None) => {
+                return not_revoked("the provider had no revocation endpoint when it was issued");
+            }
+            Err(e) => return not_revoked(e.message()),
+        };
+        match revoke(
+            &http,
+            &url,
+            profile,
+            refresh_token.secret(),
+            "refresh_token",
+        ) {
+            Ok(()) => crate::debug!("revoked the replaced refresh token at {url}"),
+            Err(failure) => not_revoked(&failure.describe()),
+        }
     }
 
     /// The device authorization grant: a code to confirm on any device, polled until decided.
@@ -317,7 +436,8 @@ impl Login<'_> {
             .hint("set device_authorization_endpoint in the profile if it has one, or log in without --device")
         })?;
         let authorization = device::request(self.http, url, profile)?;
-        interrupt::install();
+        signals::install();
+        signals::on_interrupt_say(INTERRUPTED);
         self.show_device_code(&authorization);
 
         // The provider says how long the code lives (capped at an hour); --timeout may
@@ -328,11 +448,7 @@ impl Login<'_> {
             Error::aborted("the device code's lifetime is out of range")
                 .hint("run `latchkey login --device` again")
         })?;
-        let mode = if term::stderr_is_terminal() {
-            Mode::Inline
-        } else {
-            Mode::Hidden
-        };
+        let mode = Mode::for_wait(false);
         let message = |left: Duration| {
             format!(
                 "Waiting for the code to be confirmed — {} left",
@@ -378,23 +494,54 @@ impl Login<'_> {
             .verification_uri_complete
             .as_deref()
             .unwrap_or(&authorization.verification_uri);
-        eprint!("{}", device_prompt(profile, authorization, style));
-        if term::stderr_is_terminal() && !self.args.no_qr {
-            let (_, columns) = console::Term::stderr().size();
-            match qr::render(open, usize::from(columns), style.colour()) {
+        let decision = browser::decide(
+            &browser::Environment::detect(),
+            browser_preference(self.args),
+        );
+        let mut prompt = device_prompt(profile, authorization, style, false);
+        let (rows, columns) = console::Term::stderr().size();
+        // The code goes below the text, which must stay on screen: what is left once the
+        // text, the blank line before the code, the browser's line and the spinner are in.
+        let reserved = 2 + usize::from(matches!(decision, Decision::Open { .. }));
+        let rows_left = |text: &str| {
+            let text_rows: usize = text
+                .lines()
+                .map(|line| {
+                    console::measure_text_width(line)
+                        .div_ceil(usize::from(columns.max(1)))
+                        .max(1)
+                })
+                .sum();
+            usize::from(rows).saturating_sub(text_rows + reserved)
+        };
+        let draw_qr = term::stderr_can_draw() && !self.args.no_qr;
+        let short = |text: &str| {
+            matches!(
+                qr::render(open, usize::from(columns), rows_left(text), style.colour()),
+                Err(qr::NotDrawn::TooShort { .. })
+            )
+        };
+        if draw_qr && short(&prompt) {
+            // A short terminal (80x24): the same text without its blank lines.
+            prompt = device_prompt(profile, authorization, style, true);
+        }
+        eprint!("{prompt}");
+        if draw_qr {
+            let left = rows_left(&prompt);
+            match qr::render(open, usize::from(columns), left, style.colour()) {
                 Ok(code) => eprint!("\n{code}"),
                 Err(qr::NotDrawn::TooNarrow { needed }) => eprintln!(
                     "(The QR code of this URL needs {needed} columns; the terminal has {columns}.)"
+                ),
+                Err(qr::NotDrawn::TooShort { needed }) => eprintln!(
+                    "(The QR code of this URL needs {needed} rows below this text; the terminal has {left} left. A taller terminal shows it.)"
                 ),
                 Err(qr::NotDrawn::TooLong) => {
                     eprintln!("(This URL is too long for a QR code.)")
                 }
             }
         }
-        let preference = browser_preference(self.args);
-        if let Decision::Open { launcher, why } =
-            browser::decide(&browser::Environment::detect(), preference)
-        {
+        if let Decision::Open { launcher, why } = decision {
             match browser::launch(&launcher, open) {
                 Ok(()) => eprintln!("{}", style.dim(&why)),
                 Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
@@ -421,14 +568,16 @@ fn device_prompt(
     profile: &Profile,
     authorization: &device::DeviceAuthorization,
     style: term::Style,
+    compact: bool,
 ) -> String {
     let open = authorization
         .verification_uri_complete
         .as_deref()
         .unwrap_or(&authorization.verification_uri);
     let code = style.bold(&shown(&authorization.user_code));
+    let gap = if compact { "\n" } else { "\n\n" };
     let mut text = format!(
-        "Log in to profile `{}` ({}) on any device by opening this URL:\n\n{}\n\n",
+        "Log in to profile `{}` ({}) on any device by opening this URL:{gap}{}{gap}",
         profile.name,
         shown_whole(&profile.issuer.to_string()),
         shown_whole(open)
@@ -496,6 +645,24 @@ fn require_id_token(profile: &Profile, has_id_token: bool) -> Result<()> {
         "nothing was stored; check that the provider supports OpenID Connect for this client, or remove `openid` from the scopes of profile `{}`",
         profile.name
     )))
+}
+
+/// Whether two logins' tokens were issued to different users, as their ID tokens say: only then
+/// can revoking the older refresh token not end the newer login too. RFC 7009 §2.1 lets a
+/// provider revoke the whole grant with a refresh token, and many do: Keycloak the session's
+/// client session, Google the user's grant, Auth0 the user's grant with "Refresh Token Revocation
+/// Deletes Grant", oidc-provider the grant a browser session reuses. A second login of the same
+/// user (often in the same browser session) shares it, and revoking the replaced token would
+/// leave the new one dead.
+fn issued_to_another_user(replaced: &StoredTokens, stored: &StoredTokens) -> bool {
+    let subject = |tokens: &StoredTokens| {
+        tokens
+            .id_token
+            .as_ref()
+            .and_then(|t| jwt::unverified_claims(t.secret()).ok())
+            .and_then(|claims| claims.sub)
+    };
+    matches!((subject(replaced), subject(stored)), (Some(old), Some(new)) if old != new)
 }
 
 /// What --browser / --no-browser ask for.
@@ -618,6 +785,7 @@ mod tests {
             &profile(),
             &complete,
             term::Style::for_stderr(),
+            false,
         ));
         assert_inert(&text);
         assert_eq!(
@@ -637,6 +805,7 @@ mod tests {
             &profile(),
             &plain,
             term::Style::for_stderr(),
+            false,
         ));
         assert_inert(&text);
         assert!(
@@ -706,5 +875,45 @@ mod tests {
         // Plain OAuth (no `openid`): there is no ID token to require.
         profile.scopes = vec!["api".into(), "offline_access".into()];
         assert!(require_id_token(&profile, false).is_ok());
+    }
+
+    /// Tokens whose ID token names `sub` (or that have none).
+    fn tokens_of(sub: Option<&str>) -> StoredTokens {
+        let key = jwt::test_keys::TestKey::generate("k");
+        let id_token = sub.map(|sub| {
+            crate::base::secret::IdToken::new(key.sign(
+                &serde_json::json!({ "alg": "ES256", "kid": "k" }),
+                &serde_json::json!({ "sub": sub, "iss": "https://idp.example/" }),
+            ))
+        });
+        StoredTokens::new(
+            token_endpoint::TokenResponse {
+                access_token: crate::base::secret::AccessToken::new("a"),
+                expires_in: None,
+                refresh_token: Some(crate::base::secret::RefreshToken::new("r")),
+                id_token,
+                scope: None,
+                token_type: "Bearer".into(),
+                date: None,
+            },
+            Origin {
+                issuer: "https://idp.example/",
+                client_id: "abc",
+                audience: None,
+                token_endpoint: "https://idp.example/token",
+                revocation_endpoint: None,
+            },
+        )
+    }
+
+    #[test]
+    fn only_another_users_tokens_are_revoked_when_replaced() {
+        let alice = tokens_of(Some("alice"));
+        assert!(issued_to_another_user(&alice, &tokens_of(Some("bob"))));
+        // The same user's grant or session may be the new login's: revoking would end it.
+        assert!(!issued_to_another_user(&alice, &tokens_of(Some("alice"))));
+        // Without an ID token on either side, nobody can tell.
+        assert!(!issued_to_another_user(&alice, &tokens_of(None)));
+        assert!(!issued_to_another_user(&tokens_of(None), &alice));
     }
 }

@@ -6,7 +6,7 @@ use crate::base::clock::unix_now;
 use crate::base::duration::until_clock;
 use crate::base::error::{Error, ExitCode, Result};
 use crate::cli::LogoutArgs;
-use crate::config::{Profile, parse_endpoint};
+use crate::config::Profile;
 use crate::net::http::Http;
 use crate::net::url::Url;
 use crate::oauth::endpoints::Provider;
@@ -54,9 +54,7 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
         return Ok(());
     }
     // A file that cannot be decrypted still gets deleted: that is what logging out means.
-    let loaded = store.load(&profile.name, || {
-        store.key_for_reading(&profile.key_source, &profile.name)
-    });
+    let loaded = store.load(&profile.name, &profile.key_source);
     let tokens = match loaded {
         Ok(Some(tokens)) => tokens,
         Ok(None) => {
@@ -111,21 +109,10 @@ fn revocation_url(
     http: &Http,
     tokens: &StoredTokens,
 ) -> Result<Option<Url>> {
-    if tokens.token_endpoint.is_some() {
-        return tokens
-            .revocation_endpoint
-            .as_deref()
-            .map(|url| {
-                parse_endpoint(url).map_err(|why| {
-                    Error::store(format!(
-                        "the stored revocation endpoint is not usable: {why}"
-                    ))
-                })
-            })
-            .transpose();
-    }
-    let provider = Provider::new(profile, http, Some(store.metadata_path(&profile.name)));
-    Ok(provider.endpoints()?.revocation)
+    tokens.revocation_url(|| {
+        let provider = Provider::new(profile, http, Some(store.metadata_path(&profile.name)));
+        Ok(provider.endpoints()?.revocation)
+    })
 }
 
 /// What revocation at the provider achieved.

@@ -20,9 +20,7 @@ pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
     let mut worst: Option<Error> = None;
     for profile in &profiles {
         let loaded = store
-            .load(&profile.name, || {
-                store.key_for_reading(&profile.key_source, &profile.name)
-            })
+            .load(&profile.name, &profile.key_source)
             // Tokens from another provider or client than the profile names now are reported,
             // not shown as this profile's login.
             .and_then(|tokens| match tokens {

@@ -14,7 +14,7 @@ use crate::net::http::Http;
 use crate::net::url::Url;
 use crate::oauth::jwt::Jwks;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 
 /// Cached metadata older than this is fetched again.
@@ -69,6 +69,10 @@ pub struct Provider<'a> {
     /// Why the cache file was refused (not ours, open to others, a symlink): every use of the
     /// provider then fails with exit 7 naming it, as for the token file beside it.
     refused: Option<CacheRefusal>,
+    /// Whether fetched metadata waits in memory for [`Provider::write_cache`].
+    deferred: bool,
+    /// Fetched metadata not yet written, when deferred.
+    unwritten: Cell<bool>,
 }
 
 /// A cache file that latchkey will not trust.
@@ -101,6 +105,22 @@ impl<'a> Provider<'a> {
             cache_path,
             cache: RefCell::new(cache),
             refused,
+            deferred: false,
+            unwritten: Cell::new(false),
+        }
+    }
+
+    /// Keeps what is fetched in memory until [`Provider::write_cache`]: a login writes the
+    /// cache only once it has succeeded, so an interrupted one leaves no file behind.
+    pub fn deferring_writes(mut self) -> Provider<'a> {
+        self.deferred = true;
+        self
+    }
+
+    /// Writes the metadata fetched while writes were deferred; nothing when none was.
+    pub fn write_cache(&self) {
+        if self.unwritten.replace(false) {
+            self.write();
         }
     }
 
@@ -215,8 +235,17 @@ impl<'a> Provider<'a> {
         Ok(jwks)
     }
 
-    /// Writes the cache; a cache that cannot be written costs a fetch next time, nothing more.
+    /// Writes the cache, or notes that it is to be written when writes are deferred.
     fn save(&self) {
+        if self.deferred {
+            self.unwritten.set(true);
+        } else {
+            self.write();
+        }
+    }
+
+    /// Writes the cache; a cache that cannot be written costs a fetch next time, nothing more.
+    fn write(&self) {
         let Some(path) = &self.cache_path else { return };
         let Ok(bytes) = serde_json::to_vec(&*self.cache.borrow()) else {
             return;

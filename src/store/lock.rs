@@ -1,7 +1,7 @@
-//! The per-profile lock that makes refreshes single-flight: an exclusive `flock` on
-//! `tokens/PROFILE.lock`, holding the holder's pid and command so a waiter can say who it is
-//! waiting for, and waited on for a bounded time so a stopped or hung holder cannot hang every
-//! `latchkey token` (and kubectl behind it) forever.
+//! The per-profile locks, exclusive `flock`s holding their holder's pid and command:
+//! `tokens/PROFILE.lock` makes refreshes single-flight and is waited on for a bounded time, so a
+//! stopped or hung holder cannot hang every `latchkey token` (and kubectl behind it) forever;
+//! `tokens/PROFILE.login.lock` is held for a whole login and turns a second one away at once.
 
 use crate::base::duration::format_remaining;
 use crate::base::error::{Error, Result};
@@ -77,6 +77,32 @@ pub fn acquire(path: &Path, profile: &str, limit: Duration) -> Result<std::fs::F
     Ok(file)
 }
 
+/// What [`try_acquire`] found.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The lock is ours until the file is dropped.
+    Held(std::fs::File),
+    /// Another process holds it.
+    Busy(Holder),
+}
+
+/// Locks `path` if no one holds it, without waiting (for a login, which holds it for minutes:
+/// a second one is better told at once than left waiting on a browser it cannot see). A lock
+/// whose holder died is free: the kernel releases a `flock` when its process ends.
+pub fn try_acquire(path: &Path) -> Result<Attempt> {
+    let mut file = open(path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            record_holder(&mut file);
+            Ok(Attempt::Held(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Busy(read_holder(&mut file))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::store(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}
+
 /// The lock file, created 0600 if missing; an existing one must be a regular file of ours.
 fn open(path: &Path) -> Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
@@ -148,22 +174,51 @@ fn record_holder(file: &mut std::fs::File) {
         .and_then(|()| file.flush());
 }
 
-/// "latchkey (pid 123, `latchkey token`)" from the lock file, or a plain description when the
-/// holder wrote nothing readable. The contents are ours, but are checked like any input.
-fn holder(file: &mut std::fs::File) -> String {
+/// Who holds a lock, as its file says: the pid and the command, each when readable.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    /// The latchkey command (`token`, `login`): ASCII letters, digits and `-` only.
+    pub command: Option<String>,
+}
+
+impl Holder {
+    /// "pid 123, `latchkey token`", or as much of it as is known; `None` when nothing is.
+    pub fn details(&self) -> Option<String> {
+        match (self.pid, &self.command) {
+            (Some(pid), Some(command)) => Some(format!("pid {pid}, `latchkey {command}`")),
+            (Some(pid), None) => Some(format!("pid {pid}")),
+            _ => None,
+        }
+    }
+}
+
+/// The holder line of a lock file. The contents are ours, but are checked like any input.
+fn read_holder(file: &mut std::fs::File) -> Holder {
     let mut text = String::new();
     let _ = file
         .rewind()
         .and_then(|()| file.take(128).read_to_string(&mut text));
     let mut words = text.split_whitespace();
-    let pid = words.next().and_then(|p| p.parse::<u32>().ok());
+    let Some(pid) = words.next().and_then(|p| p.parse::<u32>().ok()) else {
+        return Holder::default();
+    };
     let command = words
         .next()
-        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-'));
-    match (pid, command) {
-        (Some(pid), Some(command)) => format!("latchkey (pid {pid}, `latchkey {command}`)"),
-        (Some(pid), None) => format!("latchkey (pid {pid})"),
-        _ => "another latchkey".to_owned(),
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-'))
+        .map(str::to_owned);
+    Holder {
+        pid: Some(pid),
+        command,
+    }
+}
+
+/// "latchkey (pid 123, `latchkey token`)" from the lock file, or a plain description when the
+/// holder wrote nothing readable.
+fn holder(file: &mut std::fs::File) -> String {
+    match read_holder(file).details() {
+        Some(details) => format!("latchkey ({details})"),
+        None => "another latchkey".to_owned(),
     }
 }
 
@@ -217,6 +272,23 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"precious");
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644, "the link's target was chmodded");
+    }
+
+    #[test]
+    fn a_held_lock_is_not_waited_on_by_try_acquire_and_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.login.lock");
+        let Attempt::Held(held) = try_acquire(&path).unwrap() else {
+            panic!("a free lock is taken")
+        };
+        let started = Instant::now();
+        let Attempt::Busy(holder) = try_acquire(&path).unwrap() else {
+            panic!("a held lock is not taken twice")
+        };
+        assert!(started.elapsed() < SAY_AFTER, "try_acquire does not wait");
+        assert_eq!(holder.pid, Some(std::process::id()));
+        drop(held);
+        assert!(matches!(try_acquire(&path).unwrap(), Attempt::Held(_)));
     }
 
     #[test]

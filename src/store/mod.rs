@@ -14,7 +14,8 @@ use crate::base::files::{
     symlink_error, sync_dir, temp_path, write_atomic, write_private_file,
 };
 use crate::base::secret::{AccessToken, IdToken, Passphrase, RefreshToken};
-use crate::config::KeySource;
+use crate::config::{KeySource, parse_endpoint};
+use crate::net::url::Url;
 use age::secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -109,12 +110,40 @@ impl StoredTokens {
             profile.name
         )))
     }
+
+    /// Where these tokens may be revoked: the revocation endpoint recorded with them at login,
+    /// and only there (`None` when the provider had none). Files from before it was recorded
+    /// (no token endpoint either) use `current`, the endpoint the profile's provider names now.
+    pub fn revocation_url(
+        &self,
+        current: impl FnOnce() -> Result<Option<Url>>,
+    ) -> Result<Option<Url>> {
+        if self.token_endpoint.is_none() {
+            return current();
+        }
+        self.revocation_endpoint
+            .as_deref()
+            .map(|url| {
+                parse_endpoint(url).map_err(|why| {
+                    Error::store(format!(
+                        "the stored revocation endpoint is not usable: {why}"
+                    ))
+                })
+            })
+            .transpose()
+    }
 }
 
 /// The key material a token file is encrypted with, resolved from the profile's key source.
 pub enum Key {
     /// An X25519 identity (latchkey's own or the user's file).
     Identity {
+        identity: age::x25519::Identity,
+        path: PathBuf,
+    },
+    /// latchkey's own identity, generated for a first login and not yet on disk: a login that
+    /// does not succeed leaves no key behind. [`TokenStore::save`] writes it to `path` first.
+    NewIdentity {
         identity: age::x25519::Identity,
         path: PathBuf,
     },
@@ -129,6 +158,7 @@ impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Key::Identity { path, .. } => write!(f, "Key::Identity({})", path.display()),
+            Key::NewIdentity { path, .. } => write!(f, "Key::NewIdentity({})", path.display()),
             Key::Passphrase { work_factor, .. } => {
                 write!(f, "Key::Passphrase(log_n={work_factor})")
             }
@@ -139,7 +169,9 @@ impl std::fmt::Debug for Key {
 impl Key {
     fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         let result = match self {
-            Key::Identity { identity, .. } => age::encrypt(&identity.to_public(), plaintext),
+            Key::Identity { identity, .. } | Key::NewIdentity { identity, .. } => {
+                age::encrypt(&identity.to_public(), plaintext)
+            }
             Key::Passphrase {
                 passphrase,
                 work_factor,
@@ -155,7 +187,9 @@ impl Key {
 
     fn decrypt(&self, ciphertext: &[u8]) -> std::result::Result<Vec<u8>, age::DecryptError> {
         match self {
-            Key::Identity { identity, .. } => age::decrypt(identity, ciphertext),
+            Key::Identity { identity, .. } | Key::NewIdentity { identity, .. } => {
+                age::decrypt(identity, ciphertext)
+            }
             Key::Passphrase { passphrase, .. } => {
                 let mut identity =
                     age::scrypt::Identity::new(passphrase.secret().to_owned().into());
@@ -169,7 +203,9 @@ impl Key {
     /// How the file is protected, for `status`.
     pub fn describe(&self) -> String {
         match self {
-            Key::Identity { path, .. } => format!("age X25519, key {}", path.display()),
+            Key::Identity { path, .. } | Key::NewIdentity { path, .. } => {
+                format!("age X25519, key {}", path.display())
+            }
             Key::Passphrase { work_factor, .. } => {
                 format!("age passphrase (scrypt, log2 N = {work_factor})")
             }
@@ -228,23 +264,43 @@ impl TokenStore {
         self.dir.join("tokens").join(format!("{profile}.lock"))
     }
 
+    /// The lock held for a whole login (profile names have no `.`, so it is no profile's
+    /// `lock_path`).
+    pub fn login_lock_path(&self, profile: &str) -> PathBuf {
+        self.dir
+            .join("tokens")
+            .join(format!("{profile}.login.lock"))
+    }
+
     pub fn identity_path(&self) -> PathBuf {
         self.dir.join("identity.txt")
     }
 
-    /// Resolves the key to write with; latchkey's own identity is created on first use.
+    /// Resolves the key to write with. latchkey's own identity, when there is none yet, is
+    /// generated in memory only: the first [`save`](Self::save) writes it.
     pub fn key_for_writing(&self, source: &KeySource, profile: &str) -> Result<Key> {
         match source {
-            KeySource::Generated => Ok(Key::Identity {
-                identity: self.load_or_create_identity()?,
-                path: self.identity_path(),
-            }),
+            KeySource::Generated => {
+                let path = self.identity_path();
+                // Anything at the path (a planted symlink too) is read now, so that a problem
+                // with it is reported before the login rather than after it.
+                match std::fs::symlink_metadata(&path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Key::NewIdentity {
+                        identity: age::x25519::Identity::generate(),
+                        path,
+                    }),
+                    _ => Ok(Key::Identity {
+                        identity: load_identity_file(&path)?,
+                        path,
+                    }),
+                }
+            }
             KeySource::IdentityFile(path) => Ok(Key::Identity {
                 identity: load_identity_file(path)?,
                 path: path.clone(),
             }),
             KeySource::Passphrase { work_factor } => Ok(Key::Passphrase {
-                passphrase: crate::store::passphrase::obtain(profile, true)?,
+                passphrase: passphrase::for_writing(profile)?,
                 work_factor: *work_factor,
             }),
         }
@@ -262,7 +318,7 @@ impl TokenStore {
                 path: path.clone(),
             }),
             KeySource::Passphrase { work_factor } => Ok(Key::Passphrase {
-                passphrase: crate::store::passphrase::obtain(profile, false)?,
+                passphrase: passphrase::for_reading_once(profile)?,
                 work_factor: *work_factor,
             }),
         }
@@ -278,13 +334,53 @@ impl TokenStore {
         Ok(ProfileLock { _file: file })
     }
 
+    /// Takes the profile's login lock, held for a whole login, or says at once that another
+    /// login of the profile holds it (exit 8): two would both store tokens, and the first's
+    /// would be overwritten while its refresh token stayed live at the provider.
+    pub fn login_lock(&self, profile: &str) -> Result<ProfileLock> {
+        let path = self.login_lock_path(profile);
+        make_private_dir(&self.dir)?;
+        make_private_dir(path.parent().unwrap_or(&self.dir))?;
+        match lock::try_acquire(&path)? {
+            lock::Attempt::Held(file) => Ok(ProfileLock { _file: file }),
+            lock::Attempt::Busy(holder) => {
+                let running = match holder.details() {
+                    Some(details) => format!("is running ({details})"),
+                    None => "is running".to_owned(),
+                };
+                let end = match holder.pid {
+                    Some(pid) => format!("Ctrl-C where it runs, or `kill {pid}`"),
+                    None => "Ctrl-C where it runs".to_owned(),
+                };
+                Err(Error::aborted(format!(
+                    "another login for profile `{profile}` {running}; finish or cancel it first"
+                ))
+                .hint(format!(
+                    "finish that login, or cancel it ({end}), then log in again"
+                )))
+            }
+        }
+    }
+
     /// Encrypts and writes a profile's tokens, replacing the old file only once the new one is
-    /// complete on disk.
+    /// complete on disk. A [`Key::NewIdentity`] is written first; when another latchkey wrote
+    /// its own identity meanwhile, the tokens are encrypted to that one, the one on disk.
     pub fn save(&self, profile: &str, tokens: &StoredTokens, key: &Key) -> Result<PathBuf> {
         let plaintext = Zeroizing::new(
             serde_json::to_vec(tokens)
                 .map_err(|e| Error::store(format!("cannot serialise tokens: {e}")))?,
         );
+        let landed;
+        let key = match key {
+            Key::NewIdentity { identity, path } => {
+                landed = Key::Identity {
+                    identity: self.persist_identity(identity)?,
+                    path: path.clone(),
+                };
+                &landed
+            }
+            other => other,
+        };
         let ciphertext = key.encrypt(&plaintext)?;
         let path = self.token_path(profile);
         make_private_dir(&self.dir)?;
@@ -319,13 +415,11 @@ impl TokenStore {
 
     /// Reads and decrypts a profile's tokens; `None` when the profile has no token file. The
     /// key is resolved only when there is a file to decrypt (no passphrase prompt otherwise).
-    pub fn load(
-        &self,
-        profile: &str,
-        key: impl FnOnce() -> Result<Key>,
-    ) -> Result<Option<StoredTokens>> {
+    pub fn load(&self, profile: &str, source: &KeySource) -> Result<Option<StoredTokens>> {
         match self.read_sealed(profile)? {
-            Some(sealed) => sealed.open(&key()?).map(Some),
+            Some(sealed) => sealed
+                .open_with(self, source)
+                .map(|(tokens, _)| Some(tokens)),
             None => Ok(None),
         }
     }
@@ -348,15 +442,12 @@ impl TokenStore {
         }
     }
 
-    /// The key, generated on first use. Two first logins racing both end up with the one key
-    /// that reached the disk first.
-    fn load_or_create_identity(&self) -> Result<age::x25519::Identity> {
+    /// Writes a generated identity as latchkey's key, unless one is there already: two first
+    /// logins racing both end up with the one key that reached the disk first, which is
+    /// returned.
+    fn persist_identity(&self, identity: &age::x25519::Identity) -> Result<age::x25519::Identity> {
         let path = self.identity_path();
-        if path.exists() {
-            return load_identity_file(&path);
-        }
         make_private_dir(&self.dir)?;
-        let identity = age::x25519::Identity::generate();
         let text = Zeroizing::new(format!(
             "# latchkey token store key: whoever has this file can read the stored tokens\n# public key: {}\n{}\n",
             identity.to_public(),
@@ -370,7 +461,7 @@ impl TokenStore {
         match linked {
             Ok(()) => {
                 sync_dir(&self.dir);
-                Ok(identity)
+                Ok(identity.clone())
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_identity_file(&path),
             Err(e) => Err(Error::store(format!(
@@ -388,21 +479,68 @@ pub struct Sealed {
     profile: String,
 }
 
+/// What decrypting with a passphrase found.
+pub enum Opened {
+    Tokens(Box<StoredTokens>),
+    /// The passphrase is not the one the file was written with (or the file was altered in a
+    /// way that cannot be told apart): probably a typo, worth asking again.
+    WrongKey,
+}
+
 impl Sealed {
     /// Decrypts and parses; any failure is exit 7, and the file is left as it is.
     pub fn open(&self, key: &Key) -> Result<StoredTokens> {
-        let cannot_decrypt = |why: String| {
-            Error::store(format!("cannot decrypt {}: {why}", self.path.display())).hint(format!(
-                "the file is damaged, or was written with another key or passphrase; run `latchkey login -p {}`",
-                self.profile
-            ))
-        };
         let plaintext = Zeroizing::new(
             key.decrypt(&self.bytes)
-                .map_err(|e| cannot_decrypt(decrypt_reason(&e)))?,
+                .map_err(|e| self.cannot_decrypt(decrypt_reason(&e)))?,
         );
         serde_json::from_slice(&plaintext)
-            .map_err(|e| cannot_decrypt(format!("unexpected contents ({e})")))
+            .map_err(|e| self.cannot_decrypt(format!("unexpected contents ({e})")))
+    }
+
+    /// Like [`Sealed::open`], but a key that does not fit is [`Opened::WrongKey`], not an error.
+    pub fn try_open(&self, key: &Key) -> Result<Opened> {
+        match key.decrypt(&self.bytes) {
+            Err(
+                age::DecryptError::DecryptionFailed
+                | age::DecryptError::KeyDecryptionFailed
+                | age::DecryptError::NoMatchingKeys,
+            ) => Ok(Opened::WrongKey),
+            Err(e) => Err(self.cannot_decrypt(decrypt_reason(&e))),
+            Ok(plaintext) => {
+                let plaintext = Zeroizing::new(plaintext);
+                serde_json::from_slice(&plaintext)
+                    .map(|tokens| Opened::Tokens(Box::new(tokens)))
+                    .map_err(|e| self.cannot_decrypt(format!("unexpected contents ({e})")))
+            }
+        }
+    }
+
+    /// Opens with the profile's key, returning the key too (a refresh writes with it); a
+    /// passphrase typed wrong is asked for again.
+    pub fn open_with(&self, store: &TokenStore, source: &KeySource) -> Result<(StoredTokens, Key)> {
+        if let KeySource::Passphrase { work_factor } = source {
+            return passphrase::open(self, *work_factor);
+        }
+        let key = store.key_for_reading(source, &self.profile)?;
+        self.open(&key).map(|tokens| (tokens, key))
+    }
+
+    fn cannot_decrypt(&self, why: String) -> Error {
+        Error::store(format!("cannot decrypt {}: {why}", self.path.display())).hint(format!(
+            "the file is damaged, or was written with another key or passphrase; run `latchkey login -p {}`",
+            self.profile
+        ))
+    }
+
+    /// The profile whose tokens these are.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// The token file read.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Whether two reads saw the same file contents.
@@ -497,28 +635,69 @@ mod tests {
         store.key_for_writing(&KeySource::Generated, "dev").unwrap()
     }
 
-    fn load(store: &TokenStore, key: &TokenStore) -> Result<Option<StoredTokens>> {
-        store.load("dev", || key.key_for_reading(&KeySource::Generated, "dev"))
+    fn load(store: &TokenStore) -> Result<Option<StoredTokens>> {
+        store.load("dev", &KeySource::Generated)
+    }
+
+    #[test]
+    fn a_generated_key_is_written_with_the_first_tokens_and_the_first_to_land_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        // Two first logins at once: each has a key of its own, and neither is on disk yet.
+        let first = generated(&store);
+        let second = generated(&store);
+        assert!(matches!(first, Key::NewIdentity { .. }), "{first:?}");
+        assert!(!dir.path().join("latchkey").exists(), "nothing is written");
+        store.save("dev", &tokens("first"), &first).unwrap();
+        assert!(store.identity_path().is_file());
+        // The second saves with the key that landed, so its file is readable too.
+        store.save("other", &tokens("second"), &second).unwrap();
+        let other = store.load("other", &KeySource::Generated).unwrap().unwrap();
+        assert_eq!(other.access_token.secret(), "second");
+        assert!(matches!(generated(&store), Key::Identity { .. }));
+    }
+
+    #[test]
+    fn the_login_lock_turns_a_second_holder_away_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let held = store.login_lock("dev").unwrap();
+        let err = store.login_lock("dev").unwrap_err();
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::LoginAborted);
+        // The command recorded is the test binary's first argument, whatever it is.
+        let message = err.message();
+        assert!(
+            message.starts_with(&format!(
+                "another login for profile `dev` is running (pid {}",
+                std::process::id()
+            )) && message.ends_with("); finish or cancel it first"),
+            "{message}"
+        );
+        // Another profile's login, and the refresh lock, are not in the way.
+        store.login_lock("prod").unwrap();
+        store.lock("dev").unwrap();
+        drop(held);
+        store.login_lock("dev").unwrap();
     }
 
     #[test]
     fn round_trip_through_age() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::at(dir.path().join("latchkey"));
-        assert!(load(&store, &store).unwrap().is_none());
+        assert!(load(&store).unwrap().is_none());
         let key = generated(&store);
         let path = store.save("dev", &tokens("access-1"), &key).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
         assert!(!String::from_utf8_lossy(&bytes).contains("access-1"));
-        let back = load(&store, &store).unwrap().unwrap();
+        let back = load(&store).unwrap().unwrap();
         assert_eq!(back.access_token.secret(), "access-1");
         // A second save replaces the file; the key stays the same.
         store
             .save("dev", &tokens("access-2"), &generated(&store))
             .unwrap();
         assert_eq!(
-            load(&store, &store).unwrap().unwrap().access_token.secret(),
+            load(&store).unwrap().unwrap().access_token.secret(),
             "access-2"
         );
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
@@ -552,7 +731,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        let err = load(&store, &store).unwrap_err();
+        let err = load(&store).unwrap_err();
         assert_eq!(err.exit_code(), crate::base::error::ExitCode::TokenStore);
         assert!(
             err.message().starts_with("cannot decrypt"),
@@ -561,7 +740,7 @@ mod tests {
         );
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(
-            load(&store, &store)
+            load(&store)
                 .unwrap_err()
                 .message()
                 .starts_with("cannot decrypt")
@@ -581,12 +760,16 @@ mod tests {
             .save("dev", &tokens("p-1"), &key("correct horse"))
             .unwrap();
         assert!(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains("scrypt"));
-        let back = store
-            .load("dev", || Ok(key("correct horse")))
-            .unwrap()
-            .unwrap();
+        let sealed = store.read_sealed("dev").unwrap().unwrap();
+        let Opened::Tokens(back) = sealed.try_open(&key("correct horse")).unwrap() else {
+            panic!("the right passphrase opens the file")
+        };
         assert_eq!(back.access_token.secret(), "p-1");
-        let err = store.load("dev", || Ok(key("wrong"))).unwrap_err();
+        assert!(matches!(
+            sealed.try_open(&key("wrong")).unwrap(),
+            Opened::WrongKey
+        ));
+        let err = sealed.open(&key("wrong")).unwrap_err();
         assert!(
             err.message().contains("wrong passphrase"),
             "{}",
@@ -612,16 +795,15 @@ mod tests {
         let source = KeySource::IdentityFile(file.clone());
         let key = store.key_for_writing(&source, "dev").unwrap();
         store.save("dev", &tokens("u-1"), &key).unwrap();
-        let back = store
-            .load("dev", || store.key_for_reading(&source, "dev"))
-            .unwrap()
-            .unwrap();
+        let back = store.load("dev", &source).unwrap().unwrap();
         assert_eq!(back.access_token.secret(), "u-1");
         // latchkey's own key cannot open it.
+        let own = store.key_for_writing(&KeySource::Generated, "dev").unwrap();
         let err = store
-            .load("dev", || {
-                store.key_for_writing(&KeySource::Generated, "dev")
-            })
+            .read_sealed("dev")
+            .unwrap()
+            .unwrap()
+            .open(&own)
             .unwrap_err();
         assert!(
             err.message().contains("not encrypted to this key"),
@@ -667,7 +849,7 @@ mod tests {
         ] {
             let before = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
             set(&target, mode);
-            let err = load(&store, &store).unwrap_err();
+            let err = load(&store).unwrap_err();
             assert_eq!(err.exit_code(), crate::base::error::ExitCode::TokenStore);
             assert!(
                 err.message().contains(&format!("mode {mode:04o}")),
@@ -680,6 +862,6 @@ mod tests {
             );
             set(&target, before);
         }
-        assert!(load(&store, &store).unwrap().is_some());
+        assert!(load(&store).unwrap().is_some());
     }
 }

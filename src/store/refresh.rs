@@ -67,8 +67,7 @@ pub fn valid_tokens(
     let Some(first) = store.read_sealed(&profile.name)? else {
         return Err(not_logged_in(&profile.name));
     };
-    let key = store.key_for_reading(&profile.key_source, &profile.name)?;
-    let tokens = first.open(&key)?;
+    let (tokens, key) = first.open_with(store, &profile.key_source)?;
     tokens.check_bound_to(profile)?;
     crate::debug!(
         "stored tokens of `{}`: {}; key: {}",

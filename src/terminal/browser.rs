@@ -81,7 +81,7 @@ pub fn decide(env: &Environment, preference: Preference) -> Decision {
     match preference {
         Preference::Never => {
             return Decision::Print {
-                why: "--no-browser: open this URL on any device, or paste the result below".into(),
+                why: "--no-browser: open this URL on any device".into(),
             };
         }
         Preference::Force => {
@@ -105,8 +105,7 @@ pub fn decide(env: &Environment, preference: Preference) -> Decision {
     }
     if env.ssh && !env.display {
         return Decision::Print {
-            why: "SSH session detected: open this URL on any device, or paste the result below"
-                .into(),
+            why: "SSH session detected: open this URL on any device".into(),
         };
     }
     match launcher {
@@ -116,12 +115,12 @@ pub fn decide(env: &Environment, preference: Preference) -> Decision {
         },
         None if matches!(env.os, "linux" | "freebsd" | "openbsd" | "netbsd" | "dragonfly") && !env.display => {
             Decision::Print {
-                why: "no graphical display (DISPLAY and WAYLAND_DISPLAY are unset): open this URL on any device, or paste the result below"
+                why: "no graphical display (DISPLAY and WAYLAND_DISPLAY are unset): open this URL on any device"
                     .into(),
             }
         }
         None => Decision::Print {
-            why: "no browser launcher found (xdg-open; or set BROWSER): open this URL on any device, or paste the result below".into(),
+            why: "no browser launcher found (xdg-open; or set BROWSER): open this URL on any device".into(),
         },
     }
 }

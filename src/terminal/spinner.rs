@@ -2,8 +2,10 @@
 //! terminal. While the user may be typing a paste, it lives on a reserved bottom status line
 //! (a scroll region, as apt draws its progress), so redraws never touch what is being typed.
 
+use crate::terminal::screen::{self, Geometry};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the spinner is drawn.
@@ -12,13 +14,29 @@ pub enum Mode {
     Hidden,
     /// A normal spinner on the current stderr line (nobody is typing).
     Inline,
-    /// A spinner on the terminal's last line, below a scroll region the user types in.
+    /// A spinner on the terminal's last line, below a scroll region the user types in (none
+    /// on a terminal under three rows).
     StatusLine,
+}
+
+impl Mode {
+    /// The mode for a wait on stderr: nothing unless it is a terminal that can move its cursor
+    /// (not `TERM=dumb`); on the status line when someone may be `typing` meanwhile.
+    pub fn for_wait(typing: bool) -> Mode {
+        if !crate::terminal::style::stderr_can_draw() {
+            Mode::Hidden
+        } else if typing {
+            Mode::StatusLine
+        } else {
+            Mode::Inline
+        }
+    }
 }
 
 pub struct Spinner {
     bar: ProgressBar,
-    status_line: Option<u16>,
+    /// For a delayed spinner: set once it is finished, so a late start never draws it.
+    finished: Option<Arc<std::sync::Mutex<bool>>>,
 }
 
 impl Spinner {
@@ -28,86 +46,92 @@ impl Spinner {
         let style = ProgressStyle::with_template("{spinner} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner())
             .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
-        let (bar, status_line) = match mode {
-            Mode::Hidden => (ProgressBar::hidden(), None),
-            Mode::Inline => (
-                ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                None,
-            ),
+        let bar = match mode {
+            Mode::Hidden => ProgressBar::hidden(),
+            Mode::Inline => {
+                let bar = ProgressBar::with_draw_target(None, screen::inline_target());
+                screen::hold_inline(&bar);
+                bar
+            }
             Mode::StatusLine => {
-                let (rows, cols) = console::Term::stderr().size();
-                if rows < 3 {
-                    (
-                        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                        None,
-                    )
-                } else {
-                    reserve_bottom_line(rows);
-                    let target = ProgressDrawTarget::term_like_with_hz(
-                        Box::new(BottomLine::new(rows, cols)),
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+                // Too small a terminal for a status line: no spinner, rather than one drawn
+                // over the prompt.
+                if let Some(geometry) = screen::hold_status_line(&bar) {
+                    bar.set_draw_target(ProgressDrawTarget::term_like_with_hz(
+                        Box::new(BottomLine::new(geometry)),
                         10,
-                    );
-                    (ProgressBar::with_draw_target(None, target), Some(rows))
+                    ));
                 }
+                bar
             }
         };
         bar.set_style(style);
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(120));
-        Spinner { bar, status_line }
+        Spinner {
+            bar,
+            finished: None,
+        }
+    }
+
+    /// An inline spinner that appears only if it is still needed after `delay`, so a wait that
+    /// is usually short draws nothing at all.
+    pub fn start_delayed(mode: Mode, message: String, delay: Duration) -> Spinner {
+        if !matches!(mode, Mode::Inline) {
+            return Spinner::start(mode, message);
+        }
+        let mut spinner = Spinner::start(Mode::Hidden, message);
+        let finished = Arc::new(std::sync::Mutex::new(false));
+        spinner.finished = Some(finished.clone());
+        let bar = spinner.bar.downgrade();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let finished = finished.lock().unwrap_or_else(|p| p.into_inner());
+            if let (false, Some(bar)) = (*finished, bar.upgrade()) {
+                bar.set_draw_target(screen::inline_target());
+                screen::hold_inline(&bar);
+            }
+        });
+        spinner
     }
 
     pub fn set_message(&self, message: String) {
         self.bar.set_message(message);
     }
 
+    /// Prints a line on stderr without the spinner drawing through it.
+    pub fn println(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
     /// Removes the spinner and gives the terminal back as it was.
     pub fn finish(self) {
-        self.bar.finish_and_clear();
-        if let Some(rows) = self.status_line {
-            release_bottom_line(rows);
+        let finished = self
+            .finished
+            .as_ref()
+            .map(|f| f.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(mut finished) = finished {
+            *finished = true;
         }
+        self.bar.finish_and_clear();
+        screen::release_spinner();
     }
-}
-
-/// The escape sequences that undo the status line, also used by the Ctrl-C handler.
-pub fn release_sequence(rows: u16) -> String {
-    // Save cursor, reset the scroll region (which homes the cursor), clear the status line,
-    // restore the cursor.
-    format!("\x1b7\x1b[r\x1b[{rows};1H\x1b[2K\x1b8")
-}
-
-fn reserve_bottom_line(rows: u16) {
-    let mut err = std::io::stderr().lock();
-    // A newline then up again guarantees the cursor is not on the last line, which is about
-    // to leave the scroll region; then set the region (this homes the cursor, hence save and
-    // restore around it).
-    let _ = write!(err, "\n\x1b[1A\x1b7\x1b[1;{}r\x1b8", rows - 1);
-    let _ = err.flush();
-    crate::terminal::interrupt::set_terminal_cleanup(Some(release_sequence(rows)));
-}
-
-fn release_bottom_line(rows: u16) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(release_sequence(rows).as_bytes());
-    let _ = err.flush();
-    crate::terminal::interrupt::set_terminal_cleanup(None);
 }
 
 /// An indicatif draw target that paints one line at the bottom row and puts the cursor back
 /// where the user left it.
+/// Its size follows resizes, and it draws nothing while the terminal is given back (Ctrl-Z).
 #[derive(Debug)]
 struct BottomLine {
-    rows: u16,
-    cols: u16,
+    geometry: Arc<Geometry>,
     line: std::sync::Mutex<String>,
 }
 
 impl BottomLine {
-    fn new(rows: u16, cols: u16) -> BottomLine {
+    fn new(geometry: Arc<Geometry>) -> BottomLine {
         BottomLine {
-            rows,
-            cols,
+            geometry,
             line: std::sync::Mutex::new(String::new()),
         }
     }
@@ -121,7 +145,8 @@ impl BottomLine {
 
 impl TermLike for BottomLine {
     fn width(&self) -> u16 {
-        self.cols
+        // One column spare: the cursor never waits to wrap on the last row.
+        self.geometry.columns().saturating_sub(1).max(1)
     }
 
     fn height(&self) -> u16 {
@@ -162,7 +187,19 @@ impl TermLike for BottomLine {
     fn flush(&self) -> std::io::Result<()> {
         let text = std::mem::take(&mut *self.buffer());
         let mut err = std::io::stderr().lock();
-        write!(err, "\x1b7\x1b[{};1H\x1b[2K{text}\x1b8", self.rows)?;
+        // Checked under stderr's lock: Ctrl-Z hides the line before it writes the sequence that
+        // clears it, so a draw lands either before that sequence or not at all.
+        if self.geometry.hidden() {
+            return Ok(());
+        }
+        // Between a resize and its redraw, a line drawn for the old size could wrap on the
+        // last row and scroll the screen under the prompt: draw nothing until they agree, and
+        // draw with auto-wrap off, since a resize may still land while the bytes are in flight.
+        let (rows, columns) = (self.geometry.rows(), self.geometry.columns());
+        if crate::terminal::tty::size() != Some((rows, columns)) {
+            return Ok(());
+        }
+        write!(err, "\x1b7\x1b[?7l\x1b[{rows};1H\x1b[2K{text}\x1b[?7h\x1b8")?;
         err.flush()
     }
 }

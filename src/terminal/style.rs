@@ -1,4 +1,5 @@
-//! Terminal output: whether stderr is a terminal, and colour only when it is and NO_COLOR is unset.
+//! Terminal output: whether stderr is a terminal, and colour only when it is one that draws
+//! (not `TERM=dumb`) and NO_COLOR is unset.
 
 use std::io::IsTerminal;
 
@@ -9,18 +10,18 @@ pub struct Style {
 }
 
 impl Style {
-    /// Colour on stderr only for a terminal, and never with NO_COLOR set (https://no-color.org).
+    /// Colour on stderr only for a terminal that draws, and never with NO_COLOR set
+    /// (https://no-color.org).
     pub fn for_stderr() -> Style {
         Style {
-            color: stderr_is_terminal() && !no_color(),
+            color: stderr_can_draw() && !no_color(),
         }
     }
 
-    /// Colour on stdout only for a terminal, and never with NO_COLOR set.
+    /// Colour on stdout only for a terminal that draws, and never with NO_COLOR set.
     pub fn for_stdout() -> Style {
-        use std::io::IsTerminal;
         Style {
-            color: std::io::stdout().is_terminal() && !no_color(),
+            color: std::io::stdout().is_terminal() && !dumb_terminal() && !no_color(),
         }
     }
 
@@ -60,6 +61,22 @@ impl Style {
 
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+/// stderr is a terminal that understands escape sequences (cursor movement, colour): the
+/// condition for a spinner, a status line and a prompt latchkey redraws itself.
+pub fn stderr_can_draw() -> bool {
+    stderr_is_terminal() && !dumb_terminal()
+}
+
+/// `TERM=dumb` (Emacs' shell buffers, some CI logs): a terminal that prints text and nothing
+/// else. On Unix an unset or empty TERM counts too (nothing said the terminal draws); Windows
+/// consoles set no TERM at all.
+pub fn dumb_terminal() -> bool {
+    match std::env::var_os("TERM") {
+        Some(term) => term == "dumb" || (term.is_empty() && cfg!(unix)),
+        None => cfg!(unix),
+    }
 }
 
 pub fn stdin_is_terminal() -> bool {

@@ -84,17 +84,21 @@ function makeCerts() {
 
 // ---------------------------------------------------------------- test control state
 const ENDPOINTS = ['token', 'authorize', 'device', 'revocation', 'discovery', 'jwks', 'userinfo', 'other'];
-const state = { counters: {}, faults: [], last: {}, claims: {} };
+const state = { counters: {}, faults: [], last: {}, claims: {}, account: null };
 function resetState() {
   state.counters = Object.fromEntries(ENDPOINTS.map((e) => [e, 0]));
   state.faults = [];
   state.last = {};
   state.claims = {};
+  state.account = null;
 }
+// Every account a login has been finished as (POST /__test/account adds one); kept across
+// resets, so that tokens issued to one stay usable.
+const ACCOUNTS = new Set([USER.claims.sub]);
 
 // The user's claims with the test's overrides (POST /__test/claims); a null override removes one.
-function accountClaims() {
-  const claims = { ...USER.claims, ...state.claims, sub: USER.claims.sub };
+function accountClaims(sub = USER.claims.sub) {
+  const claims = { ...USER.claims, ...state.claims, sub };
   for (const k of Object.keys(claims)) if (claims[k] === null) delete claims[k];
   return claims;
 }
@@ -189,7 +193,7 @@ async function handleInteraction(provider, req, res, url) {
       return sendHtml(res, 200, loginPage(uid, 'Wrong username or password.'));
     }
     return provider.interactionFinished(req, res,
-      { login: { accountId: USER.claims.sub } }, { mergeWithLastSubmission: false });
+      { login: { accountId: state.account || USER.claims.sub } }, { mergeWithLastSubmission: false });
   }
 
   // consent
@@ -263,8 +267,8 @@ async function buildProvider(issuer) {
     claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false, // put profile/email claims in the ID token, like Auth0
     async findAccount(ctx, sub) {
-      if (sub !== USER.claims.sub) return undefined;
-      return { accountId: sub, async claims() { return accountClaims(); } };
+      if (!ACCOUNTS.has(sub)) return undefined;
+      return { accountId: sub, async claims() { return accountClaims(sub); } };
     },
     pkce: { required: () => true, methods: ['S256'] },
     rotateRefreshToken: true,
@@ -377,6 +381,14 @@ async function main() {
           if (!c || typeof c !== 'object' || Array.isArray(c)) return sendJson(res, 400, { error: 'body must be a JSON object' });
           state.claims = c;
           return sendJson(res, 200, { ok: true, claims: accountClaims() });
+        }
+        if (req.method === 'POST' && url.pathname === '/__test/account') {
+          let a;
+          try { a = JSON.parse(await readBody(req)); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
+          if (!a || typeof a.sub !== 'string' || !/^[a-z0-9-]{1,32}$/.test(a.sub)) return sendJson(res, 400, { error: 'body must be {"sub":"name"}' });
+          ACCOUNTS.add(a.sub);
+          state.account = a.sub;
+          return sendJson(res, 200, { ok: true, sub: a.sub });
         }
         if (req.method === 'POST' && url.pathname === '/__test/fault') {
           let f;

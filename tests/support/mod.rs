@@ -189,10 +189,20 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The exit status as a shell reports it in `$?`: the code, or 128 + the signal that ended the
+/// process (latchkey ends itself with SIGINT after Ctrl-C, so the shell stops a script too).
+pub fn shell_status(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(-1)
+}
+
 impl From<Output> for Run {
     fn from(out: Output) -> Run {
         Run {
-            code: out.status.code().unwrap_or(-1),
+            code: shell_status(out.status),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
@@ -374,6 +384,12 @@ impl Idp {
             .expect("GET /me")
             .status()
             .as_u16()
+    }
+
+    /// Logins finished from now on are as account `sub` (alice's password still logs in).
+    pub fn log_in_as(&self, sub: &str) {
+        let answer = self.post_json("/__test/account", serde_json::json!({ "sub": sub }));
+        assert_eq!(answer["ok"], true, "{answer}");
     }
 
     pub fn reset(&self) {
@@ -561,7 +577,7 @@ impl Session {
             let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
         }
         Run {
-            code: status.code().unwrap_or(-1),
+            code: shell_status(status),
             stdout,
             stderr: self.seen.join("\n"),
         }
@@ -651,9 +667,7 @@ pub fn deliver_redirect(idp: &Idp, redirect: &str) {
 pub fn stored(world: &World) -> Option<latchkey::store::StoredTokens> {
     let store = latchkey::store::TokenStore::at(world.store_dir());
     store
-        .load("local", || {
-            store.key_for_reading(&latchkey::config::KeySource::Generated, "local")
-        })
+        .load("local", &latchkey::config::KeySource::Generated)
         .unwrap()
 }
 

@@ -82,6 +82,78 @@ impl Tmux {
         self.start_sized(&latchkey_command(world, args, extra_env), columns, rows);
     }
 
+    /// Starts an interactive bash (job control on, no rc files) in `world`, `columns` x
+    /// `rows`, where [`Tmux::run_latchkey`] types commands as a person would: for Ctrl-Z and
+    /// `fg`, and for what reaches the shell after latchkey ends.
+    pub fn start_shell(&self, world: &World, extra_env: &str, columns: u16, rows: u16) {
+        let home = |p: &Path| shell_quote(&p.display().to_string());
+        let command = format!(
+            "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={} XDG_CONFIG_HOME={} XDG_DATA_HOME={} PS1='$ ' {extra_env} bash --norc --noprofile -i",
+            home(&world.home()),
+            home(&world.config_home()),
+            home(&world.data_home()),
+        );
+        self.start_sized(&command, columns, rows);
+        self.wait_for("the shell prompt", |s| s.contains("$ "));
+    }
+
+    /// Types `latchkey ARGS` at the shell started by [`Tmux::start_shell`], then its exit
+    /// status as `EXIT=N` once it ends.
+    pub fn run_latchkey(&self, args: &str) {
+        self.type_command(&format!("{}; echo EXIT=$?", self.latchkey_in_shell(args)));
+    }
+
+    /// The command line for `latchkey ARGS` at the shell (its environment is the shell's).
+    pub fn latchkey_in_shell(&self, args: &str) -> String {
+        format!("{} {args}", shell_quote(env!("CARGO_BIN_EXE_latchkey")))
+    }
+
+    /// Types a command line and Enter.
+    pub fn type_command(&self, line: &str) {
+        self.send_literal(line);
+        self.send_key("Enter");
+    }
+
+    /// The terminal's settings now, as `stty -a` prints them, read by a command typed at the
+    /// shell (into `world`'s home, so the screen is left as it was).
+    pub fn stty(&self, world: &World) -> String {
+        let file = world.home().join("stty.txt");
+        let _ = std::fs::remove_file(&file);
+        self.send_literal(&format!(
+            "stty -a > {} 2>&1",
+            shell_quote(&file.display().to_string())
+        ));
+        self.send_key("Enter");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && text.contains("speed")
+            {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "stty -a wrote nothing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pane's terminal settings as `stty -a` prints them, read from outside: what the
+    /// program in the foreground has set.
+    pub fn stty_of_running(&self, _world: &World) -> String {
+        let tty = self.tmux(&["display-message", "-p", "-t", "t", "#{pane_tty}"]);
+        let out = Command::new("stty")
+            .args(["-a", "-F", tty.trim()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The command line that runs `latchkey ARGS` in `world`, for a test that wraps it.
+    pub fn latchkey_command_line(&self, world: &World, args: &str, extra_env: &str) -> String {
+        let full = latchkey_command(world, args, extra_env);
+        let command = full.split("; echo EXIT").next().unwrap_or(&full);
+        command.trim_start_matches("trap : INT; ").to_owned()
+    }
+
     /// The screen, wrapped lines joined.
     pub fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", "t"])
@@ -144,6 +216,14 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "t", "-l", text]);
     }
 
+    /// Sends raw bytes, as a terminal would pass them on (e.g. invalid UTF-8).
+    pub fn send_bytes(&self, bytes: &[u8]) {
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut args = vec!["send-keys", "-t", "t", "-H"];
+        args.extend(hex.iter().map(String::as_str));
+        self.tmux(&args);
+    }
+
     /// Presses a key by tmux's name for it (`Enter`, `C-c`).
     pub fn send_key(&self, key: &str) {
         self.tmux(&["send-keys", "-t", "t", key]);
@@ -160,17 +240,29 @@ impl Drop for Tmux {
     }
 }
 
+/// Whether `stty -a` output shows the settings a shell expects back: echo and line editing on.
+pub fn terminal_is_sane(stty: &str) -> bool {
+    let words: Vec<&str> = stty
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .collect();
+    ["echo", "icanon", "isig"]
+        .iter()
+        .all(|flag| words.contains(flag))
+}
+
 /// `s` as one word for `sh`, whatever it holds.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The command line tmux runs: latchkey in the test's isolated world, then its exit status.
+/// The shell traps Ctrl-C so it goes on to print the status when latchkey ends by it (a shell
+/// without the trap stops its script there, as it should).
 fn latchkey_command(world: &World, args: &str, extra_env: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_latchkey");
     let home = |p: &Path| shell_quote(&p.display().to_string());
     format!(
-        "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={} XDG_CONFIG_HOME={} XDG_DATA_HOME={} {extra_env} {} {args}; echo EXIT=$?; sleep 60",
+        "trap : INT; env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={} XDG_CONFIG_HOME={} XDG_DATA_HOME={} {extra_env} {} {args}; echo EXIT=$?; sleep 60",
         home(&world.home()),
         home(&world.config_home()),
         home(&world.data_home()),
