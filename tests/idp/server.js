@@ -2,7 +2,8 @@
 // Local OpenID provider for latchkey integration tests (built on oidc-provider 8.x).
 //
 // node server.js [--port N] [--https] [--access-ttl S] [--device-ttl S]
-//                [--json-token-requests] [--exit-on-stdin-eof]
+//                [--json-token-requests] [--rfc8414 split|wrong-issuer]
+//                [--client-auth basic|post] [--exit-on-stdin-eof]
 //
 // Prints exactly one JSON line on stdout once listening:
 //   {"ready":true,"issuer":"http://127.0.0.1:PORT","port":PORT,"ca":null|"/abs/ca.pem"}
@@ -30,7 +31,7 @@ console.warn = (...a) => {
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
-  const o = { port: 0, https: false, accessTtl: 3600, deviceTtl: 600, jsonToken: false, stdinEof: false };
+  const o = { port: 0, https: false, accessTtl: 3600, deviceTtl: 600, jsonToken: false, stdinEof: false, rfc8414: null, clientAuth: 'basic' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -38,11 +39,18 @@ function parseArgs(argv) {
       if (!Number.isInteger(v) || v < 0) { console.error(`bad value for ${a}`); process.exit(2); }
       return v;
     };
+    const oneOf = (values) => {
+      const v = argv[++i];
+      if (!values.includes(v)) { console.error(`${a} takes one of ${values.join(', ')}`); process.exit(2); }
+      return v;
+    };
     if (a === '--port') o.port = num();
     else if (a === '--https') o.https = true;
     else if (a === '--access-ttl') o.accessTtl = num();
     else if (a === '--device-ttl') o.deviceTtl = num();
     else if (a === '--json-token-requests') o.jsonToken = true;
+    else if (a === '--rfc8414') o.rfc8414 = oneOf(['split', 'wrong-issuer']);
+    else if (a === '--client-auth') o.clientAuth = oneOf(['basic', 'post']);
     else if (a === '--exit-on-stdin-eof') o.stdinEof = true;
     else { console.error(`unknown argument: ${a}`); process.exit(2); }
   }
@@ -56,6 +64,13 @@ const USER = {
   claims: { sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Liddell' },
 };
 const CLIENT_ID = 'latchkey-test';
+// An installed-app client that must send a secret even with PKCE (as Google's "Desktop app"
+// clients must), by the one method --client-auth names. All digits with a leading zero, so that
+// a secret parsed as a number on its way in (from LATCHKEY_CLIENT_SECRET, say) fails to log in.
+const SECRET_CLIENT = { id: 'latchkey-secret', secret: '0123456789' };
+// What --rfc8414 takes out of OpenID discovery, to be found in RFC 8414 metadata only (as
+// Django OAuth Toolkit lists them).
+const RFC8414_ONLY = ['revocation_endpoint', 'device_authorization_endpoint'];
 
 // ---------------------------------------------------------------- HTTPS material
 let tmpDir = null;
@@ -83,13 +98,14 @@ function makeCerts() {
 }
 
 // ---------------------------------------------------------------- test control state
-const ENDPOINTS = ['token', 'authorize', 'device', 'revocation', 'discovery', 'jwks', 'userinfo', 'other'];
+const ENDPOINTS = ['token', 'authorize', 'device', 'revocation', 'discovery', 'metadata', 'jwks', 'userinfo', 'other'];
 const state = { counters: {}, faults: [], last: {}, claims: {}, account: null };
 function resetState() {
   state.counters = Object.fromEntries(ENDPOINTS.map((e) => [e, 0]));
   state.faults = [];
   state.last = {};
   state.claims = {};
+  state.idTokenSubOnly = false;
   state.account = null;
 }
 // Every account a login has been finished as (POST /__test/account adds one); kept across
@@ -110,6 +126,7 @@ function endpointOf(pathname) {
     case '/device/auth': return 'device';
     case '/token/revocation': return 'revocation';
     case '/.well-known/openid-configuration': return 'discovery';
+    case '/.well-known/oauth-authorization-server': return 'metadata';
     case '/jwks': return 'jwks';
     case '/me': return 'userinfo';
     case '/auth': return 'authorize'; // (/auth/<uid> interaction resumes count as "other")
@@ -124,6 +141,58 @@ function takeFault(endpoint) {
   f.count -= 1;
   state.faults = state.faults.filter((x) => x.count > 0);
   return f;
+}
+
+// ---------------------------------------------------------------- reshaped answers
+// The `reshape` fault: the provider handles the request as always, and only the shape of its
+// JSON answer changes on the way out, as other providers shape theirs. Each change applies to
+// one top-level key when the answer has it.
+const RESHAPES = {
+  drop: () => undefined, // the key is left out
+  list: (v) => String(v).split(' ').filter(Boolean), // "a b" -> ["a","b"]
+  string: (v) => String(v), // 3600 -> "3600"
+  upper: (v) => String(v).toUpperCase(),
+  lower: (v) => String(v).toLowerCase(),
+};
+function validReshape(how) {
+  return how && typeof how === 'object' && !Array.isArray(how)
+    && Object.values(how).every((change) => Object.hasOwn(RESHAPES, change));
+}
+function reshapeAnswer(res, how) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    let body = chunk;
+    try {
+      const answer = JSON.parse(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+      if (answer && typeof answer === 'object' && !Array.isArray(answer)) {
+        for (const [key, change] of Object.entries(how)) {
+          if (!Object.hasOwn(answer, key)) continue;
+          const value = RESHAPES[change](answer[key]);
+          if (value === undefined) delete answer[key];
+          else answer[key] = value;
+        }
+        body = JSON.stringify(answer);
+        // koa set the length of the original body; the headers are not sent before end().
+        if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(body));
+      }
+    } catch { /* not JSON: passed on as it is */ }
+    return end(body, ...rest);
+  };
+}
+
+// Edits the provider's JSON answer on its way out (the RFC 8414 switch).
+function editJsonAnswer(res, edit) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    let body = chunk;
+    try {
+      const answer = JSON.parse(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+      edit(answer);
+      body = JSON.stringify(answer);
+      if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(body));
+    } catch { /* not JSON: passed on as it is */ }
+    return end(body, ...rest);
+  };
 }
 
 // ---------------------------------------------------------------- small HTTP helpers
@@ -259,7 +328,18 @@ async function buildProvider(issuer) {
       // Any port is accepted for loopback (RFC 8252 7.3, native built-in); any path and
       // <issuer>/show-code are accepted via the redirectUriAllowed patch below.
       redirect_uris: ['http://127.0.0.1/callback'],
+    }, {
+      client_id: SECRET_CLIENT.id,
+      client_secret: SECRET_CLIENT.secret,
+      client_name: 'latchkey (test, an installed app with a secret)',
+      application_type: 'native',
+      token_endpoint_auth_method: `client_secret_${opts.clientAuth}`,
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback'],
     }],
+    // With --client-auth post, discovery lists client_secret_post alone (no Basic).
+    ...(opts.clientAuth === 'post' ? { clientAuthMethods: ['none', 'client_secret_post'] } : {}),
     responseTypes: ['code'],
     jwks: { keys: [jwk] },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
@@ -268,7 +348,15 @@ async function buildProvider(issuer) {
     conformIdTokenClaims: false, // put profile/email claims in the ID token, like Auth0
     async findAccount(ctx, sub) {
       if (!ACCOUNTS.has(sub)) return undefined;
-      return { accountId: sub, async claims() { return accountClaims(sub); } };
+      // `use` is 'id_token' or 'userinfo': /__test/claims can leave ID tokens with `sub` only,
+      // as providers do whose ID tokens name nobody (the name is then in userinfo).
+      return {
+        accountId: sub,
+        async claims(use) {
+          const claims = accountClaims(sub);
+          return use === 'id_token' && state.idTokenSubOnly ? { sub: claims.sub } : claims;
+        },
+      };
     },
     pkce: { required: () => true, methods: ['S256'] },
     rotateRefreshToken: true,
@@ -333,7 +421,7 @@ async function buildProvider(issuer) {
     if (origAllowed.call(this, value)) return true;
     let u;
     try { u = new URL(value); } catch { return false; }
-    if (this.clientId !== CLIENT_ID) return false;
+    if (this.clientId !== CLIENT_ID && this.clientId !== SECRET_CLIENT.id) return false;
     if (u.href === `${issuer}/show-code`) return true;
     return u.protocol === 'http:' && u.hostname === '127.0.0.1' && !u.hash && !u.search;
   };
@@ -379,6 +467,8 @@ async function main() {
           let c;
           try { c = JSON.parse(await readBody(req)); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
           if (!c || typeof c !== 'object' || Array.isArray(c)) return sendJson(res, 400, { error: 'body must be a JSON object' });
+          state.idTokenSubOnly = c.id_token === 'sub-only';
+          delete c.id_token;
           state.claims = c;
           return sendJson(res, 200, { ok: true, claims: accountClaims() });
         }
@@ -394,11 +484,14 @@ async function main() {
           let f;
           try { f = JSON.parse(await readBody(req)); } catch { return sendJson(res, 400, { error: 'body must be JSON' }); }
           const kinds = ['status_500', 'non_json', 'delay', 'invalid_grant', 'drop', 'slow_down', 'access_denied', 'expired_token',
-            'status_401', 'invalid_client', 'unsupported_token_type'];
+            'status_401', 'invalid_client', 'unsupported_token_type', 'status_400_empty', 'reshape'];
           if (!ENDPOINTS.includes(f.endpoint) || !kinds.includes(f.kind)) {
             return sendJson(res, 400, { error: 'bad fault', endpoints: ENDPOINTS, kinds });
           }
-          const fault = { endpoint: f.endpoint, kind: f.kind, count: Number.isInteger(f.count) ? f.count : 1, delay_ms: Number(f.delay_ms) || 0 };
+          if (f.kind === 'reshape' && !validReshape(f.reshape)) {
+            return sendJson(res, 400, { error: 'bad reshape', changes: Object.keys(RESHAPES) });
+          }
+          const fault = { endpoint: f.endpoint, kind: f.kind, count: Number.isInteger(f.count) ? f.count : 1, delay_ms: Number(f.delay_ms) || 0, reshape: f.reshape };
           state.faults.push(fault);
           return sendJson(res, 200, { ok: true, queued: state.faults });
         }
@@ -432,9 +525,32 @@ async function main() {
           case 'non_json': return sendHtml(res, 200, '<h1>Injected non-JSON response</h1>');
           case 'drop': req.socket.destroy(); return undefined;
           case 'status_401': return sendJson(res, 401, { error: 'access_denied', error_description: 'Unauthorized' });
+          // What some servers answer a dead refresh token with: a bare 400, no OAuth error.
+          case 'status_400_empty': res.writeHead(400, { 'content-length': '0' }); return res.end();
           case 'delay': await new Promise((r) => setTimeout(r, fault.delay_ms)); break;
+          case 'reshape': reshapeAnswer(res, fault.reshape); break;
           default: return sendJson(res, 400, { error: fault.kind, error_description: 'injected' });
         }
+      }
+
+      // -- the installed-app client's secret, by the one method the server allows: oidc-provider
+      // itself takes either form for both methods; a strict provider does not.
+      if (['token', 'revocation', 'device'].includes(endpoint) && raw !== null) {
+        const basic = req.headers.authorization !== undefined;
+        const posted = Boolean(parsed.params && typeof parsed.params === 'object' && 'client_secret' in parsed.params);
+        if ((opts.clientAuth === 'post' && basic) || (opts.clientAuth === 'basic' && posted)) {
+          return sendJson(res, 401, { error: 'invalid_client', error_description: `client secrets go by client_secret_${opts.clientAuth} only` });
+        }
+      }
+
+      // -- RFC 8414 metadata (--rfc8414): a copy of discovery at its well-known path, and
+      // discovery without what only it is to carry
+      if (opts.rfc8414 && req.method === 'GET' && endpoint === 'discovery') {
+        editJsonAnswer(res, (doc) => { for (const key of RFC8414_ONLY) delete doc[key]; });
+      }
+      if (opts.rfc8414 && req.method === 'GET' && endpoint === 'metadata') {
+        req.url = '/.well-known/openid-configuration';
+        if (opts.rfc8414 === 'wrong-issuer') editJsonAnswer(res, (doc) => { doc.issuer = `${doc.issuer}/elsewhere`; });
       }
 
       // -- request rewriting before the provider sees it
