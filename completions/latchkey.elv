@@ -49,7 +49,7 @@ var commands = [
       ['--help' 'display usage information']
       ['--profile' 'the profile whose token to print']
       ['-p' 'the profile whose token to print']
-      ['--min-valid' 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)']
+      ['--min-valid' 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again']
       ['--id-token' 'print the ID token instead of the access token']
       ['--format' 'output: raw (default), header, json or exec-credential']
     ]

@@ -79,7 +79,7 @@ complete -c latchkey -n '__fish_latchkey_using_command login' -f -l device -d 'u
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-qr -d 'with --device, do not draw the QR code'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose token to print'
-complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l id-token -d 'print the ID token instead of the access token'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l format -r -d 'output: raw (default), header, json or exec-credential'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l help -d 'display usage information'

@@ -30,7 +30,7 @@ export extern "latchkey login" [
 export extern "latchkey token" [
     --help # display usage information
     --profile(-p): string@"nu-complete latchkey profiles" # the profile whose token to print
-    --min-valid: string # refresh when less than this is left, as seconds or 90s, 5m (default 60s)
+    --min-valid: string # refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again
     --id-token # print the ID token instead of the access token
     --format: string # output: raw (default), header, json or exec-credential
 ]

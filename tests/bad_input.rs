@@ -124,6 +124,7 @@ fn regenerate_token_fixtures() {
         obtained_at: 1_764_000_000,
         token_endpoint: Some("http://127.0.0.1:9/token".into()),
         revocation_endpoint: None,
+        refresh_refused: None,
     };
     let homes = fixture_homes();
     let _ = std::fs::remove_dir_all(&homes);
@@ -555,16 +556,6 @@ fn provider_responses() {
     let before = std::fs::read(&file).expect("token file");
     let refreshes: &[Case] = &[
         (
-            "refresh: invalid_grant",
-            "invalid_grant",
-            1,
-            4,
-            &[
-                "error: the refresh token was refused (invalid_grant: injected); profile `local` must log in again",
-                "hint: run `latchkey login -p local`",
-            ],
-        ),
-        (
             "refresh: 500 three times",
             "status_500",
             3,
@@ -607,6 +598,25 @@ fn provider_responses() {
         &|| world.run(&["token", "--min-valid", "2h"]),
         &before,
     );
+    // Last, as it ends the refresh token: `invalid_grant` is recorded in the file, which keeps
+    // the access token and drops the dead refresh token (tests/provider_answers.rs).
+    idp.reset();
+    idp.fault("token", "invalid_grant", 1);
+    let run = world.run(&["token", "--min-valid", "2h"]);
+    for line in [
+        "error: the refresh token was refused (invalid_grant: injected); profile `local` must log in again",
+        "hint: run `latchkey login -p local`",
+    ] {
+        assert!(
+            run.stderr.lines().any(|l| l == line),
+            "{line}\n{}",
+            run.stderr
+        );
+    }
+    let run = run.expect(4);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(support::stored(&world).unwrap().refresh_refused.is_some());
+    let before = std::fs::read(&file).expect("token file");
     // A code the provider never issued, pasted bare: the provider refuses the exchange.
     idp.reset();
     let (mut session, _) = Session::login(&world, &idp, PASTE_LOGIN);
@@ -765,8 +775,12 @@ fn answers_no_real_provider_sends() {
             "error not a string",
             "/token",
             http_response("400 Bad Request", "application/json", r#"{"error":5}"#),
-            6,
-            vec![not_oauth(400, r#"{"error":5}"#), NOT_OAUTH_HINT.into()],
+            // A 4xx without a usable OAuth error is still a refusal (exit 5), not a failure.
+            5,
+            vec![
+                r#"error: the identity provider refused with HTTP 400 but no OAuth error: {"error":5}"#.into(),
+                LOGIN_AGAIN.into(),
+            ],
         ),
         (
             "error with terminal escapes and 5000 bytes",

@@ -19,7 +19,7 @@ fn device_login_approved_on_another_device() {
     session
         .finish()
         .expect(0)
-        .stderr_has("Logged in as alice@example.com");
+        .stderr_has("Logged in as Alice Liddell (alice@example.com)");
     let tokens = stored(&world).unwrap();
     assert!(tokens.refresh_token.is_some() && tokens.id_token.is_some());
     assert_eq!(tokens.audience.as_deref(), Some("https://api.example.com/"));

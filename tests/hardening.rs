@@ -697,7 +697,7 @@ fn the_loopback_listener_survives_abuse_and_the_login_completes() {
     session
         .finish()
         .expect(0)
-        .stderr_has("Logged in as alice@example.com");
+        .stderr_has("Logged in as Alice Liddell (alice@example.com)");
     assert!(stored(&world).is_some());
     assert!(
         started.elapsed() < Duration::from_secs(30),

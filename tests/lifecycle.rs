@@ -97,16 +97,19 @@ fn sixteen_concurrent_processes_refresh_exactly_once() {
 }
 
 #[test]
-fn a_refused_refresh_is_exit_4_and_keeps_the_file() {
+fn a_refused_refresh_is_exit_4_and_keeps_the_access_token() {
     let idp = Idp::start(&["--access-ttl", "30"]);
     let world = logged_in(&idp, "");
-    let before = std::fs::read(world.token_file()).unwrap();
+    let before = stored(&world).unwrap();
     idp.fault("token", "invalid_grant", 1);
     let run = world.run(&["token", "--min-valid", "60"]).expect(4);
     run.stderr_has("invalid_grant")
         .stderr_has("latchkey login -p local");
     assert!(run.stdout.is_empty());
-    assert_eq!(std::fs::read(world.token_file()).unwrap(), before);
+    // The dead refresh token is recorded as refused and dropped (tests/provider_answers.rs).
+    let after = stored(&world).unwrap();
+    assert_eq!(after.access_token.secret(), before.access_token.secret());
+    assert!(after.refresh_token.is_none() && after.refresh_refused.is_some());
 }
 
 #[test]
@@ -394,4 +397,30 @@ fn exec_credential_and_id_token() {
     assert_eq!(id.stdout.trim(), tokens.id_token.as_ref().unwrap().secret());
     let claims = latchkey::oauth::jwt::unverified_claims(id.stdout.trim()).unwrap();
     assert_eq!(claims.sub.as_deref(), Some("alice"));
+}
+
+/// The just-issued rule: for 5 s after tokens are obtained they count as fresh whatever
+/// `--min-valid` says, so asking for more validity than the provider gives (30 s tokens,
+/// `--min-valid 1h`) does not refresh, and burn a rotating refresh token, on every call; once
+/// they are older, `--min-valid` decides again.
+#[test]
+fn tokens_just_obtained_count_as_fresh_whatever_min_valid_says() {
+    let idp = Idp::start(&["--access-ttl", "30"]);
+    let world = support::logged_in(&idp, "");
+    let access = stored(&world).unwrap().access_token.secret().to_owned();
+    idp.reset();
+    for _ in 0..3 {
+        let run = world.run(&["token", "--min-valid", "1h"]).expect(0);
+        assert_eq!(run.stdout.trim(), access);
+    }
+    assert_eq!(idp.counters()["token"], 0, "no refresh in the first 5 s");
+    age_tokens(&world, 6);
+    let run = world.run(&["token", "--min-valid", "1h"]).expect(0);
+    assert_ne!(run.stdout.trim(), access);
+    assert_eq!(idp.counters()["token"], 1, "past 5 s, --min-valid decides");
+    // The refreshed tokens are just obtained in their turn.
+    let refreshed = run.stdout.trim().to_owned();
+    let run = world.run(&["token", "--min-valid", "1h"]).expect(0);
+    assert_eq!(run.stdout.trim(), refreshed);
+    assert_eq!(idp.counters()["token"], 1);
 }

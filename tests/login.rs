@@ -16,7 +16,7 @@ fn loopback_login_through_browser_variable() {
     let script = world.browser_script("browser.sh", "");
     let run = world.login_with_browser(&script).expect(0);
     run.stderr_has("opening your browser ($BROWSER=")
-        .stderr_has("Logged in as alice@example.com with profile `local`")
+        .stderr_has("Logged in as Alice Liddell (alice@example.com) with profile `local`")
         .stderr_has("refresh token kept.");
     assert!(
         run.stdout.is_empty(),
@@ -45,7 +45,7 @@ fn pasted_full_redirect_url() {
     let world = World::for_idp(idp, "");
     let run = paste_login(&world, idp).expect(0);
     run.stderr_has("--no-browser: open this URL on any device")
-        .stderr_has("Logged in as alice@example.com");
+        .stderr_has("Logged in as Alice Liddell (alice@example.com)");
     assert!(stored(&world).is_some());
 }
 
@@ -67,7 +67,7 @@ fn pasted_bare_code_and_query_string() {
         session
             .finish()
             .expect(0)
-            .stderr_has("Logged in as alice@example.com");
+            .stderr_has("Logged in as Alice Liddell (alice@example.com)");
         assert!(stored(&world).is_some(), "{shape}");
     }
 }
@@ -119,7 +119,7 @@ fn wrong_state_at_the_loopback_gets_400_and_the_login_goes_on() {
     session
         .finish()
         .expect(0)
-        .stderr_has("Logged in as alice@example.com");
+        .stderr_has("Logged in as Alice Liddell (alice@example.com)");
 }
 
 #[test]

@@ -78,7 +78,10 @@ fn a_provider_that_requires_client_authentication_is_named_and_the_refresh_token
     let run = world.run(&["logout"]).expect(5);
     run.stderr_has("error: profile `local`: the local tokens were deleted, but the refresh token was not revoked: ")
         .stderr_has("the provider requires client authentication for revocation (access_denied: Unauthorized)")
-        .stderr_has("the provider still holds a live refresh token");
+        .stderr_has("the provider still holds a live refresh token")
+        // What to do: the client's secret, if it has one, or the provider's console.
+        .stderr_has("hint: if the provider issued this client a secret")
+        .stderr_has("set `client_secret` in profile `local`");
     assert!(!world.token_file().exists());
     assert_eq!(
         idp.counters()["revocation"],

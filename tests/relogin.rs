@@ -149,7 +149,7 @@ fn a_second_login_of_the_profile_is_turned_away_at_once_naming_the_first() {
     first
         .finish()
         .expect(0)
-        .stderr_has("Logged in as alice@example.com with profile `local`");
+        .stderr_has("Logged in as Alice Liddell (alice@example.com) with profile `local`");
     // And once it is done, the profile is free again.
     paste_login(&world, idp).expect(0);
 }
@@ -168,7 +168,7 @@ fn a_killed_logins_lock_is_no_obstacle() {
     assert_eq!(holder, format!("{pid} login\n"));
     paste_login(&world, idp)
         .expect(0)
-        .stderr_has("Logged in as alice@example.com with profile `local`");
+        .stderr_has("Logged in as Alice Liddell (alice@example.com) with profile `local`");
 }
 
 /// Tokens of another user are replaced and their refresh token revoked, silently; the new

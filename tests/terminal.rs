@@ -49,7 +49,7 @@ fn pasting_under_the_spinner_is_not_garbled() {
     tmux.send_key("Enter");
     let screen = tmux.wait_for_exit(0);
     assert!(
-        screen.contains("Logged in as alice@example.com"),
+        screen.contains("Logged in as Alice Liddell (alice@example.com)"),
         "{screen}"
     );
     assert!(

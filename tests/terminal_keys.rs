@@ -432,3 +432,36 @@ fn a_slow_code_exchange_shows_a_spinner() {
         "not cleared:\n{screen}"
     );
 }
+
+#[test]
+fn a_refused_browser_response_is_said_above_the_prompt_which_keeps_what_was_typed() {
+    let idp = Idp::shared();
+    let world = World::for_idp(idp, "");
+    let tmux = Tmux::new("keys-refused");
+    tmux.start_latchkey(&world, "login --no-browser", "NO_COLOR=1");
+    let screen = tmux.wait_for("the prompt", |s| s.contains(PROMPT));
+    let url = authorize_url(&screen, idp);
+    tmux.send_literal("half");
+    tmux.wait_for("the echo", |s| s.contains(&format!("{PROMPT} half")));
+    let redirect = approve(&url, idp, &[]);
+    let forged = redirect.replace("state=", "state=x");
+    let (status, _) = support::loopback_get(idp, &forged);
+    assert_eq!(status, 400);
+    let screen = tmux.wait_for("the refusal", |s| {
+        s.contains("The browser brought back a response latchkey refused")
+    });
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("latchkey refused"))
+        .unwrap();
+    assert!(
+        lines[at + 1..]
+            .iter()
+            .any(|l| l.contains(&format!("{PROMPT} half"))),
+        "the prompt is drawn again below the line:\n{screen}"
+    );
+    assert_eq!(screen.matches(PROMPT).count(), 1, "{screen}");
+    deliver_redirect(idp, &redirect);
+    tmux.wait_for_exit(0);
+}

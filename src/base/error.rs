@@ -14,7 +14,8 @@ pub enum ExitCode {
     Config = 3,
     /// No usable tokens: the user has to run `latchkey login`.
     LoginRequired = 4,
-    /// The identity provider answered with an OAuth error.
+    /// The identity provider answered with an OAuth error, or refused with another 4xx (a bare
+    /// 400, a 403 page): an answer that sending again would not change.
     ProviderRefused = 5,
     /// Network, TLS or timeout while talking to the identity provider.
     Network = 6,
@@ -45,7 +46,7 @@ impl ExitCode {
         ),
         (
             ExitCode::ProviderRefused as i32,
-            "the identity provider refused (an OAuth error)",
+            "the identity provider refused (an OAuth error, or any other 4xx)",
         ),
         (
             ExitCode::Network as i32,
@@ -79,6 +80,10 @@ pub struct Error {
     /// The OAuth `error` code a provider answered with (`invalid_grant`), for callers that act
     /// on it rather than show it.
     oauth: Option<String>,
+    /// The provider's own words behind that code (`error: error_description`, escaped and
+    /// bounded), for callers that record them (a refused refresh token's reason, kept in the
+    /// token file for `status`).
+    provider_said: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,6 +95,7 @@ impl Error {
             message: message.into(),
             hint: None,
             oauth: None,
+            provider_said: None,
         }
     }
 
@@ -144,6 +150,18 @@ impl Error {
     /// The provider's OAuth `error` code, when this error is its refusal.
     pub fn oauth_code(&self) -> Option<&str> {
         self.oauth.as_deref()
+    }
+
+    /// Records what the provider said with its OAuth error, already made safe to show.
+    pub fn with_provider_said(mut self, said: impl Into<String>) -> Self {
+        self.provider_said = Some(said.into());
+        self
+    }
+
+    /// What the provider said with its OAuth error (`invalid_grant: token expired`), when this
+    /// error is its refusal.
+    pub fn provider_said(&self) -> Option<&str> {
+        self.provider_said.as_deref()
     }
 
     pub fn exit_code(&self) -> ExitCode {

@@ -1,4 +1,5 @@
-//! Newtypes for secret values (tokens, codes, PKCE verifier, state, nonce, passphrases).
+//! Newtypes for secret values (tokens, codes, PKCE verifier, state, nonce, passphrases, a
+//! client secret).
 //!
 //! Each one's `Debug` prints only its type name, so a secret can sit inside any struct that is
 //! logged or debug-printed; the value is reached only through the explicit `.secret()` accessor,
@@ -87,6 +88,11 @@ secret_string!(
     /// A passphrase that protects the token store.
     Passphrase
 );
+secret_string!(
+    /// An OAuth client secret (RFC 6749 §2.3.1), for the installed-app clients whose provider
+    /// demands one even with PKCE. Not confidential on a user's machine, but never shown.
+    ClientSecret
+);
 
 /// Compares two byte strings in time that depends only on their lengths, so comparing a
 /// received `state` with ours leaks nothing about how much of it matched.
@@ -126,6 +132,7 @@ mod tests {
             format!("{:?}", State::new(value)),
             format!("{:?}", Nonce::new(value)),
             format!("{:?}", Passphrase::new(value)),
+            format!("{:?}", ClientSecret::new(value)),
         ];
         for text in &shown {
             assert!(

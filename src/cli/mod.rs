@@ -22,7 +22,7 @@ use std::path::PathBuf;
     error_code(2, "usage: the command line could not be parsed"),
     error_code(3, "configuration: profiles file, profile or environment override"),
     error_code(4, "login required: no usable tokens, run `latchkey login`"),
-    error_code(5, "the identity provider refused (an OAuth error)"),
+    error_code(5, "the identity provider refused (an OAuth error, or any other 4xx)"),
     error_code(6, "network, TLS or timeout talking to the identity provider"),
     error_code(7, "token store: decrypt, permissions or file I/O"),
     error_code(8, "login timed out or was cancelled, or another login is running"),
@@ -66,14 +66,15 @@ pub enum Command {
     example = "curl -H \"Authorization: Bearer $(latchkey token)\" https://api.example.com/",
     example = "latchkey token -p prod --format header",
     example = "latchkey token --id-token --format exec-credential   # kubectl exec plugin",
-    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes."
+    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token."
 )]
 pub struct TokenArgs {
     /// the profile whose token to print
     #[argh(option, short = 'p', arg_name = "NAME")]
     pub profile: Option<String>,
 
-    /// refresh when less than this is left, as seconds or 90s, 5m (default 60s)
+    /// refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens
+    /// obtained in the last 5 s are not refreshed again
     #[argh(option, from_str_fn(parse_duration), arg_name = "DURATION")]
     pub min_valid: Option<std::time::Duration>,
 

@@ -323,6 +323,19 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
         None => "access token expiry not stated".to_owned(),
     };
     checks.push(Check::pass("tokens", expiry));
+    // Dropped when the provider refused it: adding a scope would not help, a login does.
+    if let Some(refused) = &tokens.refresh_refused {
+        checks.push(Check::fail(
+            "refresh token",
+            &Error::login_required(format!(
+                "the provider refused it at {} ({}); it is not sent again",
+                crate::base::duration::rfc3339(refused.at),
+                crate::base::text::shown(&refused.said)
+            ))
+            .hint(format!("run `latchkey login -p {}`", profile.name)),
+        ));
+        return checks;
+    }
     checks.push(match &tokens.refresh_token {
         Some(_) => Check::pass(
             "refresh token",

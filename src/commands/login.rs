@@ -13,10 +13,10 @@ use crate::login::race::{self, Race, Via};
 use crate::net::http::Http;
 use crate::oauth::auth_response::AuthResponse;
 use crate::oauth::authorize::authorize_url;
-use crate::oauth::endpoints::{Endpoints, Provider};
+use crate::oauth::endpoints::{Endpoints, Provider, missing_endpoint};
 use crate::oauth::pkce::LoginSecrets;
 use crate::oauth::revocation::revoke;
-use crate::oauth::{device, id_token, jwt, token_endpoint};
+use crate::oauth::{device, id_token, jwt, token_endpoint, userinfo};
 use crate::store::{Key, Origin, StoredTokens, TokenStore};
 use crate::terminal::browser::{self, Decision, Preference};
 use crate::terminal::spinner::{Mode, Spinner};
@@ -202,13 +202,26 @@ impl Login<'_> {
             };
             let code = match response {
                 AuthResponse::Code { code, .. } => code,
-                AuthResponse::Refused { error, description } => {
-                    return Err(
-                        token_endpoint::oauth_error(&error, description.as_deref()).hint(format!(
-                            "the login was not completed; run `{}` to try again",
-                            self.retry
-                        )),
-                    );
+                AuthResponse::Refused {
+                    error,
+                    description,
+                    iss_missing,
+                } => {
+                    let refused = token_endpoint::oauth_error(&error, description.as_deref());
+                    let refused = if iss_missing {
+                        // Taken anyway (it carries no code), but the provider broke its word.
+                        let message = format!(
+                            "{}, but its response lacks `iss`, which the provider's metadata promises (RFC 9207)",
+                            refused.message()
+                        );
+                        Error::provider(message).with_oauth_code(&error)
+                    } else {
+                        refused
+                    };
+                    return Err(refused.hint(format!(
+                        "the login was not completed; run `{}` to try again",
+                        self.retry
+                    )));
                 }
             };
             let mut timing = Timing::start();
@@ -223,6 +236,7 @@ impl Login<'_> {
                     self.http,
                     &self.endpoints.token,
                     profile,
+                    self.provider.auth_methods().token,
                     &code,
                     &secrets.verifier,
                     redirect_uri,
@@ -308,7 +322,12 @@ impl Login<'_> {
         let profile = self.profile;
         token_endpoint::warn_on_clock_skew(tokens.date.as_deref());
         let issuer = profile.issuer.to_string();
-        require_id_token(profile, tokens.id_token.is_some())?;
+        // The code flow must bring an ID token (it carries the nonce sent with this login).
+        // The device grant (RFC 8628) is not part of OpenID Connect Core, and providers such as
+        // Django OAuth Toolkit answer it without one: then UserInfo names the person.
+        if nonce.is_some() {
+            require_id_token(profile, tokens.id_token.is_some())?;
+        }
         if let Some(id_token) = &tokens.id_token {
             let expected = id_token::Expected {
                 issuer: &issuer,
@@ -343,8 +362,32 @@ impl Login<'_> {
         if let Some(replaced) = replaced {
             self.revoke_replaced(&replaced, &stored);
         }
-        eprintln!("{}", outcome(profile, &stored));
+        let who = self.who(&stored);
+        eprintln!("{}", outcome(profile, &stored, who.as_deref()));
         Ok(())
+    }
+
+    /// Who logged in, for the last line: from the ID token, or when it names nobody (only a
+    /// `sub`, or no ID token at all, as after some device logins) from UserInfo, asked once.
+    fn who(&self, stored: &StoredTokens) -> Option<String> {
+        let issuer = self.profile.issuer.to_string();
+        let claims = stored
+            .id_token
+            .as_ref()
+            .and_then(|t| jwt::unverified_claims(t.secret()).ok());
+        let from_id_token = claims
+            .as_ref()
+            .map(jwt::IdClaims::person)
+            .unwrap_or_default();
+        if !from_id_token.named()
+            && let Some(url) = &self.endpoints.userinfo
+            && let Some(answer) =
+                userinfo::fetch(self.http, url, &stored.access_token, from_id_token.sub)
+            && answer.person().named()
+        {
+            return answer.person().describe(&issuer);
+        }
+        from_id_token.describe(&issuer)
     }
 
     /// The stored tokens this login is about to replace, when the login's key opens them (a
@@ -417,6 +460,7 @@ impl Login<'_> {
             &http,
             &url,
             profile,
+            self.provider.auth_methods().revocation,
             refresh_token.secret(),
             "refresh_token",
         ) {
@@ -428,14 +472,25 @@ impl Login<'_> {
     /// The device authorization grant: a code to confirm on any device, polled until decided.
     fn device(&self) -> Result<()> {
         let profile = self.profile;
-        let url = self.endpoints.device_authorization.as_ref().ok_or_else(|| {
-            Error::config(format!(
-                "the provider of profile `{}` has no device authorization endpoint",
-                profile.name
-            ))
-            .hint("set device_authorization_endpoint in the profile if it has one, or log in without --device")
-        })?;
-        let authorization = device::request(self.http, url, profile)?;
+        let url = self
+            .endpoints
+            .device_authorization
+            .as_ref()
+            .ok_or_else(|| {
+                let e = missing_endpoint(
+                    profile,
+                    "device authorization",
+                    "device_authorization_endpoint",
+                    self.provider.rfc8414_problem().as_deref(),
+                );
+                let hint = format!(
+                    "{}, or log in without --device",
+                    e.hint_text().unwrap_or_default()
+                );
+                e.hint(hint)
+            })?;
+        let auth = self.provider.auth_methods().token;
+        let authorization = device::request(self.http, url, profile, auth)?;
         signals::install();
         signals::on_interrupt_say(INTERRUPTED);
         self.show_device_code(&authorization);
@@ -460,6 +515,7 @@ impl Login<'_> {
             self.http,
             &self.endpoints.token,
             profile,
+            auth,
             &authorization,
             deadline,
             &mut |left| spinner.set_message(message(left)),
@@ -693,21 +749,16 @@ fn redirect_uri(profile: &Profile, listening_port: Option<u16>) -> Result<String
 }
 
 /// One line: who is logged in, with which profile, until when. Never a token value.
-fn outcome(profile: &Profile, tokens: &StoredTokens) -> String {
-    let claims = tokens
-        .id_token
-        .as_ref()
-        .and_then(|t| jwt::unverified_claims(t.secret()).ok());
+fn outcome(profile: &Profile, tokens: &StoredTokens, who: Option<&str>) -> String {
     outcome_line(
         &profile.name,
-        claims.as_ref().and_then(jwt::IdClaims::who),
+        who,
         tokens.expires_at,
         tokens.refresh_token.is_some(),
         unix_now(),
     )
 }
 
-/// The words of [`outcome`]. `who` is a claim, the provider's words: shown as outside text.
 fn outcome_line(
     profile: &str,
     who: Option<&str>,
@@ -715,14 +766,14 @@ fn outcome_line(
     refresh_token: bool,
     now: u64,
 ) -> String {
-    let who = who.map_or_else(|| "(no ID token)".to_owned(), shown);
+    let who = who.map_or_else(|| "(the provider did not say who)".to_owned(), shown);
     let expiry = match expires_at {
         Some(at) => format!(
             "access token expires {} ({})",
             rfc3339(at),
             relative(at, now)
         ),
-        None => "access token expiry not stated".to_owned(),
+        None => "access token expiry unknown (the provider did not say)".to_owned(),
     };
     let refresh = if refresh_token {
         "refresh token kept"
@@ -848,10 +899,10 @@ mod tests {
             "Logged in as \\u{1b}[31mMallory\\u{202e} with profile `dev`; access token expires 1970-01-01T00:02:40Z (in 1m 00s), refresh token kept."
         );
         let long = outcome_line("dev", Some(&"m".repeat(10_000)), None, false, 0);
-        assert!(long.chars().count() < 300, "a claim is cut short: {long}");
+        assert!(long.chars().count() < 330, "a claim is cut short: {long}");
         assert_eq!(
             outcome_line("dev", None, None, false, 0),
-            "Logged in as (no ID token) with profile `dev`; access token expiry not stated, no refresh token."
+            "Logged in as (the provider did not say who) with profile `dev`; access token expiry unknown (the provider did not say), no refresh token."
         );
     }
 

@@ -9,7 +9,7 @@ use crate::cli::LogoutArgs;
 use crate::config::Profile;
 use crate::net::http::Http;
 use crate::net::url::Url;
-use crate::oauth::endpoints::Provider;
+use crate::oauth::endpoints::{Provider, missing_endpoint};
 use crate::oauth::revocation::{Failure, revoke};
 use crate::store::{StoredTokens, TokenStore};
 
@@ -95,7 +95,18 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
             eprintln!("{}", crate::base::text::escape_controls(&line));
             Ok(())
         }
-        Some(code) => Err(Error::new(code, line).hint(DASHBOARD_HINT)),
+        Some(code) => {
+            // The tokens are gone from here, so only a fix for the configuration or the
+            // provider's console can still help; "try again" would have nothing to send.
+            let hint = match &revocation {
+                Revocation::Failed(Failure::Other(e)) if e.exit_code() == ExitCode::Config => {
+                    e.hint_text().map(str::to_owned)
+                }
+                Revocation::Failed(why) => why.hint(&profile.name),
+                _ => None,
+            };
+            Err(Error::new(code, line).hint(hint.unwrap_or_else(|| DASHBOARD_HINT.to_owned())))
+        }
     }
 }
 
@@ -103,16 +114,39 @@ const DASHBOARD_HINT: &str = "it stays live until it expires; to end it now, rev
 
 /// Where the tokens are revoked: the revocation endpoint recorded with them at login, and only
 /// there. Files from before it was recorded (no token endpoint either) use the profile's.
-fn revocation_url(
-    profile: &Profile,
-    store: &TokenStore,
-    http: &Http,
-    tokens: &StoredTokens,
-) -> Result<Option<Url>> {
-    tokens.revocation_url(|| {
-        let provider = Provider::new(profile, http, Some(store.metadata_path(&profile.name)));
-        Ok(provider.endpoints()?.revocation)
-    })
+fn revocation_url(provider: &Provider<'_>, tokens: &StoredTokens) -> Result<Option<Url>> {
+    tokens.revocation_url(|| Ok(provider.endpoints()?.revocation))
+}
+
+/// Why there is nowhere to revoke: configuration (exit 3), naming `revocation_endpoint`, the
+/// key that supplies the endpoint when the provider's metadata names none.
+fn no_revocation_endpoint(profile: &Profile, provider: &Provider<'_>, bound: bool) -> Error {
+    if !bound {
+        let e = missing_endpoint(
+            profile,
+            "revocation",
+            "revocation_endpoint",
+            provider.rfc8414_problem().as_deref(),
+        );
+        let hint = format!(
+            "{}; to end this session now, revoke it in the provider's dashboard",
+            e.hint_text().unwrap_or_default()
+        );
+        return e.hint(hint);
+    }
+    // Tokens bound at login are revoked only where they came from: a profile setting added
+    // later is not used for them, but is for every login after it.
+    let mut message = "the provider named no revocation endpoint when these tokens were obtained, and the profile set no `revocation_endpoint`, so they cannot be revoked here".to_owned();
+    if let Some(problem) = provider.rfc8414_problem() {
+        message.push_str(&format!(
+            " (its RFC 8414 metadata could not be used: {problem})"
+        ));
+    }
+    Error::config(message)
+    .hint(format!(
+        "set `revocation_endpoint` in profile `{}` if the provider has one, so that later logins can be revoked; to end this session now, revoke it in the provider's dashboard",
+        profile.name
+    ))
 }
 
 /// What revocation at the provider achieved.
@@ -132,25 +166,26 @@ enum Revocation {
 fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Revocation {
     // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
     let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
-    let url = match revocation_url(profile, store, &http, tokens) {
+    // Read from its cache; fetched only for tokens from before endpoints were recorded.
+    let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
+    let url = match revocation_url(&provider, tokens) {
         Ok(url) => url,
         Err(e) => return Revocation::Failed(Failure::Other(e)),
     };
     let Some(url) = url else {
-        // Tokens bound at login are revoked only where they came from: a profile setting added
-        // later is not used for them.
-        let why = if tokens.token_endpoint.is_some() {
-            "the provider had no revocation endpoint when these tokens were obtained, so they cannot be revoked here"
-        } else {
-            "the provider has no revocation endpoint (set `revocation_endpoint` in the profile if it has one)"
-        };
-        return Revocation::Failed(Failure::Other(Error::provider(why)));
+        let bound = tokens.token_endpoint.is_some();
+        return Revocation::Failed(Failure::Other(no_revocation_endpoint(
+            profile, &provider, bound,
+        )));
     };
+    // How a client secret, if the profile has one, is sent: as the cached metadata says.
+    let auth = provider.auth_methods().revocation;
     if let Some(refresh_token) = &tokens.refresh_token
         && let Err(failure) = revoke(
             &http,
             &url,
             profile,
+            auth,
             refresh_token.secret(),
             "refresh_token",
         )
@@ -161,6 +196,7 @@ fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> R
         &http,
         &url,
         profile,
+        auth,
         tokens.access_token.secret(),
         "access_token",
     ) {
@@ -241,7 +277,10 @@ mod tests {
     fn refused(kind: &str) -> Failure {
         match kind {
             "unsupported" => Failure::UnsupportedTokenType,
-            "client" => Failure::ClientAuthentication("HTTP 401".into()),
+            "client" => Failure::ClientAuthentication {
+                said: "HTTP 401".into(),
+                secret_sent: false,
+            },
             "down" => Failure::Other(Error::network(
                 "cannot connect to idp.example:443 (after 3 attempts)",
             )),
@@ -319,6 +358,21 @@ mod tests {
         assert!(expired.contains("has already expired"), "{expired}");
     }
 
+    /// Nowhere to revoke is configuration (exit 3), not a refusal: nothing was refused.
+    #[test]
+    fn no_revocation_endpoint_is_exit_3_and_still_says_what_is_live() {
+        let missing = Failure::Other(Error::config(
+            "the provider of profile `p` names no revocation endpoint in its metadata, and the profile sets no `revocation_endpoint`",
+        ));
+        let (line, exit) = report("p", true, IN_AN_HOUR, &Revocation::Failed(missing), NOW);
+        assert_eq!(exit, Some(ExitCode::Config));
+        assert!(line.contains("`revocation_endpoint`"), "{line}");
+        assert!(
+            line.ends_with("the provider still holds a live refresh token"),
+            "{line}"
+        );
+    }
+
     #[test]
     fn only_a_failed_refresh_token_revocation_says_it_is_live() {
         let (line, exit) = report(
@@ -332,7 +386,7 @@ mod tests {
         assert_eq!(
             line,
             "profile `p`: the local tokens were deleted, but the refresh token was not revoked: \
-             the provider requires client authentication for revocation (HTTP 401), which latchkey, a public client, cannot give \
+             the provider requires client authentication for revocation (HTTP 401) \
              — the provider still holds a live refresh token"
         );
         let (down, exit) = report(

@@ -53,23 +53,33 @@ pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
     if let Some(e) = worst {
         return Err(e);
     }
-    let logged_out: Vec<&str> = reports
-        .iter()
-        .filter(|r| r["logged_in"] != true)
-        .filter_map(|r| r["profile"].as_str())
-        .collect();
+    let logged_out: Vec<&Value> = reports.iter().filter(|r| r["logged_in"] != true).collect();
     match logged_out.as_slice() {
         [] => Ok(()),
-        [one] => Err(
-            Error::login_required(format!("profile `{one}` is not logged in"))
-                .hint(format!("run `latchkey login -p {one}`")),
-        ),
-        many => Err(
-            Error::login_required(format!("not logged in: {}", many.join(", ")))
-                .hint("run `latchkey login -p NAME` for each"),
-        ),
+        [one] => {
+            let name = one["profile"].as_str().unwrap_or_default();
+            let message = if one["reason"] == REFRESH_TOKEN_REFUSED {
+                format!(
+                    "profile `{name}` must log in again: the provider refused its refresh token"
+                )
+            } else {
+                format!("profile `{name}` is not logged in")
+            };
+            Err(Error::login_required(message).hint(format!("run `latchkey login -p {name}`")))
+        }
+        many => {
+            let names: Vec<&str> = many.iter().filter_map(|r| r["profile"].as_str()).collect();
+            Err(
+                Error::login_required(format!("not logged in: {}", names.join(", ")))
+                    .hint("run `latchkey login -p NAME` for each"),
+            )
+        }
     }
 }
+
+/// `reason` of a profile whose tokens are stored but whose refresh token the provider refused
+/// (`invalid_grant`): it is not logged in any more, whatever its access token has left.
+const REFRESH_TOKEN_REFUSED: &str = "refresh_token_refused";
 
 fn report(
     profile: &Profile,
@@ -87,8 +97,12 @@ fn report(
     });
     if let Some(error) = error {
         doc["error"] = json!(error);
+        doc["reason"] = json!("error");
     }
     let Some(tokens) = tokens else {
+        if error.is_none() {
+            doc["reason"] = json!("no_tokens");
+        }
         return doc;
     };
     let claims = tokens
@@ -117,7 +131,18 @@ fn report(
             .map(|at| signed(at).saturating_sub(signed(now)))
     );
     doc["access_token_expired"] = json!(tokens.expires_at.is_some_and(|at| at <= now));
-    doc["refresh_token"] = json!(tokens.refresh_token.is_some());
+    doc["refresh_token"] =
+        json!(tokens.refresh_token.is_some() && tokens.refresh_refused.is_none());
+    doc["refresh_token_refused"] =
+        json!(tokens.refresh_refused.as_ref().map(|refused| {
+            json!({ "at": rfc3339(refused.at), "provider_said": refused.said })
+        }));
+    if tokens.refresh_refused.is_some() {
+        // Stored tokens, but no session: the access token may serve out its time, and then
+        // only a login helps. Scripts that branch on `logged_in` should log in now.
+        doc["logged_in"] = json!(false);
+        doc["reason"] = json!(REFRESH_TOKEN_REFUSED);
+    }
     doc["obtained_at"] = json!(rfc3339(tokens.obtained_at));
     doc
 }
@@ -130,7 +155,8 @@ fn as_text(doc: &Value) -> String {
     let get = |k: &str| doc[k].as_str().map_or_else(|| "-".to_owned(), shown);
     let whole = |k: &str| doc[k].as_str().map_or_else(|| "-".to_owned(), shown_whole);
     let profile = get("profile");
-    if doc["logged_in"] != true {
+    let refused = doc["refresh_token_refused"].is_object();
+    if doc["logged_in"] != true && !refused {
         let why = doc["error"]
             .as_str()
             .map(|e| format!(" ({})", shown_whole(e)))
@@ -144,7 +170,14 @@ fn as_text(doc: &Value) -> String {
         .as_str()
         .or(doc["name"].as_str())
         .map_or_else(|| "-".to_owned(), shown);
-    let _ = writeln!(out, "{profile}: logged in as {who}");
+    if refused {
+        let _ = writeln!(
+            out,
+            "{profile}: must log in again: the provider refused the refresh token (logged in as {who})"
+        );
+    } else {
+        let _ = writeln!(out, "{profile}: logged in as {who}");
+    }
     let _ = writeln!(out, "  subject     {}", get("subject"));
     let _ = writeln!(out, "  issuer      {}", whole("issuer"));
     let _ = writeln!(out, "  audience    {}", get("audience"));
@@ -170,13 +203,25 @@ fn as_text(doc: &Value) -> String {
                     .unwrap_or(0);
             format!("{at} ({})", relative(at_unix, now))
         }
-        _ => "not stated".into(),
+        // Neither an expires_in nor a JWT's exp said: `token` serves it whatever --min-valid
+        // asks, until a login replaces it.
+        _ => "unknown (the provider did not say)".into(),
     };
     let _ = writeln!(out, "  expires     {expiry}");
-    let refresh = if doc["refresh_token"] == true {
-        "yes"
-    } else {
-        "no"
+    let refresh = match &doc["refresh_token_refused"] {
+        Value::Object(refused) => format!(
+            "refused at {} ({}); not sent again",
+            refused
+                .get("at")
+                .and_then(Value::as_str)
+                .map_or_else(|| "-".to_owned(), shown),
+            refused
+                .get("provider_said")
+                .and_then(Value::as_str)
+                .map_or_else(|| "-".to_owned(), shown)
+        ),
+        _ if doc["refresh_token"] == true => "yes".to_owned(),
+        _ => "no".to_owned(),
     };
     let _ = writeln!(out, "  refresh     {refresh}");
     let _ = writeln!(out, "  token file  {}", whole("token_file"));
@@ -246,6 +291,30 @@ mod tests {
             text.starts_with(r"dev: not logged in (cannot read \u{1b}[2J)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_refused_refresh_token_reads_as_a_login_needed_and_why() {
+        let mut doc = hostile();
+        doc["logged_in"] = json!(false);
+        doc["reason"] = json!(REFRESH_TOKEN_REFUSED);
+        doc["refresh_token"] = json!(false);
+        doc["refresh_token_refused"] = json!({
+            "at": "2026-01-02T03:04:05Z",
+            "provider_said": "invalid_grant: grant revoked\u{1b}[2J",
+        });
+        let text = as_text(&doc);
+        assert_inert(&text);
+        for line in [
+            r"dev: must log in again: the provider refused the refresh token (logged in as \u{1b}[31mMallory)",
+            r"  refresh     refused at 2026-01-02T03:04:05Z (invalid_grant: grant revoked\u{1b}[2J); not sent again",
+            r"  expires     unknown (the provider did not say)",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "no line {line:?} in\n{text}"
+            );
+        }
     }
 
     #[test]

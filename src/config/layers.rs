@@ -172,10 +172,40 @@ impl Provider for FileLayer {
     }
 }
 
+/// Profile fields whose environment value is taken exactly as it is: figment parses the others
+/// (`30` becomes a number, `[a]` a list), which would change a secret such as `0123`.
+const VERBATIM_ENV_FIELDS: &[&str] = &["client_secret"];
+
 /// `LATCHKEY_<FIELD>` for each profile field, and nothing else: `LATCHKEY_CONFIG`,
 /// `LATCHKEY_PROFILE` and `LATCHKEY_PASSPHRASE` are not profile fields.
-fn env_layer() -> Named<Env> {
-    Named(LAYER_ENV, Env::prefixed("LATCHKEY_").only(PROFILE_FIELDS))
+fn env_layer() -> EnvLayer {
+    EnvLayer
+}
+
+/// The environment layer: figment's parsed `LATCHKEY_*` values, with the verbatim fields as
+/// plain strings.
+struct EnvLayer;
+
+impl Provider for EnvLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(LAYER_ENV)
+    }
+
+    fn data(&self) -> figment::Result<Map<figment::Profile, Dict>> {
+        let parsed = Env::prefixed("LATCHKEY_")
+            .only(PROFILE_FIELDS)
+            .ignore(VERBATIM_ENV_FIELDS);
+        let mut data = parsed.data()?;
+        for field in VERBATIM_ENV_FIELDS {
+            if let Some(value) = std::env::var_os(env_var_for(field)) {
+                data.entry(figment::Profile::Default).or_default().insert(
+                    (*field).to_owned(),
+                    figment::value::Value::from(value.to_string_lossy().into_owned()),
+                );
+            }
+        }
+        Ok(data)
+    }
 }
 
 /// A provider under a fixed metadata name, so `find_metadata` tells the layers apart.

@@ -30,6 +30,7 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "domain",
     "issuer",
     "client_id",
+    "client_secret",
     "audience",
     "scopes",
     "flow",
@@ -117,6 +118,9 @@ pub struct Profile {
     /// The issuer identifier exactly as the provider states it (`https://DOMAIN/` for Auth0).
     pub issuer: Url,
     pub client_id: String,
+    /// Only for providers that demand one from installed apps (Google's "Desktop app"
+    /// clients): sent as the provider's metadata says (`oauth::client_auth`), never shown.
+    pub client_secret: Option<crate::base::secret::ClientSecret>,
     pub audience: Option<String>,
     pub scopes: Vec<String>,
     /// 0 lets the OS pick a free port (for providers that accept any loopback port).
@@ -452,6 +456,44 @@ ca_file = "/etc/ca.pem"
         assert!(
             with("[profiles.p.authorize_params]\nstate = \"x\"").contains("set by latchkey itself")
         );
+    }
+
+    #[test]
+    fn a_client_secret_is_text_and_never_in_a_message_or_debug() {
+        let with = |value: &str| {
+            parse(&format!(
+                "[profiles.p]\nissuer = \"https://id.example.com\"\nclient_id = \"c\"\nclient_secret = {value}\n"
+            ))
+            .unwrap()
+            .resolve("p", &FlagOverrides::default())
+        };
+        let (p, sources) = with("\"GOCSPX-s3cr3t\"").unwrap();
+        assert_eq!(
+            p.client_secret.as_ref().map(|s| s.secret()),
+            Some("GOCSPX-s3cr3t")
+        );
+        assert!(!format!("{p:?}").contains("s3cr3t"));
+        let row = ProfileSettings::new(&p, sources)
+            .rows
+            .into_iter()
+            .find(|r| r.key == "client_secret")
+            .unwrap();
+        assert_eq!(row.display.as_deref(), Some("(set, hidden)"));
+        assert_eq!(row.json, "(set, hidden)");
+        // A number is its digits; other non-strings are refused without repeating the value.
+        let (p, _) = with("1234567").unwrap();
+        assert_eq!(
+            p.client_secret.as_ref().map(|s| s.secret()),
+            Some("1234567")
+        );
+        for value in ["98.76", "true", "[\"s3cr3t\"]"] {
+            let msg = message(with(value));
+            assert!(msg.contains("`client_secret`"), "{msg}");
+            assert!(!msg.contains("98.76") && !msg.contains("s3cr3t"), "{msg}");
+        }
+        // Empty is unset.
+        let (p, _) = with("\"\"").unwrap();
+        assert!(p.client_secret.is_none());
     }
 
     #[test]

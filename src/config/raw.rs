@@ -1,6 +1,7 @@
 //! One profile as the layers deliver it: every key optional and untyped enough that any layer
 //! may set it, with the lenient forms people write (`30` or `"30s"`, a list or one string).
 
+use crate::base::secret::ClientSecret;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +15,9 @@ pub struct RawProfile {
     pub domain: Option<String>,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
+    /// A secret from the start: `Debug` of a raw profile never shows it.
+    #[serde(default, deserialize_with = "secret_text")]
+    pub client_secret: Option<ClientSecret>,
     pub audience: Option<String>,
     #[serde(default, deserialize_with = "scopes_from_list_or_string")]
     pub scopes: Option<Vec<String>>,
@@ -77,6 +81,57 @@ fn duration_from_seconds_or_text<'de, D: Deserializer<'de>>(
         }
     }
     d.deserialize_option(DurationVisitor)
+}
+
+/// A secret as text. A number (`client_secret = 1234`) is taken as its digits; any other
+/// non-string is refused in words that do not repeat the value, as serde's own messages would
+/// ("found unsigned int `1234`", "found bool true").
+fn secret_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientSecret>, D::Error> {
+    struct SecretVisitor;
+    impl<'de> serde::de::Visitor<'de> for SecretVisitor {
+        type Value = Option<ClientSecret>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Some(ClientSecret::new(text)))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(ClientSecret::new(n.to_string())))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(Some(ClientSecret::new(n.to_string())))
+        }
+
+        fn visit_u128<E: serde::de::Error>(self, n: u128) -> Result<Self::Value, E> {
+            Ok(Some(ClientSecret::new(n.to_string())))
+        }
+
+        fn visit_i128<E: serde::de::Error>(self, n: i128) -> Result<Self::Value, E> {
+            Ok(Some(ClientSecret::new(n.to_string())))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom("must be a string (in quotes)"))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom("must be a string (in quotes)"))
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(SecretVisitor)
+        }
+    }
+    d.deserialize_option(SecretVisitor)
 }
 
 /// `scopes` may be a TOML array or, handy in `LATCHKEY_SCOPES`, one space- or comma-separated string.

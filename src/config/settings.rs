@@ -107,6 +107,11 @@ fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
             json!(profile.issuer.to_string()),
         ),
         "client_id" => (Some(profile.client_id.clone()), json!(profile.client_id)),
+        // Whether it is set and where from, never the value: not in the table, not in JSON.
+        "client_secret" => match profile.client_secret {
+            Some(_) => (Some(SECRET_SHOWN.to_owned()), json!(SECRET_SHOWN)),
+            None => (None, Value::Null),
+        },
         "audience" => (profile.audience.clone(), text(&profile.audience)),
         "scopes" => (Some(profile.scopes.join(" ")), json!(profile.scopes)),
         "redirect_port" => (
@@ -183,6 +188,9 @@ fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
         _ => (None, Value::Null),
     }
 }
+
+/// What `profiles show` says for a client secret that is set.
+const SECRET_SHOWN: &str = "(set, hidden)";
 
 /// A duration as `profiles show` prints it ("30s"), and whole seconds in JSON.
 fn duration_row(value: Duration) -> (Option<String>, serde_json::Value) {

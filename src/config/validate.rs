@@ -134,6 +134,8 @@ pub fn validate(
         kind,
         issuer,
         client_id,
+        // An empty value (`LATCHKEY_CLIENT_SECRET=`) unsets it, as for `audience`.
+        client_secret: raw.client_secret.filter(|s| !s.secret().is_empty()),
         audience: raw.audience.filter(|a| !a.is_empty()),
         scopes: login.scopes,
         redirect_port: login.redirect_port,

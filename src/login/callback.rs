@@ -48,10 +48,15 @@ const DEFAULT_LIMITS: Limits = Limits {
     max_connections: 256,
 };
 
-/// An authorization response that arrived on the loopback listener and passed the state check.
+/// What the loopback listener hands the login.
 #[derive(Debug)]
-pub struct Received {
-    pub response: AuthResponse,
+pub enum Received {
+    /// An authorization response that passed the state (and issuer) check.
+    Response(AuthResponse),
+    /// A request to the callback path whose response was refused (wrong state, wrong or
+    /// missing `iss`, malformed), and why: the terminal says it at once, since the person is
+    /// looking there and the wait goes on.
+    Refused(String),
 }
 
 /// What a request must match to carry this login's authorization response.
@@ -71,6 +76,8 @@ pub struct Answer {
     /// The whole HTTP response: status line, headers and page.
     pub bytes: Vec<u8>,
     pub accepted: Option<AuthResponse>,
+    /// Why the response in the request was refused, when it was.
+    pub refused: Option<String>,
 }
 
 /// Answers the bytes a client sent, as the listener does once it has read them: `None` while
@@ -84,11 +91,17 @@ pub fn answer_request(received: &[u8], expected: &Expected<'_>) -> Option<Answer
     } else {
         HeadRead::Gone
     });
-    let (reply, accepted) = answer_head(read, buffered, expected)?;
+    let (reply, received) = answer_head(read, buffered, expected)?;
+    let (accepted, refused) = match received {
+        Some(Received::Response(response)) => (Some(response), None),
+        Some(Received::Refused(why)) => (None, Some(why)),
+        None => (None, None),
+    };
     Some(Answer {
         status: reply.status,
         bytes: reply.into_bytes(),
         accepted,
+        refused,
     })
 }
 
@@ -275,7 +288,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     let read = read_head(&mut stream, &mut head, deadline, shared);
     let answer = answer_head(read, &head, &shared.expected());
     head.zeroize();
-    let Some((reply, accepted)) = answer else {
+    let Some((reply, received)) = answer else {
         return;
     };
     // Write errors mean the client left; there is no one to tell.
@@ -284,8 +297,8 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.flush();
     let _ = stream.shutdown(Shutdown::Write);
     // Sent only after the page is out: the login may end the process as soon as it has this.
-    if let Some(response) = accepted
-        && shared.events.send(Received { response }).is_err()
+    if let Some(received) = received
+        && shared.events.send(received).is_err()
     {
         shared.receiver_gone.store(true, Ordering::Release);
     }
@@ -359,7 +372,7 @@ fn answer_head(
     read: HeadRead,
     buffer: &[u8],
     expected: &Expected<'_>,
-) -> Option<(Reply, Option<AuthResponse>)> {
+) -> Option<(Reply, Option<Received>)> {
     match read {
         HeadRead::Complete(len) => Some(respond(buffer.get(..len).unwrap_or_default(), expected)),
         HeadRead::TooLarge => Some((Reply::too_large(), None)),
@@ -369,7 +382,7 @@ fn answer_head(
 }
 
 /// The page for a complete request head, and the response to hand to the login, if any.
-fn respond(head: &[u8], expected: &Expected<'_>) -> (Reply, Option<AuthResponse>) {
+fn respond(head: &[u8], expected: &Expected<'_>) -> (Reply, Option<Received>) {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     if !matches!(request.parse(head), Ok(httparse::Status::Complete(_))) {
@@ -391,13 +404,16 @@ fn respond(head: &[u8], expected: &Expected<'_>) -> (Reply, Option<AuthResponse>
         Ok(response) => {
             let reply = match &response {
                 AuthResponse::Code { .. } => Reply::received(),
-                AuthResponse::Refused { error, description } => {
-                    Reply::refused(error, description.as_deref())
-                }
+                AuthResponse::Refused {
+                    error, description, ..
+                } => Reply::refused(error, description.as_deref()),
             };
-            (reply, Some(response))
+            (reply, Some(Received::Response(response)))
         }
-        Err(rejection) => (Reply::rejected(&rejection), None),
+        Err(rejection) => (
+            Reply::rejected(&rejection),
+            Some(Received::Refused(rejection.to_string())),
+        ),
     }
 }
 
@@ -656,8 +672,25 @@ mod tests {
             .unwrap_or_else(|| panic!("no status line in {answer:?}"))
     }
 
+    fn response_of(received: Received) -> AuthResponse {
+        match received {
+            Received::Response(response) => response,
+            Received::Refused(why) => panic!("refused: {why}"),
+        }
+    }
+
+    /// The listener told the login that it refused a response (the terminal says why), and
+    /// handed it no response to use; the reason mentions `about`.
+    fn assert_refused(events: &Receiver<Received>, about: &str) {
+        match events.recv_timeout(EVENT_WAIT).unwrap() {
+            Received::Refused(why) => assert!(why.contains(about), "{why}"),
+            Received::Response(response) => panic!("accepted {response:?}"),
+        }
+        assert!(events.recv_timeout(Duration::from_millis(200)).is_err());
+    }
+
     fn code_of(received: Received) -> String {
-        match received.response {
+        match response_of(received) {
             AuthResponse::Code { code, .. } => code.secret().to_owned(),
             other => panic!("expected a code, got {other:?}"),
         }
@@ -711,7 +744,7 @@ mod tests {
             !answer.contains("sekrit") && !answer.contains("guess"),
             "{answer}"
         );
-        assert!(events.recv_timeout(Duration::from_millis(200)).is_err());
+        assert_refused(&events, "state");
 
         let answer = get(port, &format!("/callback?state={STATE}&code=real"));
         assert_eq!(status(&answer), 200, "{answer}");
@@ -723,7 +756,7 @@ mod tests {
         let (port, events) = serve();
         let answer = get(port, "/callback?code=abc");
         assert_eq!(status(&answer), 400, "{answer}");
-        assert!(events.recv_timeout(Duration::from_millis(200)).is_err());
+        assert_refused(&events, "state");
     }
 
     #[test]
@@ -739,8 +772,10 @@ mod tests {
             answer.contains("access_denied: &lt;script&gt;alert(1)&lt;/script&gt;"),
             "{answer}"
         );
-        match events.recv_timeout(EVENT_WAIT).unwrap().response {
-            AuthResponse::Refused { error, description } => {
+        match response_of(events.recv_timeout(EVENT_WAIT).unwrap()) {
+            AuthResponse::Refused {
+                error, description, ..
+            } => {
                 assert_eq!(error, "access_denied");
                 assert_eq!(description.as_deref(), Some("<script>alert(1)</script>"));
             }
@@ -789,7 +824,7 @@ mod tests {
         let (port, events) = serve();
         let answer = get(port, &format!("/callback?code=%zz&state={STATE}"));
         assert_eq!(status(&answer), 400, "{answer}");
-        assert!(events.recv_timeout(Duration::from_millis(200)).is_err());
+        assert_refused(&events, "");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::base::duration::format_remaining;
 use crate::base::error::{Error, Result};
 use crate::base::secret::State;
-use crate::login::callback::LoopbackListener;
+use crate::login::callback::{LoopbackListener, Received};
 use crate::oauth::auth_response::{self, AuthResponse};
 use crate::terminal::screen::{self, Typed};
 use crate::terminal::spinner::{Mode, Spinner};
@@ -23,6 +23,8 @@ const MAX_PASTE: usize = 16 * 1024;
 pub enum Event {
     /// The loopback listener accepted a response whose state matched.
     Loopback(AuthResponse),
+    /// The loopback listener refused a response (the browser was told why): the reason.
+    LoopbackRefused(String),
     /// A line arrived on stdin.
     Pasted(String),
     /// stdin reached its end: nothing more can be pasted. `by_person` when a person pressed
@@ -137,7 +139,11 @@ pub fn start(
         let forward = events.clone();
         std::thread::spawn(move || {
             for callback in received {
-                if forward.send(Event::Loopback(callback.response)).is_err() {
+                let event = match callback {
+                    Received::Response(response) => Event::Loopback(response),
+                    Received::Refused(why) => Event::LoopbackRefused(why),
+                };
+                if forward.send(event).is_err() {
                     break;
                 }
             }
@@ -409,6 +415,24 @@ impl Race<'_> {
     ) -> Option<Result<(AuthResponse, Via)>> {
         match event {
             Event::Loopback(response) => Some(Ok((response, Via::Loopback))),
+            Event::LoopbackRefused(why) => {
+                // Said at once and above the prompt: the person is looking here, and without
+                // it would wait out the whole timeout.
+                let line = format!(
+                    "The browser brought back a response latchkey refused: {}. Still waiting{}.",
+                    crate::base::text::shown(&why),
+                    if self.paste.at_terminal() && !inbox.paste_closed.get() {
+                        " for the browser or a paste"
+                    } else {
+                        " for the browser"
+                    }
+                );
+                match self.paste {
+                    PasteInput::Keystrokes => screen::say(&line),
+                    _ => spinner.println(&line),
+                }
+                None
+            }
             Event::Pasted(line) => {
                 // Enter was pressed: the cursor is on a fresh line.
                 showing.set(false);

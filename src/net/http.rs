@@ -315,9 +315,34 @@ impl Http {
         })
     }
 
+    /// GET with a bearer token (OpenID Connect UserInfo). Retried on transient failures; the
+    /// token goes in the header only, never in a log line.
+    pub fn get_authorized(&self, url: &Url, bearer: &str, what: &str) -> Result<Response> {
+        let authorization = format!("Bearer {bearer}");
+        self.send(url, what, Resend::Transient, &|agent| {
+            agent
+                .get(url.to_string())
+                .header("accept", "application/json")
+                .header("authorization", authorization.as_str())
+                .call()
+        })
+    }
+
     /// POST a form or JSON body, for the token and revocation endpoints. Retried as the
     /// settings' [`Resend`] allows.
     pub fn post(&self, url: &Url, body: Body<'_>, what: &str) -> Result<Response> {
+        self.post_authorized(url, body, None, what)
+    }
+
+    /// [`Http::post`] with an `Authorization` header (a client's HTTP Basic credentials),
+    /// which is sent and nothing else: it is never logged or put in a message.
+    pub fn post_authorized(
+        &self,
+        url: &Url,
+        body: Body<'_>,
+        authorization: Option<&str>,
+        what: &str,
+    ) -> Result<Response> {
         let (content_type, text) = match body {
             Body::Form(pairs) => (
                 "application/x-www-form-urlencoded",
@@ -335,11 +360,15 @@ impl Http {
             }
         };
         self.send(url, what, self.settings.resend, &|agent| {
-            agent
+            let request = agent
                 .post(url.to_string())
                 .header("accept", "application/json")
-                .header("content-type", content_type)
-                .send(text.as_str())
+                .header("content-type", content_type);
+            match authorization {
+                Some(value) => request.header("authorization", value),
+                None => request,
+            }
+            .send(text.as_str())
         })
     }
 

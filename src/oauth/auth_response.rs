@@ -18,6 +18,10 @@ pub enum AuthResponse {
     Refused {
         error: String,
         description: Option<String>,
+        /// The provider promised `iss` (RFC 9207) but this refusal lacks it. A refusal carries
+        /// no code for a mix-up to steal, so it is taken (the login ends with the provider's
+        /// reason rather than a silent wait), and the missing `iss` is said.
+        iss_missing: bool,
     },
 }
 
@@ -208,15 +212,19 @@ impl ResponseFields {
                     expected: issuer.value.to_owned(),
                 });
             }
-            None if issuer.required => return Err(Rejection::MissingIssuer),
+            // A code without the promised `iss` may be another provider's: refused. An error
+            // response carries nothing to steal (see `AuthResponse::Refused`).
+            None if issuer.required && error.is_none() => return Err(Rejection::MissingIssuer),
             _ => {}
         }
+        let iss_missing = self.iss.is_none() && issuer.required;
         match (error, code) {
             // Both at once is malformed; the refusal wins, since a code the provider also calls
             // an error is not one to redeem.
             (Some(error), _) => Ok(AuthResponse::Refused {
                 error,
                 description: self.error_description.filter(|d| !d.is_empty()),
+                iss_missing,
             }),
             (None, Some(code)) => Ok(AuthResponse::Code {
                 code,
@@ -413,7 +421,12 @@ mod tests {
     fn error_with_right_state_is_a_refusal() {
         let query = "error=access_denied&error_description=User+said+no&state=st8-abc";
         match from_query(query, &state(), ISSUER).unwrap() {
-            AuthResponse::Refused { error, description } => {
+            AuthResponse::Refused {
+                error,
+                description,
+                iss_missing,
+            } => {
+                assert!(!iss_missing);
                 assert_eq!(error, "access_denied");
                 assert_eq!(description.as_deref(), Some("User said no"));
             }
@@ -519,6 +532,20 @@ mod tests {
         assert!(
             from_query(&without, &state, ISSUER).is_ok(),
             "optional when not announced"
+        );
+        // A refusal without the promised `iss` is taken, marked: it carries no code to steal.
+        let refusal = "error=access_denied&state=st8-abc";
+        assert!(matches!(
+            from_query(refusal, &state, required),
+            Ok(AuthResponse::Refused {
+                iss_missing: true,
+                ..
+            })
+        ));
+        // Its state is still checked.
+        assert_eq!(
+            from_query("error=access_denied&state=other", &state, required).unwrap_err(),
+            Rejection::StateMismatch
         );
         let with = format!(
             "code=c&state=st8-abc&iss={}",

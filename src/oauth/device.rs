@@ -7,6 +7,8 @@ use crate::base::secret::DeviceCode;
 use crate::config::Profile;
 use crate::net::http::{Http, Response};
 use crate::net::url::Url;
+use crate::oauth::client_auth::{AuthMethod, Client};
+use crate::oauth::hints;
 use crate::oauth::token_endpoint::{self, TokenResponse};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -114,19 +116,27 @@ fn success_problem(body: &str) -> String {
     "it is not a device authorization response".to_owned()
 }
 
-/// Asks the device authorization endpoint for a device code and user code.
-pub fn request(http: &Http, url: &Url, profile: &Profile) -> Result<DeviceAuthorization> {
+/// Asks the device authorization endpoint for a device code and user code. A client secret,
+/// when the profile has one, is sent as to the token endpoint (`auth`; RFC 8628 §3.1).
+pub fn request(
+    http: &Http,
+    url: &Url,
+    profile: &Profile,
+    auth: AuthMethod,
+) -> Result<DeviceAuthorization> {
     let scope = profile.scopes.join(" ");
-    let mut pairs = vec![
-        ("client_id", profile.client_id.as_str()),
-        ("scope", scope.as_str()),
-    ];
+    let mut pairs = vec![("scope", scope.as_str())];
     if let Some(audience) = &profile.audience {
         pairs.push(("audience", audience));
     }
-    let body = profile.token_request_format.body(&pairs);
-    let response = http.post(url, body, "device authorization")?;
-    parse_device_authorization(&response)
+    let response = Client::of(profile, auth).post(
+        http,
+        url,
+        profile.token_request_format,
+        &pairs,
+        "device authorization",
+    )?;
+    parse_device_authorization(&response).map_err(|e| hints::profile_mismatch(profile, e))
 }
 
 /// Reads the device authorization endpoint's answer: an OAuth error is exit 5 with the
@@ -184,6 +194,7 @@ pub fn poll(
     http: &Http,
     token_url: &Url,
     profile: &Profile,
+    auth: AuthMethod,
     authorization: &DeviceAuthorization,
     deadline: Instant,
     tick: &mut dyn FnMut(Duration),
@@ -206,7 +217,7 @@ pub fn poll(
                     .min(Duration::from_millis(200)),
             );
         }
-        match poll_once(http, token_url, profile, &authorization.device_code) {
+        match poll_once(http, token_url, profile, auth, &authorization.device_code) {
             Ok(Poll::Done(tokens)) => return Ok(tokens),
             Ok(Poll::Pending) => transient_failures = 0,
             Ok(Poll::SlowDown) => {
@@ -233,15 +244,20 @@ fn poll_once(
     http: &Http,
     token_url: &Url,
     profile: &Profile,
+    auth: AuthMethod,
     device_code: &DeviceCode,
 ) -> Result<Poll> {
     let pairs = [
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
         ("device_code", device_code.secret()),
-        ("client_id", profile.client_id.as_str()),
     ];
-    let body = profile.token_request_format.body(&pairs);
-    let response = http.post(token_url, body, "device token request")?;
+    let response = Client::of(profile, auth).post(
+        http,
+        token_url,
+        profile.token_request_format,
+        &pairs,
+        "device token request",
+    )?;
     if (400..500).contains(&response.status)
         && response.status != 429
         && let Some((error, description)) = token_endpoint::oauth_error_of(&response)
@@ -254,7 +270,10 @@ fn poll_once(
             )
             .hint("run `latchkey login --device` again and approve it, if that was a mistake")),
             "expired_token" => Err(expired()),
-            _ => Err(token_endpoint::oauth_error(&error, description.as_deref())),
+            _ => Err(hints::profile_mismatch(
+                profile,
+                token_endpoint::oauth_error(&error, description.as_deref()),
+            )),
         };
     }
     token_endpoint::parse_token_response(&response).map(Poll::Done)

@@ -1,7 +1,8 @@
 //! The provider's metadata: endpoints from an Auth0 domain's fixed paths or the issuer's
-//! discovery document (OpenID Connect Discovery 1.0) with the profile's overrides on top, and
-//! its signing keys (JWKS) — both cached per profile beside the tokens for a day, so `token`
-//! can refresh without a discovery round trip.
+//! discovery document (OpenID Connect Discovery 1.0), completed from its authorization server
+//! metadata (RFC 8414) when discovery lacks something latchkey uses, with the profile's
+//! overrides on top, and its signing keys (JWKS) — both cached per profile beside the tokens for
+//! a day, so `token` can refresh without a discovery round trip.
 
 use crate::base::clock::unix_now;
 use crate::base::error::{Error, Result};
@@ -12,8 +13,9 @@ use crate::base::text::{quoted, shown, shown_whole};
 use crate::config::{Profile, ProviderKind, parse_endpoint};
 use crate::net::http::Http;
 use crate::net::url::Url;
+use crate::oauth::client_auth::AuthMethod;
 use crate::oauth::jwt::Jwks;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,9 @@ pub struct Endpoints {
     pub device_authorization: Option<Url>,
     /// The provider's signing keys (JWKS).
     pub jwks: Option<Url>,
+    /// OpenID Connect UserInfo: asked once at login for a name to show, when the ID token has
+    /// none.
+    pub userinfo: Option<Url>,
     /// RFC 9207: the provider puts `iss` in every authorization response.
     pub iss_parameter_supported: bool,
     /// Whether these came from the cache (and so may be stale if a call fails).
@@ -45,7 +50,46 @@ pub struct DiscoveryDocument {
     pub device_authorization_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
     #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// How the token endpoint authenticates clients: how a `client_secret` is sent.
+    #[serde(
+        default,
+        deserialize_with = "string_list",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// The same for the revocation endpoint (RFC 8414 §2); the token endpoint's when absent.
+    #[serde(
+        default,
+        deserialize_with = "string_list",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revocation_endpoint_auth_methods_supported: Option<Vec<String>>,
+}
+
+/// How a `client_secret` is sent to each endpoint, from the provider's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuthMethods {
+    /// The token endpoint's, also used for device authorization requests (RFC 8628 §3.1).
+    pub token: AuthMethod,
+    pub revocation: AuthMethod,
+}
+
+/// A list of method names, read leniently: it only picks how a secret is sent, so anything
+/// but a list (or entries that are not strings) counts as not stated, and never costs the
+/// document.
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(items) => Some(
+            items
+                .into_iter()
+                .filter_map(|item| item.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
+    })
 }
 
 /// What is cached per profile (`tokens/PROFILE.provider.json`).
@@ -58,6 +102,10 @@ struct MetadataCache {
     jwks: Option<Jwks>,
     #[serde(default)]
     jwks_fetched_at: u64,
+    /// Why the provider's RFC 8414 document was not used, when it was unusable: said when an
+    /// endpoint that only it could have named is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rfc8414_problem: Option<String>,
 }
 
 /// One profile's provider metadata, fetched when needed and cached when possible.
@@ -170,10 +218,13 @@ impl<'a> Provider<'a> {
                     }
                     None => {
                         let document = fetch_discovery(profile, self.http)?;
+                        let (document, problem) =
+                            complete_from_rfc8414(profile, self.http, document);
                         {
                             let mut cache = self.cache.borrow_mut();
                             cache.discovery = Some(document.clone());
                             cache.discovery_fetched_at = unix_now();
+                            cache.rfc8414_problem = problem;
                         }
                         self.save();
                         (document, false)
@@ -194,6 +245,29 @@ impl<'a> Provider<'a> {
                 .or(base.device_authorization),
             ..base
         })
+    }
+
+    /// How a `client_secret` is sent, from the metadata at hand (fetched or cached, of any
+    /// age): nothing is fetched for it, so a refresh costs no discovery round trip. Without
+    /// metadata (Auth0's fixed paths, no cache), HTTP Basic, RFC 8414's default.
+    pub fn auth_methods(&self) -> AuthMethods {
+        let cache = self.cache.borrow();
+        let Some(document) = &cache.discovery else {
+            return AuthMethods::default();
+        };
+        let token =
+            AuthMethod::from_supported(document.token_endpoint_auth_methods_supported.as_deref());
+        let revocation = match &document.revocation_endpoint_auth_methods_supported {
+            Some(listed) => AuthMethod::from_supported(Some(listed)),
+            None => token,
+        };
+        AuthMethods { token, revocation }
+    }
+
+    /// Why the provider's RFC 8414 metadata could not be used, if it could not: for the
+    /// message about an endpoint that is missing (`revocation_endpoint`, say).
+    pub fn rfc8414_problem(&self) -> Option<String> {
+        self.cache.borrow().rfc8414_problem.clone()
     }
 
     /// The provider's signing keys; `force` fetches them anew (a token named an unknown key).
@@ -258,6 +332,29 @@ impl<'a> Provider<'a> {
     }
 }
 
+/// The error (exit 3, configuration) for an endpoint that the provider's metadata does not name
+/// and the profile does not set: it names `key`, the profile key that supplies it, and why the
+/// provider's RFC 8414 metadata, which might have named it, was not used, if it was not.
+pub fn missing_endpoint(
+    profile: &Profile,
+    what: &str,
+    key: &str,
+    rfc8414_problem: Option<&str>,
+) -> Error {
+    let name = &profile.name;
+    let mut message = format!(
+        "the provider of profile `{name}` names no {what} endpoint in its metadata, and the profile sets no `{key}`"
+    );
+    if let Some(problem) = rfc8414_problem {
+        message.push_str(&format!(
+            " (its RFC 8414 metadata could not be used: {problem})"
+        ));
+    }
+    Error::config(message).hint(format!(
+        "set `{key}` in profile `{name}` if the provider has one (its documentation names it)"
+    ))
+}
+
 /// The cache file's bytes, read with the checks of a secret file (ours, private, no symlink, in
 /// a private directory); a missing or unreadable file is no cache, a refused one says why.
 fn read_cache(path: &Path) -> (Option<Vec<u8>>, Option<CacheRefusal>) {
@@ -288,6 +385,7 @@ fn auth0_endpoints(profile: &Profile) -> Endpoints {
         revocation: Some(at("/oauth/revoke")),
         device_authorization: Some(at("/oauth/device/code")),
         jwks: Some(at("/.well-known/jwks.json")),
+        userinfo: Some(at("/userinfo")),
         iss_parameter_supported: false,
         from_cache: false,
     }
@@ -300,6 +398,147 @@ pub fn discovery_url(issuer: &Url) -> Url {
         issuer.path().trim_end_matches('/')
     );
     issuer.with_path(&path)
+}
+
+/// Where RFC 8414 authorization server metadata may be, in the order tried: §3.1's form, the
+/// well-known suffix between the host and the issuer's path
+/// (`https://h/.well-known/oauth-authorization-server/path`), then the suffix appended to the
+/// path, as OpenID discovery does it and some providers serve it. One URL for an issuer
+/// without a path, where both forms are the same.
+pub fn rfc8414_urls(issuer: &Url) -> Vec<Url> {
+    const SUFFIX: &str = "/.well-known/oauth-authorization-server";
+    // §3.1: a terminating `/` is removed before the suffix goes in.
+    let path = issuer.path().trim_end_matches('/');
+    let inserted = issuer.with_path(&format!("{SUFFIX}{path}"));
+    if path.is_empty() {
+        return vec![inserted];
+    }
+    vec![inserted, issuer.with_path(&format!("{path}{SUFFIX}"))]
+}
+
+/// The fields latchkey uses that an OpenID discovery document may lack and RFC 8414 metadata
+/// may carry (Django OAuth Toolkit, for one, lists its revocation and device endpoints only
+/// there).
+fn lacks_something(document: &DiscoveryDocument) -> bool {
+    document.revocation_endpoint.is_none()
+        || document.device_authorization_endpoint.is_none()
+        || document.jwks_uri.is_none()
+        || document.userinfo_endpoint.is_none()
+        || document.token_endpoint_auth_methods_supported.is_none()
+}
+
+/// The OpenID discovery document completed from the provider's RFC 8414 metadata: each field
+/// discovery lacks is taken from there (discovery wins where both say something), after the
+/// same exact issuer check. Only asked for when discovery lacks something. A missing document
+/// (404) is normal and silent; an unusable one is logged for `LATCHKEY_LOG=debug`, never fatal,
+/// and returned as the problem to mention if an endpoint turns out to be missing.
+fn complete_from_rfc8414(
+    profile: &Profile,
+    http: &Http,
+    document: DiscoveryDocument,
+) -> (DiscoveryDocument, Option<String>) {
+    if !lacks_something(&document) {
+        return (document, None);
+    }
+    let issuer = profile.issuer.to_string();
+    let mut problem = None;
+    for url in rfc8414_urls(&profile.issuer) {
+        let shown_url = shown_whole(&url.to_string());
+        let found = match http.get(&url, "authorization server metadata") {
+            Ok(response) if response.status == 404 => continue,
+            Ok(response) if !response.is_success() => Err(format!(
+                "{shown_url} answered HTTP {}: {}",
+                response.status,
+                response.excerpt()
+            )),
+            Ok(response) => {
+                parse_rfc8414(&response.body, &issuer).map_err(|why| format!("{shown_url}: {why}"))
+            }
+            Err(e) => Err(e.message().to_owned()),
+        };
+        match found.and_then(|metadata| {
+            let merged = merged(&document, metadata);
+            // Endpoints are checked as discovery's are; a bad one costs this document only.
+            endpoints_from(&merged)
+                .map(|_| merged)
+                .map_err(|e| format!("{shown_url}: {}", e.message()))
+        }) {
+            Ok(merged) => {
+                crate::debug!("RFC 8414 metadata: completed discovery from {shown_url}");
+                return (merged, None);
+            }
+            Err(why) => {
+                crate::debug!("RFC 8414 metadata not used: {why}");
+                problem = Some(why);
+            }
+        }
+    }
+    if problem.is_none() {
+        crate::debug!("RFC 8414 metadata: the provider publishes none");
+    }
+    (document, problem)
+}
+
+/// RFC 8414 authorization server metadata: the fields of [`DiscoveryDocument`] it may complete,
+/// every one optional (the authorization and token endpoints are discovery's own).
+#[derive(Deserialize)]
+struct AuthorizationServerMetadata {
+    issuer: String,
+    revocation_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    userinfo_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+    #[serde(default, deserialize_with = "string_list")]
+    token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "string_list")]
+    revocation_endpoint_auth_methods_supported: Option<Vec<String>>,
+}
+
+/// Reads RFC 8414 metadata and checks its issuer as discovery's is (RFC 8414 §3.3: identical,
+/// or the document must not be used); the error says why, in words for a debug line.
+fn parse_rfc8414(body: &str, issuer: &str) -> Result<AuthorizationServerMetadata, String> {
+    let metadata: AuthorizationServerMetadata = serde_json::from_str(body)
+        .map_err(|e| format!("not valid metadata: {}", shown(&e.to_string())))?;
+    if metadata.issuer != issuer {
+        return Err(format!(
+            "it names the issuer {}, not {}; they must match exactly",
+            quoted(&metadata.issuer),
+            quoted(issuer)
+        ));
+    }
+    Ok(metadata)
+}
+
+/// Discovery's document with what it lacks taken from RFC 8414 metadata.
+fn merged(
+    discovery: &DiscoveryDocument,
+    metadata: AuthorizationServerMetadata,
+) -> DiscoveryDocument {
+    let d = discovery.clone();
+    DiscoveryDocument {
+        issuer: d.issuer,
+        // Required in discovery, so always its own.
+        authorization_endpoint: d.authorization_endpoint,
+        token_endpoint: d.token_endpoint,
+        revocation_endpoint: d.revocation_endpoint.or(metadata.revocation_endpoint),
+        device_authorization_endpoint: d
+            .device_authorization_endpoint
+            .or(metadata.device_authorization_endpoint),
+        jwks_uri: d.jwks_uri.or(metadata.jwks_uri),
+        userinfo_endpoint: d.userinfo_endpoint.or(metadata.userinfo_endpoint),
+        // A promise made in either document is kept by the one server behind both.
+        authorization_response_iss_parameter_supported: d
+            .authorization_response_iss_parameter_supported
+            || metadata.authorization_response_iss_parameter_supported,
+        token_endpoint_auth_methods_supported: d
+            .token_endpoint_auth_methods_supported
+            .or(metadata.token_endpoint_auth_methods_supported),
+        revocation_endpoint_auth_methods_supported: d
+            .revocation_endpoint_auth_methods_supported
+            .or(metadata.revocation_endpoint_auth_methods_supported),
+    }
 }
 
 fn fetch_discovery(profile: &Profile, http: &Http) -> Result<DiscoveryDocument> {
@@ -357,6 +596,10 @@ fn endpoints_from(doc: &DiscoveryDocument) -> Result<Endpoints> {
             &doc.device_authorization_endpoint,
         )?,
         jwks: optional("jwks_uri", &doc.jwks_uri)?,
+        // Only for a name to show: a bad URL there costs the name, not the login.
+        userinfo: optional("userinfo_endpoint", &doc.userinfo_endpoint)
+            .ok()
+            .flatten(),
         iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
         from_cache: false,
     })
@@ -410,6 +653,93 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    #[test]
+    fn rfc8414_urls_insert_the_suffix_before_the_path_then_append_it() {
+        let urls = |issuer: &str| -> Vec<String> {
+            rfc8414_urls(&Url::parse(issuer).unwrap())
+                .iter()
+                .map(Url::to_string)
+                .collect()
+        };
+        assert_eq!(
+            urls("https://idp.example"),
+            ["https://idp.example/.well-known/oauth-authorization-server"]
+        );
+        assert_eq!(
+            urls("https://idp.example/"),
+            ["https://idp.example/.well-known/oauth-authorization-server"]
+        );
+        // RFC 8414 §3.1's example, then the form OpenID discovery uses; a terminating `/` goes.
+        for issuer in [
+            "https://idp.example/issuer1",
+            "https://idp.example/issuer1/",
+        ] {
+            assert_eq!(
+                urls(issuer),
+                [
+                    "https://idp.example/.well-known/oauth-authorization-server/issuer1",
+                    "https://idp.example/issuer1/.well-known/oauth-authorization-server",
+                ]
+            );
+        }
+    }
+
+    const RFC8414: &str = r#"{"issuer":"https://idp.example","authorization_endpoint":"https://other.example/auth",
+        "revocation_endpoint":"https://idp.example/o/revoke","device_authorization_endpoint":"https://idp.example/o/device",
+        "token_endpoint_auth_methods_supported":["client_secret_post"],"authorization_response_iss_parameter_supported":true}"#;
+
+    #[test]
+    fn rfc8414_metadata_fills_only_what_discovery_lacks() {
+        let discovery = parse_discovery(DOC, "https://idp.example").unwrap();
+        assert!(lacks_something(&discovery));
+        let metadata = parse_rfc8414(RFC8414, "https://idp.example").unwrap();
+        let merged = merged(&discovery, metadata);
+        // Discovery's own endpoints stay; what it lacks comes from RFC 8414.
+        assert_eq!(merged.authorization_endpoint, "https://idp.example/auth");
+        assert_eq!(
+            merged.revocation_endpoint.as_deref(),
+            Some("https://idp.example/revoke")
+        );
+        assert_eq!(
+            merged.device_authorization_endpoint.as_deref(),
+            Some("https://idp.example/o/device")
+        );
+        assert_eq!(
+            merged.token_endpoint_auth_methods_supported.as_deref(),
+            Some(&["client_secret_post".to_owned()][..])
+        );
+        assert!(merged.authorization_response_iss_parameter_supported);
+        assert!(endpoints_from(&merged).is_ok());
+    }
+
+    #[test]
+    fn rfc8414_metadata_of_another_issuer_is_not_used() {
+        let why = parse_rfc8414(RFC8414, "https://idp.example/tenant")
+            .err()
+            .unwrap();
+        assert!(why.contains("must match exactly"), "{why}");
+        assert!(parse_rfc8414("<html>", "https://idp.example").is_err());
+    }
+
+    #[test]
+    fn auth_method_lists_are_read_leniently() {
+        let with = |methods: &str| {
+            let doc = DOC.replace(
+                "\"authorization_response_iss_parameter_supported\":true",
+                &format!("\"token_endpoint_auth_methods_supported\":{methods}"),
+            );
+            parse_discovery(&doc, "https://idp.example")
+                .unwrap()
+                .token_endpoint_auth_methods_supported
+        };
+        assert_eq!(
+            with(r#"["client_secret_post", 5, "none"]"#),
+            Some(vec!["client_secret_post".to_owned(), "none".to_owned()])
+        );
+        assert_eq!(with(r#""client_secret_post""#), None);
+        assert_eq!(with("null"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub struct IdClaims {
     pub sub: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,
+    pub preferred_username: Option<String>,
     pub iss: Option<String>,
     #[serde(default)]
     pub aud: Audience,
@@ -41,12 +42,64 @@ impl Audience {
 }
 
 impl IdClaims {
+    /// Who logged in, as a person would recognise them (see [`Person`]).
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            name: self.name.as_deref(),
+            preferred_username: self.preferred_username.as_deref(),
+            email: self.email.as_deref(),
+            sub: self.sub.as_deref(),
+        }
+    }
+
     /// Who logged in, as a person would recognise it: email, else name, else subject.
     pub fn who(&self) -> Option<&str> {
         self.email
             .as_deref()
             .or(self.name.as_deref())
             .or(self.sub.as_deref())
+    }
+}
+
+/// The claims that name a person, from an ID token or a UserInfo answer (OpenID Connect
+/// Core §5.1), provider-supplied text to be shown escaped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Person<'a> {
+    pub name: Option<&'a str>,
+    pub preferred_username: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub sub: Option<&'a str>,
+}
+
+impl<'a> Person<'a> {
+    /// Whether anything but the subject names the person (a bare `sub` such as `1` does not).
+    pub fn named(&self) -> bool {
+        [self.name, self.preferred_username, self.email]
+            .iter()
+            .any(|claim| claim.is_some_and(|c| !c.trim().is_empty()))
+    }
+
+    /// How to say who this is: the name, else the username, else the email, with the email
+    /// (or username) beside a name when it differs; else `SUB at ISSUER`; `None` with nothing.
+    /// Provider text, raw: escape it where it is printed.
+    pub fn describe(&self, issuer: &str) -> Option<String> {
+        let given = |claim: Option<&'a str>| claim.filter(|c| !c.trim().is_empty());
+        let primary = given(self.name)
+            .or(given(self.preferred_username))
+            .or(given(self.email));
+        match primary {
+            Some(primary) => {
+                let beside = [given(self.email), given(self.preferred_username)]
+                    .into_iter()
+                    .flatten()
+                    .find(|other| *other != primary);
+                Some(match beside {
+                    Some(other) => format!("{primary} ({other})"),
+                    None => primary.to_owned(),
+                })
+            }
+            None => given(self.sub).map(|sub| format!("{sub} at {issuer}")),
+        }
     }
 }
 
@@ -369,6 +422,38 @@ mod tests {
         assert_eq!(claims.who(), Some("a@example.com"));
         assert_eq!(claims.exp, Some(5));
         assert_eq!(claims.aud.values(), ["x", "y"]);
+    }
+
+    #[test]
+    fn a_person_is_named_by_name_username_email_then_subject_at_issuer() {
+        let person = |name, preferred_username, email, sub| Person {
+            name,
+            preferred_username,
+            email,
+            sub,
+        };
+        let issuer = "https://idp.example";
+        let all = person(
+            Some("Alice"),
+            Some("alice"),
+            Some("a@example.com"),
+            Some("1"),
+        );
+        assert_eq!(
+            all.describe(issuer).as_deref(),
+            Some("Alice (a@example.com)")
+        );
+        let user = person(None, Some("alice"), None, Some("1"));
+        assert_eq!(user.describe(issuer).as_deref(), Some("alice"));
+        let same = person(Some("a@example.com"), None, Some("a@example.com"), None);
+        assert_eq!(same.describe(issuer).as_deref(), Some("a@example.com"));
+        let bare = person(None, None, Some(" "), Some("1"));
+        assert!(!bare.named());
+        assert_eq!(
+            bare.describe(issuer).as_deref(),
+            Some("1 at https://idp.example")
+        );
+        assert_eq!(person(None, None, None, None).describe(issuer), None);
     }
 
     #[test]

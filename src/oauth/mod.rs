@@ -4,10 +4,13 @@
 
 pub mod auth_response;
 pub mod authorize;
+pub mod client_auth;
 pub mod device;
 pub mod endpoints;
+pub mod hints;
 pub mod id_token;
 pub mod jwt;
 pub mod pkce;
 pub mod revocation;
 pub mod token_endpoint;
+pub mod userinfo;

@@ -2,9 +2,10 @@
 //! telling apart why it did not — `logout` reports each differently.
 
 use crate::base::error::{Error, ExitCode};
-use crate::config::Profile;
-use crate::net::http::{Body, Http, Response};
+use crate::config::{Profile, TokenRequestFormat};
+use crate::net::http::{Http, Response};
 use crate::net::url::Url;
+use crate::oauth::client_auth::{AuthMethod, Client};
 use crate::oauth::token_endpoint::{oauth_error, oauth_error_of};
 
 /// Why a token was not revoked.
@@ -14,8 +15,9 @@ pub enum Failure {
     /// type — Auth0 and others cannot revoke their (JWT) access tokens, which simply expire.
     UnsupportedTokenType,
     /// HTTP 401 or `invalid_client`: the provider accepts revocation only from an authenticated
-    /// client, and latchkey is a public client with no secret. Holds what the provider said.
-    ClientAuthentication(String),
+    /// client. `said` is what the provider said; `secret_sent` whether the profile's
+    /// `client_secret` went with the request (then it was refused, rather than missing).
+    ClientAuthentication { said: String, secret_sent: bool },
     /// Any other refusal (an OAuth error) or failure (network, 5xx, a body that is not OAuth).
     Other(Error),
 }
@@ -27,17 +29,45 @@ impl Failure {
             Failure::UnsupportedTokenType => {
                 "the provider does not revoke this type of token (unsupported_token_type)".into()
             }
-            Failure::ClientAuthentication(said) => format!(
-                "the provider requires client authentication for revocation ({said}), which latchkey, a public client, cannot give"
+            Failure::ClientAuthentication {
+                said,
+                secret_sent: false,
+            } => format!("the provider requires client authentication for revocation ({said})"),
+            Failure::ClientAuthentication {
+                said,
+                secret_sent: true,
+            } => format!(
+                "the provider refused the client authentication sent for revocation ({said})"
             ),
             Failure::Other(e) => e.message().to_owned(),
+        }
+    }
+
+    /// What to do about a provider that wants client authentication, for profile `profile`:
+    /// the client's secret (which only some installed-app clients have), or the revocation done
+    /// in its console. `None` for the other failures, whose caller knows better.
+    pub fn hint(&self, profile: &str) -> Option<String> {
+        match self {
+            Failure::UnsupportedTokenType => None,
+            Failure::ClientAuthentication {
+                secret_sent: false, ..
+            } => Some(format!(
+                "if the provider issued this client a secret (as Google does for desktop apps), set `client_secret` in profile `{profile}`; \
+                 otherwise end the session or grant in the provider's console"
+            )),
+            Failure::ClientAuthentication {
+                secret_sent: true, ..
+            } => Some(format!(
+                "check `client_secret` of profile `{profile}` against the client in the provider's console, or end the session or grant there"
+            )),
+            Failure::Other(_) => None,
         }
     }
 
     /// The exit status a logout that this failure decides ends with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Failure::UnsupportedTokenType | Failure::ClientAuthentication(_) => {
+            Failure::UnsupportedTokenType | Failure::ClientAuthentication { .. } => {
                 ExitCode::ProviderRefused
             }
             Failure::Other(e) => e.exit_code(),
@@ -46,26 +76,27 @@ impl Failure {
 }
 
 /// Revokes one token. RFC 7009 §2.2: the provider answers 200 even for tokens it does not know.
+/// A client secret, when the profile has one, is sent as `auth` says (RFC 7009 §2.1: the
+/// client authenticates as at the token endpoint).
 pub fn revoke(
     http: &Http,
     url: &Url,
     profile: &Profile,
+    auth: AuthMethod,
     token: &str,
     hint: &str,
 ) -> Result<(), Failure> {
-    let pairs = [
-        ("token", token),
-        ("token_type_hint", hint),
-        ("client_id", profile.client_id.as_str()),
-    ];
-    let response = http
-        .post(url, Body::Form(&pairs), "revocation")
+    let pairs = [("token", token), ("token_type_hint", hint)];
+    // Always a form: RFC 7009 §2.1 defines no other body, whatever token_request_format says.
+    let response = Client::of(profile, auth)
+        .post(http, url, TokenRequestFormat::Form, &pairs, "revocation")
         .map_err(Failure::Other)?;
-    read_answer(&response)
+    read_answer(&response, profile.client_secret.is_some())
 }
 
 /// The revocation endpoint's answer: 2xx is done; otherwise which kind of refusal or failure.
-fn read_answer(response: &Response) -> Result<(), Failure> {
+/// `secret_sent`: whether the request carried a client secret.
+fn read_answer(response: &Response, secret_sent: bool) -> Result<(), Failure> {
     if response.is_success() {
         return Ok(());
     }
@@ -78,13 +109,19 @@ fn read_answer(response: &Response) -> Result<(), Failure> {
     };
     match oauth {
         Some((error, _)) if error == "unsupported_token_type" => Err(Failure::UnsupportedTokenType),
-        Some((error, description)) if error == "invalid_client" || response.status == 401 => Err(
-            Failure::ClientAuthentication(said(&error, description.as_deref())),
-        ),
+        Some((error, description)) if error == "invalid_client" || response.status == 401 => {
+            Err(Failure::ClientAuthentication {
+                said: said(&error, description.as_deref()),
+                secret_sent,
+            })
+        }
         Some((error, description)) => {
             Err(Failure::Other(oauth_error(&error, description.as_deref())))
         }
-        None if response.status == 401 => Err(Failure::ClientAuthentication("HTTP 401".to_owned())),
+        None if response.status == 401 => Err(Failure::ClientAuthentication {
+            said: "HTTP 401".to_owned(),
+            secret_sent,
+        }),
         None => Err(Failure::Other(Error::network(format!(
             "revocation: the provider answered HTTP {}: {}",
             response.status,
@@ -98,12 +135,19 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> Result<(), Failure> {
-        read_answer(&Response {
-            status,
-            content_type: Some("application/json".into()),
-            date: None,
-            body: body.into(),
-        })
+        answer_to(status, body, false)
+    }
+
+    fn answer_to(status: u16, body: &str, secret_sent: bool) -> Result<(), Failure> {
+        read_answer(
+            &Response {
+                status,
+                content_type: Some("application/json".into()),
+                date: None,
+                body: body.into(),
+            },
+            secret_sent,
+        )
     }
 
     #[test]
@@ -143,7 +187,7 @@ mod tests {
             ),
         ] {
             let failure = answer(status, body).unwrap_err();
-            let Failure::ClientAuthentication(got) = &failure else {
+            let Failure::ClientAuthentication { said: got, .. } = &failure else {
                 panic!("{status} {body}: {failure:?}");
             };
             assert_eq!(got, said);
@@ -154,7 +198,29 @@ mod tests {
                 "{}",
                 failure.describe()
             );
+            // What to do: a client secret, or the provider's console; not `latchkey login`.
+            let hint = failure.hint("p").unwrap_or_default();
+            assert!(
+                hint.contains("set `client_secret` in profile `p`") && hint.contains("console"),
+                "{hint}"
+            );
         }
+    }
+
+    #[test]
+    fn a_refused_client_secret_is_told_apart_from_a_missing_one() {
+        let failure = answer_to(401, r#"{"error":"invalid_client"}"#, true).unwrap_err();
+        assert_eq!(
+            failure.describe(),
+            "the provider refused the client authentication sent for revocation (invalid_client)"
+        );
+        assert!(
+            failure
+                .hint("p")
+                .unwrap_or_default()
+                .starts_with("check `client_secret` of profile `p`"),
+            "{failure:?}"
+        );
     }
 
     #[test]

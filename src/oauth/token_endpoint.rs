@@ -6,6 +6,8 @@ use crate::base::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier,
 use crate::config::Profile;
 use crate::net::http::{Http, Response};
 use crate::net::url::Url;
+use crate::oauth::client_auth::{AuthMethod, Client};
+use crate::oauth::hints;
 use serde::Deserialize;
 
 /// The longest access-token lifetime taken from a provider's `expires_in`: ten years. Longer
@@ -29,42 +31,67 @@ pub struct TokenResponse {
 }
 
 /// Exchanges an authorization code (grant_type=authorization_code) with the code_verifier and
-/// the same redirect_uri that the authorization request carried.
+/// the same redirect_uri that the authorization request carried. `auth`: how a client secret,
+/// if the profile has one, is sent ([`Provider::auth_methods`]).
+///
+/// [`Provider::auth_methods`]: crate::oauth::endpoints::Provider::auth_methods
 pub fn exchange_code(
     http: &Http,
     token_url: &Url,
     profile: &Profile,
+    auth: AuthMethod,
     code: &AuthorizationCode,
     verifier: &PkceVerifier,
     redirect_uri: &str,
 ) -> Result<TokenResponse> {
     let pairs = [
         ("grant_type", "authorization_code"),
-        ("client_id", profile.client_id.as_str()),
         ("code", code.secret()),
         ("code_verifier", verifier.secret()),
         ("redirect_uri", redirect_uri),
     ];
-    let body = profile.token_request_format.body(&pairs);
-    let response = http.post(token_url, body, "token request")?;
-    parse_token_response(&response)
+    let response = Client::of(profile, auth).post(
+        http,
+        token_url,
+        profile.token_request_format,
+        &pairs,
+        "token request",
+    )?;
+    parse_token_response(&response).map_err(|e| hints::profile_mismatch(profile, e))
 }
 
 /// Uses a refresh token (RFC 6749 §6). The grant's own scope and audience carry over, so none
 /// are sent. `invalid_grant` means the refresh token is dead: that is "log in again" (exit 4).
+/// `auth` as for [`exchange_code`].
 pub fn refresh(
     http: &Http,
     token_url: &Url,
     profile: &Profile,
+    auth: AuthMethod,
+    refresh_token: &RefreshToken,
+) -> Result<TokenResponse> {
+    refresh_request(http, token_url, profile, auth, refresh_token)
+        .map_err(|e| hints::profile_mismatch(profile, e))
+}
+
+fn refresh_request(
+    http: &Http,
+    token_url: &Url,
+    profile: &Profile,
+    auth: AuthMethod,
     refresh_token: &RefreshToken,
 ) -> Result<TokenResponse> {
     let pairs = [
         ("grant_type", "refresh_token"),
-        ("client_id", profile.client_id.as_str()),
         ("refresh_token", refresh_token.secret()),
     ];
-    let body = profile.token_request_format.body(&pairs);
-    let response = http.post(token_url, body, "token refresh")?;
+    let response = Client::of(profile, auth).post(
+        http,
+        token_url,
+        profile.token_request_format,
+        &pairs,
+        "token refresh",
+    )?;
     if (400..500).contains(&response.status)
         && response.status != 429
         && let Ok(RawTokenResponse {
@@ -74,15 +101,16 @@ pub fn refresh(
         }) = serde_json::from_str::<RawTokenResponse>(&response.body)
         && error == "invalid_grant"
     {
-        let detail = oauth_error(&error, error_description.as_deref());
+        let said = provider_said(&error, error_description.as_deref());
+        // The code and the provider's words go with the error: the store records them, so
+        // that the dead token is never sent again and `status` can say why.
         return Err(Error::login_required(format!(
-            "the refresh token was refused ({}); profile `{}` must log in again",
-            detail
-                .message()
-                .replace("the identity provider refused: ", ""),
+            "the refresh token was refused ({said}); profile `{}` must log in again",
             profile.name
         ))
-        .hint(format!("run `latchkey login -p {}`", profile.name)));
+        .hint(format!("run `latchkey login -p {}`", profile.name))
+        .with_oauth_code(&error)
+        .with_provider_said(said));
     }
     // Any other OAuth error comes without a hint of its own; every error has one.
     parse_token_response(&response).map_err(|e| match e.hint_text() {
@@ -145,16 +173,44 @@ struct RawTokenResponse {
     expires_in: Option<serde_json::Value>,
     refresh_token: Option<String>,
     id_token: Option<String>,
+    #[serde(default, deserialize_with = "scope_string_or_list")]
     scope: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
 }
 
-/// Reads a token endpoint response: an OAuth error is exit 5 with the provider's words; a body
-/// that is not an OAuth response at all (a proxy's page, a 502) is exit 6 with a redacted
-/// excerpt — except a 2xx body, which may hold tokens however broken it is: that is described
-/// ("it has no access_token", "it is not JSON") with its content type, never quoted.
+/// `scope` as RFC 6749 §5.1 has it, one space-separated string, or as some providers send it:
+/// a JSON list of strings, joined with spaces (an empty list is no scope). Anything else fails
+/// the parse, and [`success_problem`] says so.
+fn scope_string_or_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scope {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<Scope>::deserialize(deserializer)? {
+        None => None,
+        Some(Scope::One(scope)) => Some(scope),
+        Some(Scope::Many(scopes)) => Some(scopes.join(" ")).filter(|s| !s.trim().is_empty()),
+    })
+}
+
+/// Reads a token endpoint response: an OAuth error is exit 5 with the provider's words, and so
+/// is any other 4xx but 429 (a refusal without an OAuth error: a bare 400, a 403 page), with a
+/// redacted excerpt; a body that is not an OAuth response at all (a proxy's page, a 502) is exit
+/// 6 with a redacted excerpt — except a 2xx body, which may hold tokens however broken it is:
+/// that is described ("it has no access_token", "it is not JSON") with its content type, never
+/// quoted.
 pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
+    parse_token_response_at(response, crate::base::clock::unix_now())
+}
+
+/// [`parse_token_response`] with the time now (Unix seconds), which a JWT access token's `exp`
+/// is measured from when there is no `expires_in`.
+fn parse_token_response_at(response: &Response, now: u64) -> Result<TokenResponse> {
     let raw: Option<RawTokenResponse> = serde_json::from_str(&response.body).ok();
     // 5xx and 429 are the provider failing, not refusing: worth a retry, and never a reason to
     // think a grant is dead, whatever error code the body carries.
@@ -164,9 +220,7 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
                 error: Some(error),
                 error_description,
                 ..
-            }) => oauth_error(error, error_description.as_deref())
-                .message()
-                .replace("the identity provider refused: ", ""),
+            }) => provider_said(error, error_description.as_deref()),
             _ => response.excerpt(),
         };
         return Err(Error::network(format!(
@@ -182,6 +236,9 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
     }) = &raw
     {
         return Err(oauth_error(error, error_description.as_deref()));
+    }
+    if (400..500).contains(&response.status) {
+        return Err(refused_without_oauth_error(response));
     }
     let not_oauth = || not_a_token_response(response);
     let Some(raw) = raw.filter(|_| response.is_success()) else {
@@ -206,11 +263,13 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
         )));
     }
     // Some providers send expires_in as a string; both are seconds from now. Anything over
-    // ten years is capped; a value that is no number of seconds is as good as none.
+    // ten years is capped; a value that is no number of seconds is as good as none. Without
+    // one, a JWT access token's own `exp` says when it expires; otherwise nothing does.
     let expires_in = raw
         .expires_in
         .as_ref()
-        .and_then(|v| crate::base::duration::provider_seconds(v, MAX_TOKEN_LIFETIME_SECS));
+        .and_then(|v| crate::base::duration::provider_seconds(v, MAX_TOKEN_LIFETIME_SECS))
+        .or_else(|| jwt_lifetime(&access_token, now));
     Ok(TokenResponse {
         access_token: AccessToken::new(access_token),
         expires_in,
@@ -223,6 +282,36 @@ pub fn parse_token_response(response: &Response) -> Result<TokenResponse> {
         token_type: "Bearer".to_owned(),
         date: response.date.clone(),
     })
+}
+
+/// Seconds from `now` to a JWT access token's `exp` (RFC 9068 §2.2; read, not verified: it only
+/// decides when to refresh, and the token came over TLS from the token endpoint), at most
+/// [`MAX_TOKEN_LIFETIME_SECS`]; 0 when that moment has passed. `None` for an opaque token, or a
+/// JWT without a usable `exp`.
+fn jwt_lifetime(access_token: &str, now: u64) -> Option<u64> {
+    let exp = crate::oauth::jwt::unverified_claims(access_token)
+        .ok()?
+        .exp?;
+    let exp = u64::try_from(exp).ok()?;
+    Some(exp.saturating_sub(now).min(MAX_TOKEN_LIFETIME_SECS))
+}
+
+/// A 4xx other than 429 without an OAuth error: an empty 400, a gateway's 403 page. The
+/// provider (or something in front of it) refused the request — it did not fail, and sending it
+/// again gets the same answer — so it is exit 5, like an OAuth error, with the status and a
+/// redacted excerpt, never exit 6's "try again". Servers answer a dead refresh token this way
+/// too, but nothing here says so for sure: the token is kept, and the refresh's hint says a
+/// login fixes it if it persists.
+fn refused_without_oauth_error(response: &Response) -> Error {
+    let what = if response.body.trim().is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        response.excerpt()
+    };
+    Error::provider(format!(
+        "the identity provider refused with HTTP {} but no OAuth error: {what}",
+        response.status
+    ))
 }
 
 /// The answer is no OAuth response at all (a proxy's page, a 502, a broken 2xx): exit 6, with a
@@ -271,7 +360,6 @@ fn success_problem(body: &str) -> String {
         "token_type",
         "refresh_token",
         "id_token",
-        "scope",
         "error",
         "error_description",
     ];
@@ -283,6 +371,15 @@ fn success_problem(body: &str) -> String {
             return format!("its {field} is not a string");
         }
     }
+    let scope_ok = |v: &serde_json::Value| {
+        v.is_null()
+            || v.is_string()
+            || v.as_array()
+                .is_some_and(|list| list.iter().all(serde_json::Value::is_string))
+    };
+    if object.get("scope").is_some_and(|v| !scope_ok(v)) {
+        return "its scope is neither a string nor a list of strings".to_owned();
+    }
     match object.get("access_token").and_then(|v| v.as_str()) {
         None | Some("") => "it has no access_token".to_owned(),
         Some(_) => "it is not a token response".to_owned(),
@@ -292,12 +389,20 @@ fn success_problem(body: &str) -> String {
 /// `error: error_description`, the provider's strings shown as all outside text is: escaped
 /// and cut short (`base::text`).
 pub fn oauth_error(error: &str, description: Option<&str>) -> Error {
+    let said = provider_said(error, description);
+    Error::provider(format!("the identity provider refused: {said}"))
+        .with_oauth_code(error)
+        .with_provider_said(said)
+}
+
+/// `error: error_description` (or `error` alone), each escaped and cut short: what the provider
+/// said, safe to show and to keep.
+fn provider_said(error: &str, description: Option<&str>) -> String {
     let clean = |s: &str| crate::base::text::shown_within(s, 300);
-    let text = match description.filter(|d| !d.is_empty()) {
+    match description.filter(|d| !d.is_empty()) {
         Some(d) => format!("{}: {}", clean(error), clean(d)),
         None => clean(error),
-    };
-    Error::provider(format!("the identity provider refused: {text}")).with_oauth_code(error)
+    }
 }
 
 #[cfg(test)]
@@ -488,5 +593,175 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.message().contains("DPoP"));
+    }
+
+    #[test]
+    fn a_4xx_without_an_oauth_error_is_a_refusal_not_a_network_failure() {
+        for (status, body, shown) in [
+            (400, "", "(empty body)"),
+            (400, "  \n", "(empty body)"),
+            (401, "", "(empty body)"),
+            (
+                403,
+                "<html><h1>Forbidden</h1></html>",
+                "<html><h1>Forbidden</h1></html>",
+            ),
+            (
+                404,
+                r#"{"message":"no such route"}"#,
+                r#"{"message":"no such route"}"#,
+            ),
+            (400, r#"{"error":5}"#, r#"{"error":5}"#),
+        ] {
+            let err = parse_token_response(&response(status, body)).unwrap_err();
+            assert_eq!(
+                err.exit_code(),
+                ExitCode::ProviderRefused,
+                "{status} {body}"
+            );
+            assert_eq!(
+                err.message(),
+                format!(
+                    "the identity provider refused with HTTP {status} but no OAuth error: {shown}"
+                )
+            );
+            assert_eq!(err.oauth_code(), None, "no OAuth code to act on");
+        }
+        // A redirect is no refusal, and 429 and 5xx are the provider failing: still exit 6.
+        for status in [302, 429, 500, 502] {
+            let err = parse_token_response(&response(status, "")).unwrap_err();
+            assert_eq!(err.exit_code(), ExitCode::Network, "{status}");
+        }
+    }
+
+    #[test]
+    fn oauth_errors_carry_the_code_and_the_providers_words() {
+        let err = parse_token_response(&response(
+            400,
+            r#"{"error":"invalid_scope","error_description":"no\u001b[2J"}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(err.oauth_code(), Some("invalid_scope"));
+        assert_eq!(err.provider_said(), Some(r"invalid_scope: no\u{1b}[2J"));
+    }
+
+    fn tokens(body: &str, now: u64) -> TokenResponse {
+        parse_token_response_at(&response(200, body), now).unwrap()
+    }
+
+    #[test]
+    fn scope_may_be_a_list_of_strings() {
+        let t = tokens(
+            r#"{"access_token":"a","token_type":"Bearer","scope":["openid","email","offline_access"]}"#,
+            0,
+        );
+        assert_eq!(t.scope.as_deref(), Some("openid email offline_access"));
+        let t = tokens(
+            r#"{"access_token":"a","token_type":"Bearer","scope":[]}"#,
+            0,
+        );
+        assert_eq!(t.scope, None, "an empty list is no scope");
+        let t = tokens(
+            r#"{"access_token":"a","token_type":"Bearer","scope":null}"#,
+            0,
+        );
+        assert_eq!(t.scope, None);
+        // A list of anything else is described, like any broken success answer.
+        for scope in [r#"["openid",5]"#, "5", r#"{"openid":true}"#] {
+            let body =
+                format!(r#"{{"access_token":"{AT}","token_type":"Bearer","scope":{scope}}}"#);
+            let err = parse_token_response(&response(200, &body)).unwrap_err();
+            assert_eq!(err.exit_code(), ExitCode::Network, "{scope}");
+            assert!(
+                err.message()
+                    .contains("its scope is neither a string nor a list of strings"),
+                "{}",
+                err.message()
+            );
+            assert!(!err.message().contains("S3cr3t"), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn token_type_bearer_in_any_case() {
+        for token_type in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let t = tokens(
+                &format!(r#"{{"access_token":"a","token_type":"{token_type}"}}"#),
+                0,
+            );
+            assert_eq!(t.token_type, "Bearer", "{token_type}");
+        }
+    }
+
+    #[test]
+    fn expires_in_as_a_number_or_a_numeric_string() {
+        for value in ["3600", "\"3600\"", "\" 3600 \"", "3600.9", "\"3600.9\""] {
+            let t = tokens(
+                &format!(r#"{{"access_token":"a","token_type":"Bearer","expires_in":{value}}}"#),
+                0,
+            );
+            assert_eq!(t.expires_in, Some(3600), "{value}");
+        }
+        for value in ["-5", "\"-5\"", "\"\"", "\"1h\"", "true", "[3600]", "null"] {
+            let t = tokens(
+                &format!(r#"{{"access_token":"a","token_type":"Bearer","expires_in":{value}}}"#),
+                0,
+            );
+            assert_eq!(t.expires_in, None, "{value}");
+        }
+    }
+
+    /// An unsigned JWT with these claims: only its `exp` is read.
+    fn jwt(claims: &str) -> String {
+        use base64::Engine;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "{}.{}.c2ln",
+            enc(r#"{"alg":"RS256","typ":"at+jwt"}"#),
+            enc(claims)
+        )
+    }
+
+    #[test]
+    fn without_expires_in_a_jwt_access_tokens_exp_is_used() {
+        let now = 1_700_000_000;
+        let body = |token: &str, extra: &str| {
+            format!(r#"{{"access_token":"{token}","token_type":"Bearer"{extra}}}"#)
+        };
+        let at = jwt(&format!(r#"{{"sub":"a","exp":{}}}"#, now + 900));
+        assert_eq!(tokens(&body(&at, ""), now).expires_in, Some(900));
+        // expires_in, when usable, is what the provider says about this response: it wins.
+        assert_eq!(
+            tokens(&body(&at, r#","expires_in":60"#), now).expires_in,
+            Some(60)
+        );
+        // One that is no number of seconds is as good as none: the JWT's exp then.
+        assert_eq!(
+            tokens(&body(&at, r#","expires_in":"soon""#), now).expires_in,
+            Some(900)
+        );
+        for (claims, expected) in [
+            // Already past: expired now, not never.
+            (format!(r#"{{"exp":{}}}"#, now - 10), Some(0)),
+            // Absurdly far, or beyond any integer: capped like expires_in.
+            (
+                r#"{"exp":9223372036854775807}"#.to_owned(),
+                Some(MAX_TOKEN_LIFETIME_SECS),
+            ),
+            (r#"{"exp":-1}"#.to_owned(), None),
+            (r#"{"exp":1e300}"#.to_owned(), None),
+            (r#"{"exp":"1700000900"}"#.to_owned(), None),
+            (r#"{"sub":"no exp"}"#.to_owned(), None),
+        ] {
+            assert_eq!(
+                tokens(&body(&jwt(&claims), ""), now).expires_in,
+                expected,
+                "{claims}"
+            );
+        }
+        // An opaque token, or something only shaped like a JWT: the expiry is unknown.
+        for token in ["opaque-token", "a.b.c", "e30.e30"] {
+            assert_eq!(tokens(&body(token, ""), now).expires_in, None, "{token}");
+        }
     }
 }

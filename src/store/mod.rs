@@ -48,6 +48,22 @@ pub struct StoredTokens {
     /// The provider's revocation endpoint at login; `logout` revokes here and nowhere else.
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
+    /// Set when the provider refused the refresh token (`invalid_grant`): the token is dead, so
+    /// it is dropped from the file and nothing is sent again; `status` and `token` say a login
+    /// is needed. The access token stays while it lasts: it may still work until it expires. A
+    /// login writes new tokens without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_refused: Option<RefreshRefused>,
+}
+
+/// When and why the provider refused a profile's refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRefused {
+    /// Unix seconds.
+    pub at: u64,
+    /// What the provider said: `invalid_grant: error_description`, escaped and bounded when it
+    /// was received (and escaped again wherever it is shown, as the file is input too).
+    pub said: String,
 }
 
 /// Where a token response came from: recorded with the tokens, so that they are only ever sent
@@ -81,6 +97,7 @@ impl StoredTokens {
             obtained_at: now,
             token_endpoint: Some(origin.token_endpoint.to_owned()),
             revocation_endpoint: origin.revocation_endpoint.map(str::to_owned),
+            refresh_refused: None,
         }
     }
 
@@ -628,6 +645,7 @@ mod tests {
             obtained_at: 1,
             token_endpoint: Some("https://id.example.com/token".into()),
             revocation_endpoint: None,
+            refresh_refused: None,
         }
     }
 
@@ -706,6 +724,30 @@ mod tests {
             1,
             "temporary files left behind: {leftovers:?}"
         );
+    }
+
+    #[test]
+    fn a_refused_refresh_token_is_kept_in_the_file_and_older_files_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let key = generated(&store);
+        let mut refused = tokens("a");
+        refused.refresh_token = None;
+        refused.refresh_refused = Some(RefreshRefused {
+            at: 1_700_000_000,
+            said: "invalid_grant: grant revoked".into(),
+        });
+        store.save("dev", &refused, &key).unwrap();
+        assert_eq!(
+            load(&store).unwrap().unwrap().refresh_refused,
+            refused.refresh_refused
+        );
+        // A file written before the field existed (or by a login) reads as not refused; and
+        // tokens that were never refused write no field at all.
+        let plain = serde_json::to_value(tokens("a")).unwrap();
+        assert!(plain.get("refresh_refused").is_none(), "{plain}");
+        let back: StoredTokens = serde_json::from_value(plain).unwrap();
+        assert_eq!(back.refresh_refused, None);
     }
 
     #[cfg(unix)]

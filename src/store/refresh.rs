@@ -11,7 +11,7 @@ use crate::net::url::Url;
 use crate::oauth::endpoints::Provider;
 use crate::oauth::id_token;
 use crate::oauth::token_endpoint;
-use crate::store::{Key, Origin, StoredTokens, TokenStore};
+use crate::store::{Key, Origin, RefreshRefused, StoredTokens, TokenStore};
 use std::time::Duration;
 
 /// A token obtained this recently is as fresh as a refresh would make it, even when the
@@ -94,7 +94,12 @@ pub fn valid_tokens(
     };
     let current = second.open(&key)?;
     current.check_bound_to(profile)?;
-    if !second.same_as(&first) && current.expires_at.is_none_or(|at| at > unix_now()) {
+    // (Unless what it wrote is the provider's refusal of the refresh token: then this one fails
+    // as that one did, below, without a request.)
+    if !second.same_as(&first)
+        && current.refresh_refused.is_none()
+        && current.expires_at.is_none_or(|at| at > unix_now())
+    {
         crate::debug!("another process refreshed while this one waited: using its tokens");
         return Ok(current);
     }
@@ -111,6 +116,9 @@ fn refresh_locked(
     key: &Key,
     current: StoredTokens,
 ) -> Result<StoredTokens> {
+    if let Some(refused) = &current.refresh_refused {
+        return Err(refused_before(&profile.name, refused));
+    }
     let Some(refresh_token) = current.refresh_token.as_ref() else {
         return Err(Error::login_required(format!(
             "the access token of profile `{}` has expired and no refresh token is stored",
@@ -126,13 +134,20 @@ fn refresh_locked(
     let http = Http::new(profile.http_settings(Resend::Transient));
     let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
     provider.check_cache()?;
-    let (token_url, revocation_url, response) = match bound_endpoints(&current)? {
+    let sent = match bound_endpoints(&current)? {
         // Bound at login: the refresh token goes back where it came from, and only there.
         Some((token_url, revocation_url)) => {
-            let response = refresh_with_retries(&http, &token_url, profile, refresh_token)?;
-            (token_url, revocation_url, response)
+            refresh_with_retries(&http, &token_url, profile, &provider, refresh_token)
+                .map(|response| (token_url, revocation_url, response))
         }
-        None => legacy_refresh(&http, &provider, profile, refresh_token)?,
+        None => legacy_refresh(&http, &provider, profile, refresh_token),
+    };
+    let (token_url, revocation_url, response) = match sent {
+        Ok(sent) => sent,
+        Err(e) if is_dead_refresh_token(&e) => {
+            return Err(record_refusal(profile, store, key, current, e));
+        }
+        Err(e) => return Err(e),
     };
     token_endpoint::warn_on_clock_skew(response.date.as_deref());
     if let Some(id_token) = &response.id_token {
@@ -168,6 +183,53 @@ fn refresh_locked(
     Ok(fresh)
 }
 
+/// Whether a refresh failed because the provider refused the refresh token itself
+/// (`invalid_grant` in a 4xx, RFC 6749 §5.2): the one answer that says it is dead. A 5xx, a 429
+/// or a 4xx without an OAuth error may be passing, and say nothing about the token.
+fn is_dead_refresh_token(e: &Error) -> bool {
+    e.exit_code() == ExitCode::LoginRequired && e.oauth_code() == Some("invalid_grant")
+}
+
+/// Records in the token file, under the profile's lock the caller holds, that the provider
+/// refused the refresh token: the token is dropped, so no later `token` sends it again (with
+/// reuse detection, each resend would look like a replay), and `status` says a login is
+/// needed and why. The access token is kept while it lasts. Returns the refusal, to report.
+fn record_refusal(
+    profile: &Profile,
+    store: &TokenStore,
+    key: &Key,
+    mut current: StoredTokens,
+    refusal: Error,
+) -> Error {
+    current.refresh_token = None;
+    current.refresh_refused = Some(RefreshRefused {
+        at: unix_now(),
+        said: refusal
+            .provider_said()
+            .unwrap_or("invalid_grant")
+            .to_owned(),
+    });
+    // The refusal is what the user must hear about; a file that cannot be written only means
+    // the next `token` asks the provider again (and hears the same).
+    if let Err(e) = store.save(&profile.name, &current, key) {
+        eprintln!(
+            "warning: could not record that the refresh token was refused: {}",
+            e.message()
+        );
+    }
+    refusal
+}
+
+/// The error for a profile whose refresh token the provider refused earlier: nothing is sent.
+fn refused_before(profile: &str, refused: &RefreshRefused) -> Error {
+    Error::login_required(format!(
+        "profile `{profile}` must log in again: the provider refused its refresh token at {} ({}); it is not sent again",
+        crate::base::duration::rfc3339(refused.at),
+        crate::base::text::shown(&refused.said)
+    ))
+    .hint(format!("run `latchkey login -p {profile}`"))
+}
+
 /// The endpoints recorded with the tokens, or `None` for a file written before they were.
 fn bound_endpoints(current: &StoredTokens) -> Result<Option<(Url, Option<Url>)>> {
     let Some(token) = &current.token_endpoint else {
@@ -198,7 +260,7 @@ fn legacy_refresh(
     refresh_token: &crate::base::secret::RefreshToken,
 ) -> Result<(Url, Option<Url>, token_endpoint::TokenResponse)> {
     let endpoints = provider.endpoints()?;
-    match refresh_with_retries(http, &endpoints.token, profile, refresh_token) {
+    match refresh_with_retries(http, &endpoints.token, profile, provider, refresh_token) {
         // A token endpoint from a cached discovery document that keeps failing may have moved:
         // look again, and try once more if it did.
         Err(e) if endpoints.from_cache && e.exit_code() == ExitCode::Network => {
@@ -206,7 +268,8 @@ fn legacy_refresh(
             if fresh.token == endpoints.token {
                 return Err(e);
             }
-            let response = refresh_with_retries(http, &fresh.token, profile, refresh_token)?;
+            let response =
+                refresh_with_retries(http, &fresh.token, profile, provider, refresh_token)?;
             Ok((fresh.token, fresh.revocation, response))
         }
         other => Ok((endpoints.token, endpoints.revocation, other?)),
@@ -214,14 +277,17 @@ fn legacy_refresh(
 }
 
 /// The refresh request; `http` retries transient failures (network, timeouts, 5xx, 429, see
-/// [`crate::net::retry`]), and a failure says how many attempts were made.
+/// [`crate::net::retry`]), and a failure says how many attempts were made. A client secret, if
+/// the profile has one, is sent as the provider's (cached) metadata says.
 fn refresh_with_retries(
     http: &Http,
     token_url: &crate::net::url::Url,
     profile: &Profile,
+    provider: &Provider<'_>,
     refresh_token: &crate::base::secret::RefreshToken,
 ) -> Result<token_endpoint::TokenResponse> {
-    token_endpoint::refresh(http, token_url, profile, refresh_token).map_err(|e| {
+    let auth = provider.auth_methods().token;
+    token_endpoint::refresh(http, token_url, profile, auth, refresh_token).map_err(|e| {
         let attempts = http.last_attempts();
         if e.exit_code() != ExitCode::Network || attempts < 2 {
             return e;
@@ -255,6 +321,7 @@ mod tests {
             obtained_at: 0,
             token_endpoint: None,
             revocation_endpoint: None,
+            refresh_refused: None,
         }
     }
 

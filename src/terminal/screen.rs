@@ -360,7 +360,11 @@ pub fn retake_after_continue() {
         }) => bar.set_draw_target(inline_target()),
         None => {}
     }
-    draw_prompt(&mut held);
+    // Only a prompt that was on screen when the terminal was given back (not one between two
+    // waits, while a code is being exchanged).
+    if held.prompt.as_ref().is_some_and(|shown| shown.on_screen) {
+        draw_prompt(&mut held);
+    }
 }
 
 fn reserve_again(geometry: &Geometry) {

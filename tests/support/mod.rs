@@ -1,8 +1,9 @@
 //! Shared test support, the one test world every end-to-end test starts from: an isolated
 //! HOME/XDG world per test, the real `latchkey` binary in it, the real OpenID provider from
-//! `tests/idp` (started once per test binary, or per test that counts its requests), a login by
-//! paste or loopback driven with the browser stand-in, and (in submodules) a tmux terminal, a
-//! provider of our own for answers the real one never gives, and a CONNECT proxy.
+//! `tests/idp` (started once per test binary, or per test that counts its requests) or the second
+//! real provider, Django OAuth Toolkit from `tests/dot` (see `Kind`), a login by paste or loopback
+//! driven with the browser stand-in, and (in submodules) a tmux terminal, a provider of our own
+//! for answers the real one never gives, and a CONNECT proxy.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod fake;
@@ -111,11 +112,23 @@ impl World {
     /// browser stand-in follows the login to latchkey's listener and logs the page it got to
     /// `browser.log` in this world (read it with `read_file`).
     pub fn browser_script(&self, name: &str, before: &str) -> PathBuf {
+        self.browser_script_for(Kind::Node, name, before)
+    }
+
+    /// `browser_script` for the provider `kind`, whose pages need a browser stand-in of their own.
+    pub fn browser_script_for(&self, kind: Kind, name: &str, before: &str) -> PathBuf {
+        let stand_in = match kind {
+            Kind::Node => format!("node {}", idp_dir().join("browser.js").display()),
+            Kind::Django => format!(
+                "{} {}",
+                dot_python().display(),
+                dot_dir().join("browser.py").display()
+            ),
+        };
         let script = self.write_file(
             name,
             &format!(
-                "#!/bin/sh\n{before}exec node {} login \"$1\" --follow > {}/browser.log 2>&1\n",
-                idp_dir().join("browser.js").display(),
+                "#!/bin/sh\n{before}exec {stand_in} login \"$1\" --follow > {}/browser.log 2>&1\n",
                 self.dir.path().display()
             ),
         );
@@ -237,8 +250,57 @@ fn has(stream: &str, text: &str, needle: &str) {
     assert!(text.contains(needle), "{stream} lacks {needle:?}:\n{text}");
 }
 
-/// One running `tests/idp/server.js`.
+/// Which real provider an `Idp` is. The end-to-end tests of `tests/providers.rs` run against
+/// each; the rest of the suite uses `Node`, whose fault switch and claim overrides they need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `tests/idp/server.js`: node `oidc-provider`, with test-control endpoints for faults,
+    /// claims and accounts.
+    Node,
+    /// `tests/dot/server.py`: Django OAuth Toolkit, as configured; its only test-control
+    /// endpoints are `/__test/counters` and `/__test/reset`. Its ID tokens carry `sub` ("1")
+    /// alone (its userinfo endpoint has the name and email), its discovery document lists no
+    /// revocation or device endpoint, the device flow is a second client
+    /// (`DOT_DEVICE_CLIENT_ID`), and a denied consent comes back without `iss`.
+    Django,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Node, Kind::Django];
+
+    /// Where the provider's endpoints are, after its issuer.
+    pub fn path(self, endpoint: Endpoint) -> &'static str {
+        use Endpoint::*;
+        match (self, endpoint) {
+            (Kind::Node, Authorize) => "/auth",
+            (Kind::Node, Token) => "/token",
+            (Kind::Node, Userinfo) => "/me",
+            (Kind::Node, DevicePage) => "/device",
+            (Kind::Django, Authorize) => "/authorize/",
+            (Kind::Django, Token) => "/token/",
+            (Kind::Django, Userinfo) => "/userinfo/",
+            (Kind::Django, DevicePage) => "/device/",
+        }
+    }
+}
+
+/// The endpoints whose paths differ between the providers (`Kind::path`).
+#[derive(Clone, Copy, Debug)]
+pub enum Endpoint {
+    Authorize,
+    Token,
+    Userinfo,
+    /// The page a person opens for the device flow (`verification_uri`).
+    DevicePage,
+}
+
+/// The Django provider's client for the device flow: Django OAuth Toolkit gives an application
+/// one grant type, so `CLIENT_ID` there is for the code flow only.
+pub const DOT_DEVICE_CLIENT_ID: &str = "latchkey-device";
+
+/// One running test provider: `tests/idp/server.js`, or `tests/dot/server.py` (`kind`).
 pub struct Idp {
+    pub kind: Kind,
     pub issuer: String,
     pub port: u16,
     pub ca: Option<PathBuf>,
@@ -250,6 +312,24 @@ pub struct Idp {
 
 pub fn idp_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp")
+}
+
+pub fn dot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dot")
+}
+
+/// The Python of the Django provider's virtual environment (`tests/run` makes it).
+pub fn dot_python() -> PathBuf {
+    dot_dir().join(".venv/bin/python")
+}
+
+/// The Django provider's venv is required like Node: the suite fails, never skips, without it.
+fn require_dot() {
+    assert!(
+        dot_python().is_file(),
+        "the second test provider (Django OAuth Toolkit) is not installed: run tests/run, which makes tests/dot/.venv \
+         (python3 -m venv tests/dot/.venv && tests/dot/.venv/bin/pip install -r tests/dot/requirements.txt)"
+    );
 }
 
 /// Node and the provider's packages are required: the suite fails, never skips, without them.
@@ -277,16 +357,34 @@ impl Idp {
 
     /// Starts a provider with extra server flags and waits for its readiness line.
     pub fn start(flags: &[&str]) -> Idp {
-        require_node();
-        let mut child = Command::new("node")
-            .arg(idp_dir().join("server.js"))
+        Idp::start_kind(Kind::Node, flags)
+    }
+
+    /// Starts a provider of `kind` (both take `--port` and `--access-ttl SECONDS`; the Django
+    /// one's access tokens last 60 s unless told).
+    pub fn start_kind(kind: Kind, flags: &[&str]) -> Idp {
+        let mut command = match kind {
+            Kind::Node => {
+                require_node();
+                let mut command = Command::new("node");
+                command.arg(idp_dir().join("server.js"));
+                command
+            }
+            Kind::Django => {
+                require_dot();
+                let mut command = Command::new(dot_python());
+                command.arg(dot_dir().join("server.py"));
+                command
+            }
+        };
+        let mut child = command
             .arg("--exit-on-stdin-eof")
             .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start tests/idp/server.js");
+            .unwrap_or_else(|e| panic!("start the {kind:?} test provider: {e}"));
         let stdout = child.stdout.take().expect("server stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -297,6 +395,7 @@ impl Idp {
         });
         assert_eq!(ready["ready"], true, "{line}");
         Idp {
+            kind,
             issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
             port: ready["port"].as_u64().expect("port") as u16,
             ca: ready["ca"].as_str().map(PathBuf::from),
@@ -310,6 +409,29 @@ impl Idp {
     pub fn shared() -> &'static Idp {
         static IDP: OnceLock<Idp> = OnceLock::new();
         IDP.get_or_init(|| Idp::start(&[]))
+    }
+
+    /// The shared provider of `kind` (`shared()` for `Kind::Node`).
+    pub fn shared_kind(kind: Kind) -> &'static Idp {
+        static DOT: OnceLock<Idp> = OnceLock::new();
+        match kind {
+            Kind::Node => Idp::shared(),
+            Kind::Django => DOT.get_or_init(|| Idp::start_kind(Kind::Django, &[])),
+        }
+    }
+
+    /// `{issuer}{path}` for one of the endpoints whose paths differ between the providers.
+    pub fn url(&self, endpoint: Endpoint) -> String {
+        format!("{}{}", self.issuer, self.kind.path(endpoint))
+    }
+
+    /// The only Node features some tests need: a clear failure when one is asked of Django.
+    fn node_only(&self, what: &str) {
+        assert_eq!(
+            self.kind,
+            Kind::Node,
+            "{what} exists on the node provider (tests/idp) only"
+        );
     }
 
     pub fn shared_https() -> &'static Idp {
@@ -358,12 +480,18 @@ impl Idp {
     /// Uses a refresh token directly at the provider, as an attacker holding it would; returns
     /// the HTTP status and the JSON answer.
     pub fn try_refresh(&self, refresh_token: &str) -> (u16, serde_json::Value) {
+        self.try_refresh_as(CLIENT_ID, refresh_token)
+    }
+
+    /// `try_refresh` for a refresh token issued to `client_id` (the Django provider's device
+    /// flow has a client of its own).
+    pub fn try_refresh_as(&self, client_id: &str, refresh_token: &str) -> (u16, serde_json::Value) {
         let mut response = self
             .agent()
-            .post(format!("{}/token", self.issuer))
+            .post(self.url(Endpoint::Token))
             .header("content-type", "application/x-www-form-urlencoded")
             .send(format!(
-                "grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token={}",
+                "grant_type=refresh_token&client_id={client_id}&refresh_token={}",
                 latchkey::net::url::form_encode(refresh_token)
             ))
             .expect("POST /token");
@@ -378,7 +506,7 @@ impl Idp {
     /// Whether an access token is accepted at the userinfo endpoint.
     pub fn userinfo_status(&self, access_token: &str) -> u16 {
         self.agent()
-            .get(format!("{}/me", self.issuer))
+            .get(self.url(Endpoint::Userinfo))
             .header("authorization", format!("Bearer {access_token}"))
             .call()
             .expect("GET /me")
@@ -388,6 +516,7 @@ impl Idp {
 
     /// Logins finished from now on are as account `sub` (alice's password still logs in).
     pub fn log_in_as(&self, sub: &str) {
+        self.node_only("POST /__test/account");
         let answer = self.post_json("/__test/account", serde_json::json!({ "sub": sub }));
         assert_eq!(answer["ok"], true, "{answer}");
     }
@@ -403,6 +532,7 @@ impl Idp {
 
     /// Queues `count` faults of `kind` on `endpoint`.
     pub fn fault(&self, endpoint: &str, kind: &str, count: u32) {
+        self.node_only("the fault switch");
         let answer = self.post_json(
             "/__test/fault",
             serde_json::json!({ "endpoint": endpoint, "kind": kind, "count": count, "delay_ms": 0 }),
@@ -412,9 +542,39 @@ impl Idp {
 
     /// A profiles file with one profile `local` for this provider.
     pub fn profile_toml(&self, extra: &str) -> String {
+        self.profile_for(CLIENT_ID, extra)
+    }
+
+    /// `profile_toml` for the device flow: on the Django provider its device client, and scopes
+    /// without `openid`, since Django OAuth Toolkit's device grant returns no ID token (and
+    /// latchkey refuses a login that asked for one and got none).
+    pub fn device_profile_toml(&self, extra: &str) -> String {
+        match self.kind {
+            Kind::Node => self.profile_toml(extra),
+            Kind::Django => self.profile_for(DOT_DEVICE_CLIENT_ID, extra),
+        }
+    }
+
+    /// The client whose tokens a profile of `device_profile_toml` holds.
+    pub fn device_client_id(&self) -> &'static str {
+        match self.kind {
+            Kind::Node => CLIENT_ID,
+            Kind::Django => DOT_DEVICE_CLIENT_ID,
+        }
+    }
+
+    fn profile_for(&self, client_id: &str, extra: &str) -> String {
+        let issuer = &self.issuer;
+        // Django OAuth Toolkit 3.4 lists its device authorization endpoint in no metadata, so
+        // the profile names it (its revocation endpoint is in its RFC 8414 metadata).
+        let endpoints = match self.kind {
+            Kind::Node => String::new(),
+            Kind::Django => {
+                format!("device_authorization_endpoint = \"{issuer}/device-authorization/\"\n")
+            }
+        };
         format!(
-            "default_profile = \"local\"\n[profiles.local]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nredirect_port = 0\npaste_redirect_uri = \"{}/show-code\"\n{extra}\n",
-            self.issuer, self.issuer
+            "default_profile = \"local\"\n[profiles.local]\nissuer = \"{issuer}\"\nclient_id = \"{client_id}\"\nredirect_port = 0\npaste_redirect_uri = \"{issuer}/show-code\"\n{endpoints}{extra}\n"
         )
     }
 }
@@ -447,11 +607,52 @@ pub fn browse(args: &[&str], ca: Option<&Path>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// Completes the provider's pages for an authorize URL and returns where it redirected.
+/// Completes the provider's pages for an authorize URL and returns where it redirected
+/// (`extra`: e.g. `--deny`, which both providers' stand-ins take).
 pub fn approve(url: &str, idp: &Idp, extra: &[&str]) -> String {
     let mut args = vec!["login", url, "--print"];
     args.extend(extra);
-    browse(&args, idp.ca.as_deref())
+    idp.browse(&args)
+}
+
+/// Denies consent on the provider's page for an authorize URL and returns where it redirected:
+/// `error=access_denied` and the state, and from the Django provider no `iss`, though its
+/// metadata says `authorization_response_iss_parameter_supported` (a real provider's bug).
+pub fn deny(url: &str, idp: &Idp) -> String {
+    approve(url, idp, &["--deny"])
+}
+
+/// Approves (or with `deny` refuses) a device login at its verification URL, as a person on
+/// another device would.
+pub fn approve_device(url: &str, idp: &Idp, deny: bool) -> String {
+    let mut args = vec!["device", url];
+    if deny {
+        args.push("--deny");
+    }
+    idp.browse(&args)
+}
+
+impl Idp {
+    /// Runs this provider's browser stand-in (`tests/idp/browser.js` or `tests/dot/browser.py`,
+    /// which take the same arguments), which must succeed, and returns what it printed.
+    pub fn browse(&self, args: &[&str]) -> String {
+        match self.kind {
+            Kind::Node => browse(args, self.ca.as_deref()),
+            Kind::Django => {
+                let out = Command::new(dot_python())
+                    .arg(dot_dir().join("browser.py"))
+                    .args(args)
+                    .output()
+                    .expect("run tests/dot/browser.py");
+                assert!(
+                    out.status.success(),
+                    "browser stand-in failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8(out.stdout).unwrap().trim().to_owned()
+            }
+        }
+    }
 }
 
 /// Reads a child's whole stream into a string on a thread (so pipes never fill up).
@@ -520,7 +721,7 @@ impl Session {
     /// prints: what a person would open on another device.
     pub fn device_login(world: &World, idp: &Idp, args: &[&str]) -> (Session, String) {
         let mut session = Session::start(world, args);
-        let prefix = format!("{}/device?user_code=", idp.issuer);
+        let prefix = format!("{}?user_code=", idp.url(Endpoint::DevicePage));
         let url = session.wait_line("verification URL", |l| l.starts_with(&prefix));
         (session, url)
     }
@@ -544,7 +745,7 @@ impl Session {
 
     /// The authorize URL latchkey printed on a line of its own.
     pub fn authorize_url(&mut self, idp: &Idp) -> String {
-        let prefix = format!("{}/auth?", idp.issuer);
+        let prefix = format!("{}?", idp.url(Endpoint::Authorize));
         self.wait_line("authorize URL", |l| l.starts_with(&prefix))
     }
 
