@@ -73,19 +73,9 @@ fn sixteen_concurrent_processes_refresh_exactly_once() {
     let idp = Idp::start(&["--access-ttl", "30"]);
     let world = logged_in(&idp, "");
     idp.reset();
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            world
-                .cmd(&["token", "--min-valid", "60"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<support::Run> = children
+    let outputs: Vec<support::Run> = support::racing(&world, 16, &["token", "--min-valid", "60"])
         .into_iter()
-        .map(|c| support::Run::from(c.wait_with_output().unwrap()).expect(0))
+        .map(|run| run.expect(0))
         .collect();
     let first = &outputs[0].stdout;
     assert!(

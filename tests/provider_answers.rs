@@ -76,19 +76,9 @@ fn a_refused_refresh_token_is_recorded_shown_and_never_sent_again() {
 
     // Four at once: one sends the refresh token and hears the refusal; the others, which waited
     // for the profile's lock, find it recorded and send nothing.
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            world
-                .cmd(&["token", "--min-valid", "2h"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let runs: Vec<support::Run> = children
+    let runs: Vec<support::Run> = support::racing(&world, 4, &["token", "--min-valid", "2h"])
         .into_iter()
-        .map(|c| support::Run::from(c.wait_with_output().unwrap()).expect(4))
+        .map(|run| run.expect(4))
         .collect();
     let (heard, recorded): (Vec<&support::Run>, Vec<&support::Run>) = runs
         .iter()

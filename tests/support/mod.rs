@@ -785,6 +785,25 @@ impl Session {
     }
 }
 
+/// `n` processes of `latchkey ARGS` started at once in `world`, as scripts and kubectl racing
+/// for a token would: their runs, in start order, once all have ended.
+pub fn racing(world: &World, n: usize, args: &[&str]) -> Vec<Run> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            world
+                .cmd(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| Run::from(child.wait_with_output().unwrap()))
+        .collect()
+}
+
 /// A paste login up to the paste: the session, its authorize URL, and where the provider
 /// redirected once the browser stand-in went through its pages (`extra`: e.g. `--deny`). The
 /// test decides what to paste, and when.
