@@ -311,7 +311,7 @@ fn item_value(item: &toml_edit::Item) -> Option<Value> {
     }
 }
 
-fn plain_value(value: &toml_edit::Value) -> Value {
+pub(crate) fn plain_value(value: &toml_edit::Value) -> Value {
     use toml_edit::Value as V;
     match value {
         V::String(s) => Value::from(s.value().clone()),

@@ -11,7 +11,7 @@ use crate::config::{
     DEFAULT_CALLBACK_PATH, DEFAULT_REDIRECT_PORT, DEFAULT_SCOPES, PROFILE_FIELDS, Profile,
     env_var_for,
 };
-use figment::providers::{Env, Serialized};
+use figment::providers::Serialized;
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Provider};
 use serde::Serialize;
@@ -192,20 +192,60 @@ impl Provider for EnvLayer {
     }
 
     fn data(&self) -> figment::Result<Map<figment::Profile, Dict>> {
-        let parsed = Env::prefixed("LATCHKEY_")
-            .only(PROFILE_FIELDS)
-            .ignore(VERBATIM_ENV_FIELDS);
-        let mut data = parsed.data()?;
-        for field in VERBATIM_ENV_FIELDS {
-            if let Some(value) = std::env::var_os(env_var_for(field)) {
-                data.entry(figment::Profile::Default).or_default().insert(
-                    (*field).to_owned(),
-                    figment::value::Value::from(value.to_string_lossy().into_owned()),
-                );
-            }
+        let mut dict = Dict::new();
+        for field in PROFILE_FIELDS {
+            let Some(raw) = std::env::var_os(env_var_for(field)) else {
+                continue;
+            };
+            let raw = raw.to_string_lossy();
+            let value = if VERBATIM_ENV_FIELDS.contains(field) {
+                figment::value::Value::from(raw.into_owned())
+            } else {
+                env_value(&raw)
+            };
+            dict.insert((*field).to_owned(), value);
         }
-        Ok(data)
+        Ok(figment::Profile::Default.collect(dict))
     }
+}
+
+/// An environment variable's value as a profile value: what it means as a TOML value (`30` a
+/// number, `true` a boolean, `["a", "b"]` a list, `{ k = "v" }` a table), a list or table of
+/// bare words (`[openid, email]`, `{organization=org_1}`), and otherwise the text as it is
+/// (`openid email`, `30s`, a URL).
+pub(crate) fn env_value(raw: &str) -> figment::value::Value {
+    use figment::value::Value;
+    let text = raw.trim();
+    if let Ok(value) = text.parse::<toml_edit::Value>() {
+        return crate::config::file::plain_value(&value);
+    }
+    let inside = |open: char, close: char| {
+        text.strip_prefix(open)
+            .and_then(|rest| rest.strip_suffix(close))
+            .map(|inner| {
+                inner
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .collect::<Vec<_>>()
+            })
+    };
+    if let Some(items) = inside('[', ']') {
+        return Value::from(items.into_iter().map(env_value).collect::<Vec<_>>());
+    }
+    if let Some(pairs) = inside('{', '}') {
+        let table: Option<Dict> = pairs
+            .into_iter()
+            .map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                Some((key.trim().to_owned(), env_value(value)))
+            })
+            .collect();
+        if let Some(table) = table {
+            return Value::from(table);
+        }
+    }
+    Value::from(text.to_owned())
 }
 
 /// A provider under a fixed metadata name, so `find_metadata` tells the layers apart.
@@ -218,5 +258,40 @@ impl<P: Provider> Provider for Named<P> {
 
     fn data(&self) -> figment::Result<Map<figment::Profile, Dict>> {
         self.1.data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::env_value;
+    use figment::value::Value;
+
+    fn text(s: &str) -> Value {
+        Value::from(s.to_owned())
+    }
+
+    #[test]
+    fn environment_values_read_as_toml_then_bare_lists_then_text() {
+        assert_eq!(env_value("30"), Value::from(30i64));
+        assert_eq!(env_value(" true "), Value::from(true));
+        assert_eq!(env_value("openid email"), text("openid email"));
+        assert_eq!(env_value("30s"), text("30s"));
+        assert_eq!(env_value("https://x.example/"), text("https://x.example/"));
+        assert_eq!(env_value("\"0123\""), text("0123"));
+        assert_eq!(
+            env_value("[openid, email]"),
+            Value::from(vec![text("openid"), text("email")])
+        );
+        assert_eq!(
+            env_value(r#"["a", 2]"#),
+            Value::from(vec![text("a"), Value::from(2i64)])
+        );
+        let dict = env_value("{organization=org_1, prompt = login}")
+            .into_dict()
+            .unwrap();
+        assert_eq!(dict["organization"], text("org_1"));
+        assert_eq!(dict["prompt"], text("login"));
+        assert_eq!(env_value("{not a table}"), text("{not a table}"));
+        assert_eq!(env_value(""), text(""));
     }
 }
