@@ -44,7 +44,9 @@ fn paste_login_stores_the_tokens(kind: Kind) {
     let idp = Idp::shared_kind(kind);
     let world = World::for_idp(idp, "");
     let run = paste_login(&world, idp).expect(0);
-    run.stderr_has("Logged in as");
+    // A person's name either way: from node's ID token, or (Django OAuth Toolkit's ID tokens
+    // carry only `sub`) from UserInfo.
+    run.stderr_has("Logged in as Alice Liddell (alice@example.com) with profile `local`");
     let bytes = std::fs::read(world.token_file()).unwrap();
     assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
     let tokens = stored(&world).unwrap();

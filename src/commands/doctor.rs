@@ -320,7 +320,7 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
     let expiry = match tokens.expires_at {
         Some(at) if at > now => format!("access token valid, expires {}", relative(at, now)),
         Some(at) => format!("access token expired {}", relative(at, now)),
-        None => "access token expiry not stated".to_owned(),
+        None => "access token expiry unknown (the provider did not say)".to_owned(),
     };
     checks.push(Check::pass("tokens", expiry));
     // Dropped when the provider refused it: adding a scope would not help, a login does.
