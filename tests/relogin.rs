@@ -45,11 +45,6 @@ fn only_the_lock_file(world: &World) {
     assert!(holder.ends_with(" login\n"), "{holder:?}");
 }
 
-fn signal(session: &Session, signal: libc::c_int) {
-    // SAFETY: kill has no memory effects; the pid is our own child's, not yet reaped.
-    unsafe { libc::kill(session.pid() as i32, signal) };
-}
-
 fn refresh_token_is_dead(idp: &Idp, refresh: &str) -> bool {
     let (status, answer) = idp.try_refresh(refresh);
     status == 400 && answer["error"] == "invalid_grant"
@@ -60,8 +55,7 @@ fn ctrl_c_during_the_wait_writes_nothing_and_leaves_no_obstacle() {
     let idp = Idp::shared();
     let world = World::for_idp(idp, "");
     let (session, _) = Session::login(&world, idp, PASTE_LOGIN);
-    signal(&session, libc::SIGINT);
-    let run = session.finish().expect(130);
+    let run = session.finish_by_signal(libc::SIGINT).expect(130);
     run.stderr_has("interrupted; nothing was stored");
     only_the_lock_file(&world);
     // The interrupted login's lock went with its process.
@@ -111,8 +105,7 @@ fn an_interrupted_relogin_leaves_every_file_as_it_was() {
     // Past the second the cache records its fetches in, so a rewrite would show.
     std::thread::sleep(Duration::from_millis(1100));
     let (session, _) = Session::login(&world, idp, PASTE_LOGIN);
-    signal(&session, libc::SIGINT);
-    session.finish().expect(130);
+    session.finish_by_signal(libc::SIGINT).expect(130);
     assert!(
         before == snapshot(&world),
         "an interrupted login changed a stored file"
@@ -162,8 +155,7 @@ fn a_killed_logins_lock_is_no_obstacle() {
     let world = World::for_idp(idp, "");
     let (session, _) = Session::login(&world, idp, PASTE_LOGIN);
     let pid = session.pid();
-    signal(&session, libc::SIGKILL);
-    session.finish();
+    session.finish_by_signal(libc::SIGKILL);
     let holder = std::fs::read_to_string(world.tokens_dir().join("local.login.lock")).unwrap();
     assert_eq!(holder, format!("{pid} login\n"));
     paste_login(&world, idp)

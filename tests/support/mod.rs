@@ -753,6 +753,18 @@ impl Session {
         write_line(self.stdin.as_mut().expect("stdin"), text);
     }
 
+    /// Sends `signal` and waits for the exit with stdin still open, as at a terminal where a
+    /// person presses Ctrl-C: closing stdin first would race the signal with an end of input.
+    pub fn finish_by_signal(mut self, signal: libc::c_int) -> Run {
+        // SAFETY: kill has no memory effects; the pid is our own child's, not yet reaped.
+        unsafe { libc::kill(self.pid() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.finish()
+    }
+
     /// Closes stdin and waits for the exit, with everything latchkey said.
     pub fn finish(mut self) -> Run {
         drop(self.stdin.take());
