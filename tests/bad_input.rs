@@ -125,6 +125,8 @@ fn regenerate_token_fixtures() {
         token_endpoint: Some("http://127.0.0.1:9/token".into()),
         revocation_endpoint: None,
         refresh_refused: None,
+        organization: None,
+        apis: Default::default(),
     };
     let homes = fixture_homes();
     let _ = std::fs::remove_dir_all(&homes);

@@ -66,7 +66,8 @@ pub enum Command {
     example = "curl -H \"Authorization: Bearer $(latchkey token)\" https://api.example.com/",
     example = "latchkey token -p prod --format header",
     example = "latchkey token --id-token --format exec-credential   # kubectl exec plugin",
-    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token."
+    example = "latchkey token --audience https://billing.example.com/ --scope read:invoices",
+    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token. With --audience, a token for that API is got with the login's refresh token under the same lock and kept beside the login's in the same encrypted file; a JWT whose `aud` lacks the API is refused (exit 5), as Auth0 answers an API outside the application's refresh-token policies with a token for the default one."
 )]
 pub struct TokenArgs {
     /// the profile whose token to print
@@ -81,6 +82,16 @@ pub struct TokenArgs {
     /// print the ID token instead of the access token
     #[argh(switch)]
     pub id_token: bool,
+
+    /// an access token for another API from the same login (Auth0: audience on the refresh;
+    /// other providers: RFC 8707 resource), cached per API
+    #[argh(option, arg_name = "AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// with --audience: a scope to ask for; repeat or space-separate for several (default: what
+    /// the provider grants for that API)
+    #[argh(option, arg_name = "SCOPE")]
+    pub scope: Vec<String>,
 
     /// output: raw (default), header, json or exec-credential
     #[argh(
@@ -148,7 +159,8 @@ pub struct StatusArgs {
     name = "logout",
     example = "latchkey logout -p dev",
     example = "latchkey logout --all --local",
-    note = "The local file is deleted whatever the provider answers. Once the refresh token is revoked, logout exits 0, also when the provider will not revoke the access token (Auth0 cannot revoke its JWTs): it then says until when that stays valid. Only when the refresh token could not be revoked does it say the provider still holds a live one, with why (a provider that requires client authentication for revocation is named), and exit 5 (refused) or 6 (network)."
+    example = "latchkey logout --browser            # then log in as someone else",
+    note = "The local file is deleted whatever the provider answers. Once the refresh token is revoked, logout exits 0, also when the provider will not revoke the access token (Auth0 cannot revoke its JWTs): it then says until when that stays valid. Only when the refresh token could not be revoked does it say the provider still holds a live one, with why (a provider that requires client authentication for revocation is named), and exit 5 (refused) or 6 (network). --browser then also ends the session the browser holds at the provider, which would otherwise log the same person in again: it opens (or, over SSH, prints) the provider's end_session_endpoint with id_token_hint and client_id, or for an Auth0 `domain` profile https://DOMAIN/v2/logout?client_id=…; a provider that names no end_session_endpoint is exit 3."
 )]
 pub struct LogoutArgs {
     /// the profile to log out
@@ -162,6 +174,11 @@ pub struct LogoutArgs {
     /// only delete the local tokens; do not revoke them at the provider
     #[argh(switch)]
     pub local: bool,
+
+    /// also end the provider's browser session (OpenID Connect RP-initiated logout, or Auth0's
+    /// /v2/logout), so the next login may be someone else: the URL is opened here or printed
+    #[argh(switch)]
+    pub browser: bool,
 }
 
 /// Log in: open the provider's login page (or print its URL for any other device), take the
@@ -174,7 +191,9 @@ pub struct LogoutArgs {
     example = "ssh -L 8484:127.0.0.1:8484 remote-host   # then, on remote-host: latchkey login",
     example = "latchkey login --no-loopback             # paste the code or redirect URL",
     example = "latchkey login --device                  # confirm a code on your phone",
-    note = "The authorize URL is always printed on stderr. A browser is opened only where one can be seen: never in an SSH session without a forwarded display. The response is accepted from the loopback listener on 127.0.0.1 or pasted on stdin, whichever comes first."
+    example = "latchkey login --fresh                   # log in as someone else",
+    example = "latchkey login --invitation 'https://app.example.com/login?invitation=…&organization=org_…'",
+    note = "The authorize URL is always printed on stderr. A browser is opened only where one can be seen: never in an SSH session without a forwarded display. The response is accepted from the loopback listener on 127.0.0.1 or pasted on stdin, whichever comes first. With an organization (the profile's `organization`, --organization or an invitation), every ID token must name it: `org_id` for an `org_…` ID, otherwise `org_name` (any case); a login answered for another organization exits 5 and stores nothing."
 )]
 pub struct LoginArgs {
     /// the profile to log in with
@@ -208,6 +227,18 @@ pub struct LoginArgs {
     /// a scope to request, replacing the profile's scopes; repeat or space-separate for several
     #[argh(option, arg_name = "SCOPE")]
     pub scope: Vec<String>,
+
+    /// the Auth0 organization to log in to (an org_ ID or a name), overriding the profile's
+    #[argh(option, arg_name = "ORG")]
+    pub organization: Option<String>,
+
+    /// accept an Auth0 organization invitation: the link from the invitation email
+    #[argh(option, arg_name = "URL")]
+    pub invitation: Option<String>,
+
+    /// ask the provider for a new login (prompt=login) even if the browser is still logged in
+    #[argh(switch)]
+    pub fresh: bool,
 
     /// use the device authorization grant (RFC 8628): confirm a code on any device
     #[argh(switch)]

@@ -12,7 +12,7 @@ use crate::login::callback::LoopbackListener;
 use crate::login::race::{self, Race, Via};
 use crate::net::http::Http;
 use crate::oauth::auth_response::AuthResponse;
-use crate::oauth::authorize::authorize_url;
+use crate::oauth::authorize::{Invitation, LoginRequest, authorize_url};
 use crate::oauth::endpoints::{Endpoints, Provider, missing_endpoint};
 use crate::oauth::pkce::LoginSecrets;
 use crate::oauth::revocation::revoke;
@@ -33,7 +33,26 @@ const STORED_THEN_INTERRUPTED: &str = "interrupted; the new tokens were stored";
 
 pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     check_flags(&args)?;
-    let profile = profile_for_login(globals, &args)?;
+    let invitation = args
+        .invitation
+        .as_deref()
+        .map(|link| {
+            Invitation::from_link(link).map_err(|why| {
+                Error::usage(format!(
+                    "--invitation: the link is not an Auth0 invitation: {why}"
+                ))
+                .hint("pass the whole link from the invitation email, in quotes")
+            })
+        })
+        .transpose()?;
+    let profile = profile_for_login(globals, &args, invitation.as_ref())?;
+    let device = args.device || profile.flow == Flow::Device;
+    if device && (args.fresh || invitation.is_some()) {
+        return Err(Error::usage(
+            "--fresh and --invitation are for the browser login; the device grant has no way to send them",
+        )
+        .hint("drop --device (or set `flow = \"code\"` for this login)"));
+    }
     let store = TokenStore::open()?;
     // Held until the login ends, before anything is shown or asked: a second login of this
     // profile is turned away at once instead of both storing tokens.
@@ -68,12 +87,9 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         endpoints: &endpoints,
         store: &store,
         key: &key,
+        invitation: invitation.as_ref(),
     };
-    if args.device || profile.flow == Flow::Device {
-        login.device()
-    } else {
-        login.code()
-    }
+    if device { login.device() } else { login.code() }
 }
 
 /// Flags that cannot go together.
@@ -90,15 +106,29 @@ fn check_flags(args: &LoginArgs) -> Result<()> {
                 .hint("keep one of them"),
         );
     }
+    if args.invitation.is_some() && args.organization.is_some() {
+        return Err(Error::usage(
+            "--invitation names its organization; --organization cannot choose another",
+        )
+        .hint("drop --organization"));
+    }
     Ok(())
 }
 
-/// The selected profile with `--audience` and `--scope` laid over it.
-fn profile_for_login(globals: &Globals, args: &LoginArgs) -> Result<Profile> {
+/// The selected profile with `--audience`, `--scope` and `--organization` (or the
+/// invitation's) laid over it.
+fn profile_for_login(
+    globals: &Globals,
+    args: &LoginArgs,
+    invitation: Option<&Invitation>,
+) -> Result<Profile> {
     let file = globals.load_profiles()?;
     let (name, _) = file.select(globals.profile_name(args.profile.as_deref()))?;
     let flags = FlagOverrides {
         audience: args.audience.clone(),
+        organization: invitation
+            .map(|i| i.organization.clone())
+            .or_else(|| args.organization.clone()),
         scopes: (!args.scope.is_empty()).then(|| {
             args.scope
                 .iter()
@@ -121,6 +151,7 @@ struct Login<'a> {
     endpoints: &'a Endpoints,
     store: &'a TokenStore,
     key: &'a Key,
+    invitation: Option<&'a Invitation>,
 }
 
 impl Login<'_> {
@@ -141,7 +172,17 @@ impl Login<'_> {
             port.map_or_else(|| "off".to_owned(), |p| format!("on 127.0.0.1:{p}")),
             if args.no_paste { "off" } else { "on" }
         );
-        let url = authorize_url(&self.endpoints.authorize, profile, &redirect_uri, &secrets);
+        let request = LoginRequest {
+            fresh: args.fresh,
+            invitation: self.invitation,
+        };
+        let url = authorize_url(
+            &self.endpoints.authorize,
+            profile,
+            &redirect_uri,
+            &secrets,
+            &request,
+        );
         signals::install();
         signals::on_interrupt_say(INTERRUPTED);
         let paste = race::PasteInput::detect(!args.no_paste);
@@ -285,6 +326,12 @@ impl Login<'_> {
         let profile = self.profile;
         let style = term::Style::for_stderr();
         let env = browser::Environment::detect();
+        if let Some(invitation) = self.invitation {
+            eprintln!(
+                "Accepting the invitation to organization {}.",
+                invitation_name(invitation)
+            );
+        }
         eprint!("{}", login_banner(profile, url));
         match browser::decide(&env, browser_preference(self.args)) {
             Decision::Open { launcher, why } => match browser::launch(&launcher, url) {
@@ -333,6 +380,7 @@ impl Login<'_> {
                 issuer: &issuer,
                 client_id: &profile.client_id,
                 nonce,
+                organization: profile.organization.as_deref(),
                 now: unix_now(),
             };
             id_token::validate(id_token, &expected, &mut |force| {
@@ -348,6 +396,7 @@ impl Login<'_> {
                 audience: profile.audience.as_deref(),
                 token_endpoint: &self.endpoints.token.to_string(),
                 revocation_endpoint: revocation.as_deref(),
+                organization: profile.organization.as_deref(),
             },
         );
         // Under the profile's lock, so a refresh running at the same moment cannot overwrite it,
@@ -609,6 +658,14 @@ impl Login<'_> {
 /// The first thing a code-flow login says: which profile, at which provider, and the URL to open.
 /// The issuer comes from the profiles file or the environment and the URL is built on the
 /// provider's authorization endpoint, so both are shown as outside text.
+/// The invited organization for people: its name (from the link) with its ID, escaped.
+fn invitation_name(invitation: &Invitation) -> String {
+    match &invitation.organization_name {
+        Some(name) => format!("{} ({})", shown(name), shown(&invitation.organization)),
+        None => shown(&invitation.organization),
+    }
+}
+
 fn login_banner(profile: &Profile, url: &str) -> String {
     format!(
         "Log in to profile `{}` ({}) by opening this URL:\n\n{}\n\n",
@@ -750,9 +807,13 @@ fn redirect_uri(profile: &Profile, listening_port: Option<u16>) -> Result<String
 
 /// One line: who is logged in, with which profile, until when. Never a token value.
 fn outcome(profile: &Profile, tokens: &StoredTokens, who: Option<&str>) -> String {
+    let who = who.map(|who| match tokens.organization_shown() {
+        Some(organization) => format!("{who} to organization {organization}"),
+        None => who.to_owned(),
+    });
     outcome_line(
         &profile.name,
-        who,
+        who.as_deref(),
         tokens.expires_at,
         tokens.refresh_token.is_some(),
         unix_now(),
@@ -953,6 +1014,7 @@ mod tests {
                 audience: None,
                 token_endpoint: "https://idp.example/token",
                 revocation_endpoint: None,
+                organization: None,
             },
         )
     }

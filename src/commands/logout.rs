@@ -5,13 +5,17 @@ use super::Globals;
 use crate::base::clock::unix_now;
 use crate::base::duration::until_clock;
 use crate::base::error::{Error, ExitCode, Result};
+use crate::base::secret::IdToken;
+use crate::base::text::shown_whole;
 use crate::cli::LogoutArgs;
-use crate::config::Profile;
+use crate::config::{Profile, ProviderKind};
 use crate::net::http::Http;
 use crate::net::url::Url;
 use crate::oauth::endpoints::{Provider, missing_endpoint};
 use crate::oauth::revocation::{Failure, revoke};
 use crate::store::{StoredTokens, TokenStore};
+use crate::terminal::browser::{self, Decision};
+use crate::terminal::style::Style;
 
 pub fn run(globals: &Globals, args: LogoutArgs) -> Result<()> {
     let file = globals.load_profiles()?;
@@ -20,7 +24,13 @@ pub fn run(globals: &Globals, args: LogoutArgs) -> Result<()> {
     let mut first_error = None;
     let several = profiles.len() > 1;
     for profile in &profiles {
-        if let Err(e) = logout(profile, &store, args.local) {
+        let mut id_token = None;
+        let mut outcome = logout(profile, &store, args.local, &mut id_token);
+        if args.browser {
+            let ended = end_browser_session(profile, id_token.as_ref());
+            outcome = outcome.and(ended);
+        }
+        if let Err(e) = outcome {
             if several {
                 eprintln!("error: {}", crate::base::text::escape_controls(e.message()));
             }
@@ -39,7 +49,14 @@ pub fn run(globals: &Globals, args: LogoutArgs) -> Result<()> {
     }
 }
 
-fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
+/// Revokes and deletes one profile's tokens. The ID token of the deleted tokens, when they
+/// could be read, is left in `id_token` for `--browser`'s `id_token_hint`.
+fn logout(
+    profile: &Profile,
+    store: &TokenStore,
+    local: bool,
+    id_token: &mut Option<IdToken>,
+) -> Result<()> {
     let _lock = store.lock(&profile.name)?;
     if !store.exists(&profile.name) {
         eprintln!("profile `{}` is not logged in; nothing to do", profile.name);
@@ -81,6 +98,7 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
     // Tokens from another provider or client than the profile names now are neither sent there
     // nor deleted: the user decides (put the profile back, or `logout --local`).
     tokens.check_bound_to(profile)?;
+    id_token.clone_from(&tokens.id_token);
     let revocation = revoke_all(profile, store, &tokens);
     store.delete(&profile.name)?;
     let (line, exit) = report(
@@ -108,6 +126,46 @@ fn logout(profile: &Profile, store: &TokenStore, local: bool) -> Result<()> {
             Err(Error::new(code, line).hint(hint.unwrap_or_else(|| DASHBOARD_HINT.to_owned())))
         }
     }
+}
+
+/// Ends the provider's browser session: without it, the next login opens the browser into the
+/// same session and logs the same person in again. The URL is opened here, or printed for the
+/// browser where the login happened (over SSH, say), as for a login.
+fn end_browser_session(profile: &Profile, id_token: Option<&IdToken>) -> Result<()> {
+    let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
+    // Looked up anew and not cached: the profile's cache went with its tokens.
+    let provider = Provider::new(profile, &http, None);
+    let endpoints = provider.endpoints()?;
+    let end_session = endpoints.end_session.ok_or_else(|| {
+        Error::config(format!(
+            "profile `{}`: the provider's discovery document names no end_session_endpoint, so its browser session cannot be ended from here",
+            profile.name
+        ))
+        .hint("log out in the browser on the provider's own pages, or log in with --fresh to be asked who you are")
+    })?;
+    let mut pairs = Vec::new();
+    // Auth0's /v2/logout takes the client alone; RP-initiated logout wants the ID token as the
+    // hint of whose session to end (OpenID Connect RP-Initiated Logout 1.0 §2).
+    if let (ProviderKind::Discovery, Some(id_token)) = (&profile.kind, id_token) {
+        pairs.push(("id_token_hint", id_token.secret()));
+    }
+    pairs.push(("client_id", profile.client_id.as_str()));
+    let url = end_session.with_query_pairs(pairs).to_string();
+    eprint!(
+        "End the browser session of profile `{}` ({}) by opening this URL:\n\n{}\n\n",
+        profile.name,
+        shown_whole(&profile.issuer.to_string()),
+        shown_whole(&url)
+    );
+    let env = browser::Environment::detect();
+    match browser::decide(&env, browser::Preference::Auto) {
+        Decision::Open { launcher, why } => match browser::launch(&launcher, &url) {
+            Ok(()) => eprintln!("{}", Style::for_stderr().dim(&why)),
+            Err(e) => eprintln!("could not start the browser ({e}): open the URL yourself"),
+        },
+        Decision::Print { why } => eprintln!("{why}"),
+    }
+    Ok(())
 }
 
 const DASHBOARD_HINT: &str = "it stays live until it expires; to end it now, revoke the session or grant in the provider's dashboard";

@@ -116,6 +116,21 @@ fn report(
     doc["email"] = json!(claims.email);
     doc["name"] = json!(claims.name);
     doc["audience"] = json!(tokens.audience);
+    doc["organization"] = json!(tokens.organization.as_ref().map(|asked| {
+        json!({ "requested": asked, "id": claims.org_id, "name": claims.org_name })
+    }));
+    doc["apis"] = tokens
+        .apis
+        .iter()
+        .map(|(audience, token)| {
+            json!({
+                "audience": audience,
+                "expires_at": token.expires_at.map(rfc3339),
+                "expired": token.expires_at.is_some_and(|at| at <= now),
+                "scope": token.scope,
+            })
+        })
+        .collect();
     doc["scopes"] = json!(
         tokens
             .scope
@@ -181,6 +196,15 @@ fn as_text(doc: &Value) -> String {
     let _ = writeln!(out, "  subject     {}", get("subject"));
     let _ = writeln!(out, "  issuer      {}", whole("issuer"));
     let _ = writeln!(out, "  audience    {}", get("audience"));
+    let organization = &doc["organization"];
+    if organization.is_object() {
+        let part = |k: &str| organization[k].as_str().map(shown);
+        let shown = match (part("name"), part("id")) {
+            (Some(name), Some(id)) => format!("{name} ({id})"),
+            (name, id) => name.or(id).or(part("requested")).unwrap_or_default(),
+        };
+        let _ = writeln!(out, "  org         {shown}");
+    }
     let scopes = doc["scopes"].as_array().map(|s| {
         s.iter()
             .filter_map(Value::as_str)
@@ -224,6 +248,17 @@ fn as_text(doc: &Value) -> String {
         _ => "no".to_owned(),
     };
     let _ = writeln!(out, "  refresh     {refresh}");
+    for api in doc["apis"].as_array().into_iter().flatten() {
+        let audience = api["audience"]
+            .as_str()
+            .map_or_else(|| "-".to_owned(), shown_whole);
+        let until = match api["expires_at"].as_str() {
+            Some(at) if api["expired"] == true => format!("expired {}", shown(at)),
+            Some(at) => format!("until {}", shown(at)),
+            None => "expiry unknown".to_owned(),
+        };
+        let _ = writeln!(out, "  api         {audience} ({until})");
+    }
     let _ = writeln!(out, "  token file  {}", whole("token_file"));
     let _ = writeln!(out, "  protection  {}", whole("protection"));
     out
@@ -328,5 +363,33 @@ mod tests {
             "{text}"
         );
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn the_organization_and_other_apis_are_listed_escaped() {
+        let mut doc = hostile();
+        doc["organization"] = json!({
+            "requested": "acme", "id": "org_acme123", "name": "ac\u{1b}[2Jme"
+        });
+        doc["apis"] = json!([
+            { "audience": "https://billing.example.com/", "expires_at": "2030-01-01T00:00:00Z", "expired": false, "scope": "read" },
+            { "audience": "https://old/\u{7}", "expires_at": "2020-01-01T00:00:00Z", "expired": true, "scope": null },
+        ]);
+        let text = as_text(&doc);
+        assert_inert(&text);
+        assert!(
+            text.contains("  org         ac\\u{1b}[2Jme (org_acme123)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  api         https://billing.example.com/ (until 2030-01-01T00:00:00Z)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("(expired 2020-01-01T00:00:00Z)"), "{text}");
+        // Only what the token does not name falls back to what the login asked for.
+        doc["organization"] = json!({ "requested": "acme", "id": null, "name": null });
+        assert!(as_text(&doc).contains("  org         acme\n"));
     }
 }

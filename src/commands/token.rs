@@ -6,6 +6,7 @@ use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, rfc3339};
 use crate::base::error::{Error, Result};
 use crate::cli::{TokenArgs, TokenFormat};
+use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::refresh::{self, Need};
 use crate::store::{StoredTokens, TokenStore};
 use serde_json::json;
@@ -14,6 +15,7 @@ use std::time::Duration;
 const DEFAULT_MIN_VALID: Duration = Duration::from_secs(60);
 
 pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
+    let api = api_request(&args)?;
     // kubectl says, before anything is read, which answer it wants and whether it can prompt.
     let exec_info = match args.format {
         TokenFormat::ExecCredential => Some(ExecInfo::from_env()?),
@@ -25,57 +27,110 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
     let file = globals.load_profiles()?;
     let profile = globals.profile(&file, args.profile.as_deref())?;
     let store = TokenStore::open()?;
+    let min_valid = args.min_valid.unwrap_or(DEFAULT_MIN_VALID);
+    // The login's own API with its own scopes is the login's token.
+    let api = api.filter(|api| {
+        !api.scopes.is_empty() || Some(api.audience.as_str()) != profile.audience.as_deref()
+    });
+    if let Some(api) = api {
+        let token = refresh::valid_api_token(&profile, &store, &api, min_valid)?;
+        let printed = Printed {
+            token: token.access_token.secret(),
+            field: "access_token",
+            expires_at: token.expires_at,
+            token_type: &token.token_type,
+            scope: token.scope.as_deref(),
+        };
+        return print_stdout(&printed.render(args.format, exec_info));
+    }
     let need = if args.id_token {
         Need::IdToken
     } else {
         Need::AccessToken
     };
-    let tokens = refresh::valid_tokens(
-        &profile,
-        &store,
-        need,
-        args.min_valid.unwrap_or(DEFAULT_MIN_VALID),
-    )?;
-
+    let tokens = refresh::valid_tokens(&profile, &store, need, min_valid)?;
     let (token, expires_at) = if args.id_token {
         id_token_to_print(&tokens, &profile.name, unix_now())?
     } else {
         (tokens.access_token.secret(), tokens.expires_at)
     };
-    let expiry = expires_at.map(rfc3339);
-    let output = match args.format {
-        TokenFormat::Raw => format!("{token}\n"),
-        TokenFormat::Header => format!("Authorization: Bearer {token}\n"),
-        TokenFormat::Json => {
-            let mut doc = json!({
-                "token_type": tokens.token_type,
-                "expires_at": expiry,
-                "scope": tokens.scope,
-            });
-            let field = if args.id_token {
-                "id_token"
-            } else {
-                "access_token"
-            };
-            doc[field] = json!(token);
-            format!("{doc}\n")
-        }
-        TokenFormat::ExecCredential => {
-            // kubectl's client-go credential plugin protocol, in the version it asked for.
-            let mut status = json!({ "token": token });
-            if let Some(expiry) = expiry {
-                status["expirationTimestamp"] = json!(expiry);
-            }
-            let api_version = exec_info.map_or(EXEC_V1, |info| info.api_version);
-            let doc = json!({
-                "apiVersion": api_version,
-                "kind": "ExecCredential",
-                "status": status,
-            });
-            format!("{doc}\n")
-        }
+    let printed = Printed {
+        token,
+        field: if args.id_token {
+            "id_token"
+        } else {
+            "access_token"
+        },
+        expires_at,
+        token_type: &tokens.token_type,
+        scope: tokens.scope.as_deref(),
     };
-    print_stdout(&output)
+    print_stdout(&printed.render(args.format, exec_info))
+}
+
+/// `--audience` and `--scope`, checked before anything is read.
+fn api_request(args: &TokenArgs) -> Result<Option<ApiRequest>> {
+    match &args.audience {
+        None if !args.scope.is_empty() => Err(Error::usage(
+            "--scope asks for a token for another API and needs --audience",
+        )
+        .hint("name the API with --audience; the login's own scopes are set at `latchkey login`")),
+        None => Ok(None),
+        Some(_) if args.id_token => Err(Error::usage(
+            "--audience asks for an access token; an ID token is only for this client",
+        )
+        .hint("drop --id-token or --audience")),
+        Some(audience) if audience.trim().is_empty() || audience.chars().any(char::is_control) => {
+            Err(Error::usage(
+                "--audience needs an API identifier, such as https://api.example.com/",
+            ))
+        }
+        Some(audience) => Ok(Some(ApiRequest::new(audience, &args.scope))),
+    }
+}
+
+/// A token as it is printed, in any format.
+struct Printed<'a> {
+    token: &'a str,
+    /// Its name in JSON: `access_token` or `id_token`.
+    field: &'static str,
+    expires_at: Option<u64>,
+    token_type: &'a str,
+    scope: Option<&'a str>,
+}
+
+impl Printed<'_> {
+    fn render(&self, format: TokenFormat, exec_info: Option<ExecInfo>) -> String {
+        let token = self.token;
+        let expiry = self.expires_at.map(rfc3339);
+        match format {
+            TokenFormat::Raw => format!("{token}\n"),
+            TokenFormat::Header => format!("Authorization: Bearer {token}\n"),
+            TokenFormat::Json => {
+                let mut doc = json!({
+                    "token_type": self.token_type,
+                    "expires_at": expiry,
+                    "scope": self.scope,
+                });
+                doc[self.field] = json!(token);
+                format!("{doc}\n")
+            }
+            TokenFormat::ExecCredential => {
+                // kubectl's client-go credential plugin protocol, in the version it asked for.
+                let mut status = json!({ "token": token });
+                if let Some(expiry) = expiry {
+                    status["expirationTimestamp"] = json!(expiry);
+                }
+                let api_version = exec_info.map_or(EXEC_V1, |info| info.api_version);
+                let doc = json!({
+                    "apiVersion": api_version,
+                    "kind": "ExecCredential",
+                    "status": status,
+                });
+                format!("{doc}\n")
+            }
+        }
+    }
 }
 
 const EXEC_V1: &str = "client.authentication.k8s.io/v1";

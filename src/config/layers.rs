@@ -22,6 +22,8 @@ pub struct FlagOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
 
@@ -30,6 +32,7 @@ impl FlagOverrides {
     fn flag_for(field: &str) -> &'static str {
         match field {
             "audience" => "--audience",
+            "organization" => "--organization",
             "scopes" => "--scope",
             _ => "a command-line flag",
         }

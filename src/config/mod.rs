@@ -32,6 +32,7 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "client_id",
     "client_secret",
     "audience",
+    "organization",
     "scopes",
     "flow",
     "redirect_port",
@@ -122,6 +123,9 @@ pub struct Profile {
     /// clients): sent as the provider's metadata says (`oauth::client_auth`), never shown.
     pub client_secret: Option<crate::base::secret::ClientSecret>,
     pub audience: Option<String>,
+    /// An Auth0 organization (`org_…` ID or name): sent to `/authorize` and checked against
+    /// every ID token's `org_id` / `org_name` (`oauth::id_token`).
+    pub organization: Option<String>,
     pub scopes: Vec<String>,
     /// 0 lets the OS pick a free port (for providers that accept any loopback port).
     pub redirect_port: u16,
@@ -287,6 +291,7 @@ ca_file = "/etc/ca.pem"
         let flags = FlagOverrides {
             audience: Some("https://flag/".into()),
             scopes: Some(vec!["openid".into()]),
+            ..FlagOverrides::default()
         };
         let (p, sources) = file.resolve("dev", &flags).unwrap();
         assert_eq!(p.audience.as_deref(), Some("https://flag/"));
@@ -519,5 +524,53 @@ ca_file = "/etc/ca.pem"
     fn line_column_counts_characters() {
         assert_eq!(line_column("ab\ncé d", 7), (2, 4));
         assert_eq!(line_column("", 5), (1, 1));
+    }
+
+    #[test]
+    fn an_organization_in_authorize_params_becomes_the_key_and_a_different_one_is_refused() {
+        let resolve = |extra: &str| {
+            parse(&format!(
+                "[profiles.p]\ndomain = \"a.auth0.com\"\nclient_id = \"c\"\n{extra}"
+            ))
+            .unwrap()
+            .resolve("p", &FlagOverrides::default())
+        };
+        let (p, _) = resolve("[profiles.p.authorize_params]\norganization = \"org_1\"\n").unwrap();
+        assert_eq!(p.organization.as_deref(), Some("org_1"));
+        assert!(!p.authorize_params.contains_key("organization"));
+        let (p, _) = resolve(
+            "organization = \" org_1 \"\n[profiles.p.authorize_params]\norganization = \"org_1\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.organization.as_deref(), Some("org_1"));
+        let msg = message(resolve(
+            "organization = \"org_1\"\n[profiles.p.authorize_params]\norganization = \"org_2\"\n",
+        ));
+        assert!(
+            msg.contains("differs from `authorize_params.organization`"),
+            "{msg}"
+        );
+        let msg = message(resolve("organization = \"ac\\u001bme\"\n"));
+        assert!(
+            msg.contains("`organization`") && msg.contains("printable"),
+            "{msg}"
+        );
+        let (p, _) = resolve("organization = \"\"\n").unwrap();
+        assert_eq!(p.organization, None);
+    }
+
+    #[test]
+    fn the_organization_flag_beats_the_file() {
+        let file = parse(
+            "[profiles.p]\ndomain = \"a.auth0.com\"\nclient_id = \"c\"\norganization = \"acme\"\n",
+        )
+        .unwrap();
+        let flags = FlagOverrides {
+            organization: Some("org_globex".into()),
+            ..FlagOverrides::default()
+        };
+        let (p, sources) = file.resolve("p", &flags).unwrap();
+        assert_eq!(p.organization.as_deref(), Some("org_globex"));
+        assert!(sources.contains(&("organization", Source::Flag("--organization"))));
     }
 }

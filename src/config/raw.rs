@@ -19,6 +19,7 @@ pub struct RawProfile {
     #[serde(default, deserialize_with = "secret_text")]
     pub client_secret: Option<ClientSecret>,
     pub audience: Option<String>,
+    pub organization: Option<String>,
     #[serde(default, deserialize_with = "scopes_from_list_or_string")]
     pub scopes: Option<Vec<String>>,
     pub redirect_port: Option<i64>,

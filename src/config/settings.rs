@@ -113,6 +113,7 @@ fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
             None => (None, Value::Null),
         },
         "audience" => (profile.audience.clone(), text(&profile.audience)),
+        "organization" => (profile.organization.clone(), text(&profile.organization)),
         "scopes" => (Some(profile.scopes.join(" ")), json!(profile.scopes)),
         "redirect_port" => (
             Some(profile.redirect_port.to_string()),

@@ -92,7 +92,7 @@ pub fn validate(
     let check = Checker { name, source_of };
     let client_id = client_id(name, raw.client_id)?;
     let (kind, issuer) = provider(&check, raw.domain, raw.issuer)?;
-    let login = login_settings(
+    let mut login = login_settings(
         &check,
         raw.scopes,
         raw.redirect_port,
@@ -110,6 +110,7 @@ pub fn validate(
             raw.device_authorization_endpoint,
         )?,
     };
+    let organization = organization_of(&check, raw.organization, &mut login.authorize_params)?;
     let paste_redirect_uri = check.optional_url("paste_redirect_uri", raw.paste_redirect_uri)?;
     let key_source = key_source(
         &check,
@@ -137,6 +138,7 @@ pub fn validate(
         // An empty value (`LATCHKEY_CLIENT_SECRET=`) unsets it, as for `audience`.
         client_secret: raw.client_secret.filter(|s| !s.secret().is_empty()),
         audience: raw.audience.filter(|a| !a.is_empty()),
+        organization,
         scopes: login.scopes,
         redirect_port: login.redirect_port,
         callback_path: login.callback_path,
@@ -301,6 +303,40 @@ fn authorize_params_of(
         ));
     }
     Ok(params)
+}
+
+/// The Auth0 organization to log in to. One written as `authorize_params.organization` (how it
+/// was passed before latchkey knew the key) is taken as the key, so that it is checked too.
+fn organization_of(
+    check: &Checker<'_>,
+    organization: Option<String>,
+    authorize_params: &mut BTreeMap<String, String>,
+) -> Result<Option<String>> {
+    let from_params = authorize_params.remove("organization");
+    let organization = match (organization.filter(|o| !o.trim().is_empty()), from_params) {
+        (Some(key), Some(param)) if key.trim() != param.trim() => {
+            return Err(check.bad(
+                "organization",
+                format!(
+                    "{key:?} differs from `authorize_params.organization` ({param:?}); keep one"
+                ),
+            ));
+        }
+        (key, param) => key.or(param),
+    };
+    let Some(organization) = organization.map(|o| o.trim().to_owned()) else {
+        return Ok(None);
+    };
+    if organization.is_empty()
+        || organization.len() > 200
+        || organization.chars().any(|c| c.is_control())
+    {
+        return Err(check.bad(
+            "organization",
+            "must be an organization ID (`org_…`) or name: printable, at most 200 bytes".into(),
+        ));
+    }
+    Ok(Some(organization))
 }
 
 /// What the token file is encrypted with: an identity file, a passphrase, or latchkey's own key.

@@ -129,6 +129,9 @@ pub fn request(
     if let Some(audience) = &profile.audience {
         pairs.push(("audience", audience));
     }
+    if let Some(organization) = &profile.organization {
+        pairs.push(("organization", organization));
+    }
     let response = Client::of(profile, auth).post(
         http,
         url,

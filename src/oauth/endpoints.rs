@@ -34,6 +34,9 @@ pub struct Endpoints {
     /// OpenID Connect UserInfo: asked once at login for a name to show, when the ID token has
     /// none.
     pub userinfo: Option<Url>,
+    /// Where the provider's browser session is ended: OpenID Connect RP-Initiated Logout's
+    /// `end_session_endpoint`, or Auth0's `/v2/logout`.
+    pub end_session: Option<Url>,
     /// RFC 9207: the provider puts `iss` in every authorization response.
     pub iss_parameter_supported: bool,
     /// Whether these came from the cache (and so may be stale if a call fails).
@@ -51,6 +54,9 @@ pub struct DiscoveryDocument {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
+    /// OpenID Connect RP-Initiated Logout: where `logout --browser` ends the browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
     /// How the token endpoint authenticates clients: how a `client_secret` is sent.
@@ -386,6 +392,7 @@ fn auth0_endpoints(profile: &Profile) -> Endpoints {
         device_authorization: Some(at("/oauth/device/code")),
         jwks: Some(at("/.well-known/jwks.json")),
         userinfo: Some(at("/userinfo")),
+        end_session: Some(at("/v2/logout")),
         iss_parameter_supported: false,
         from_cache: false,
     }
@@ -528,6 +535,8 @@ fn merged(
             .or(metadata.device_authorization_endpoint),
         jwks_uri: d.jwks_uri.or(metadata.jwks_uri),
         userinfo_endpoint: d.userinfo_endpoint.or(metadata.userinfo_endpoint),
+        // An OpenID Connect endpoint: RFC 8414 does not define it.
+        end_session_endpoint: d.end_session_endpoint,
         // A promise made in either document is kept by the one server behind both.
         authorization_response_iss_parameter_supported: d
             .authorization_response_iss_parameter_supported
@@ -600,6 +609,7 @@ fn endpoints_from(doc: &DiscoveryDocument) -> Result<Endpoints> {
         userinfo: optional("userinfo_endpoint", &doc.userinfo_endpoint)
             .ok()
             .flatten(),
+        end_session: optional("end_session_endpoint", &doc.end_session_endpoint)?,
         iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
         from_cache: false,
     })

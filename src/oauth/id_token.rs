@@ -18,6 +18,8 @@ pub struct Expected<'a> {
     pub client_id: &'a str,
     /// The nonce sent in the authorization request; `None` after a refresh or device flow.
     pub nonce: Option<&'a str>,
+    /// The Auth0 organization the login asked for (an `org_…` ID or a name), if any.
+    pub organization: Option<&'a str>,
     pub now: u64,
 }
 
@@ -99,7 +101,39 @@ pub fn validate(
             "nonce: it does not match the one this login sent (a replayed token?)".into(),
         ));
     }
+    if let Some(organization) = expected.organization {
+        check_organization(&claims, organization)?;
+    }
     Ok(claims)
+}
+
+/// The organization check Auth0's SDKs make: an `org_…` value must equal the `org_id` claim,
+/// any other value the `org_name` claim, compared without regard to case (Auth0 stores
+/// organization names in lower case). A token without the claim fails: the provider did not
+/// log in to the organization asked for.
+pub fn check_organization(claims: &IdClaims, organization: &str) -> Result<()> {
+    let (claim, received, matches) = if organization.starts_with("org_") {
+        let received = claims.org_id.as_deref();
+        ("org_id", received, received == Some(organization))
+    } else {
+        let received = claims.org_name.as_deref();
+        let same = received.is_some_and(|r| r.eq_ignore_ascii_case(organization));
+        ("org_name", received, same)
+    };
+    if matches {
+        return Ok(());
+    }
+    let received = match received {
+        Some(value) => format!("says {}", quoted(value)),
+        None => format!("has no {claim} claim"),
+    };
+    Err(Error::provider(format!(
+        "the ID token is not for the organization asked for: expected {claim} {}, the token {received}",
+        quoted(organization)
+    ))
+    .hint(
+        "nothing was stored. Check the profile's `organization` (or --organization): the provider logged you in to another organization, or to none",
+    ))
 }
 
 #[cfg(test)]
@@ -128,6 +162,7 @@ mod tests {
             issuer: "https://idp/",
             client_id: "cli",
             nonce,
+            organization: None,
             now: NOW,
         };
         validate(&token, &expected, &mut |_| Ok(jwks.clone())).map_err(|e| e.message().to_owned())
@@ -211,6 +246,7 @@ mod tests {
             issuer: "https://idp/",
             client_id: "cli",
             nonce: None,
+            organization: None,
             now: NOW,
         };
         let err = validate(&token, &expected, &mut |_| Ok(jwks.clone())).unwrap_err();
@@ -235,6 +271,7 @@ mod tests {
             issuer: "https://idp/",
             client_id: "cli",
             nonce: None,
+            organization: None,
             now: NOW,
         };
         let mut fetches = Vec::new();
@@ -260,5 +297,74 @@ mod tests {
         });
         assert!(stale.unwrap_err().message().contains("does not have"));
         assert_eq!(count, 2);
+    }
+
+    fn org_claims(org_id: Option<&str>, org_name: Option<&str>) -> IdClaims {
+        serde_json::from_value(json!({"org_id": org_id, "org_name": org_name})).unwrap()
+    }
+
+    #[test]
+    fn an_org_id_must_match_exactly_and_a_name_without_case() {
+        let acme = org_claims(Some("org_acme123"), Some("acme"));
+        assert!(check_organization(&acme, "org_acme123").is_ok());
+        assert!(check_organization(&acme, "ACME").is_ok());
+        let e = check_organization(&acme, "org_ACME123").unwrap_err();
+        assert_eq!(e.exit_code(), crate::base::error::ExitCode::ProviderRefused);
+        assert!(
+            e.message()
+                .contains("expected org_id \"org_ACME123\", the token says \"org_acme123\""),
+            "{}",
+            e.message()
+        );
+        let e = check_organization(&acme, "globex").unwrap_err();
+        assert!(
+            e.message().contains("the token says \"acme\""),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn a_missing_org_claim_fails_and_says_which() {
+        let none = org_claims(None, None);
+        let e = check_organization(&none, "org_acme123").unwrap_err();
+        assert!(
+            e.message().ends_with("the token has no org_id claim"),
+            "{}",
+            e.message()
+        );
+        let e = check_organization(&none, "acme").unwrap_err();
+        assert!(
+            e.message().ends_with("has no org_name claim"),
+            "{}",
+            e.message()
+        );
+        // An org_id does not stand in for a name that was asked for.
+        let id_only = org_claims(Some("org_acme123"), None);
+        assert!(check_organization(&id_only, "acme").is_err());
+    }
+
+    #[test]
+    fn validation_checks_the_organization_when_one_was_asked_for() {
+        let key = TestKey::generate("k1");
+        let mut with_org = claims();
+        with_org["org_id"] = json!("org_other");
+        let token = IdToken::new(key.sign(&es256("k1"), &with_org));
+        let jwks = Jwks {
+            keys: vec![key.jwk()],
+        };
+        let expected = |organization| Expected {
+            issuer: "https://idp/",
+            client_id: "cli",
+            nonce: Some("n0nce"),
+            organization,
+            now: NOW,
+        };
+        assert!(validate(&token, &expected(None), &mut |_| Ok(jwks.clone())).is_ok());
+        let e = validate(&token, &expected(Some("org_acme")), &mut |_| {
+            Ok(jwks.clone())
+        })
+        .unwrap_err();
+        assert!(e.message().contains("org_other"), "{}", e.message());
     }
 }

@@ -19,6 +19,9 @@ pub struct IdClaims {
     pub exp: Option<i64>,
     pub iat: Option<i64>,
     pub nonce: Option<String>,
+    /// Auth0 organizations: the ID and name of the organization logged in to.
+    pub org_id: Option<String>,
+    pub org_name: Option<String>,
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).

@@ -3,7 +3,7 @@
 
 use crate::base::error::{Error, Result};
 use crate::base::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
-use crate::config::Profile;
+use crate::config::{Profile, ProviderKind};
 use crate::net::http::{Http, Response};
 use crate::net::url::Url;
 use crate::oauth::client_auth::{AuthMethod, Client};
@@ -60,18 +60,58 @@ pub fn exchange_code(
     parse_token_response(&response).map_err(|e| hints::profile_mismatch(profile, e))
 }
 
-/// Uses a refresh token (RFC 6749 §6). The grant's own scope and audience carry over, so none
-/// are sent. `invalid_grant` means the refresh token is dead: that is "log in again" (exit 4).
-/// `auth` as for [`exchange_code`].
+/// Uses a refresh token (RFC 6749 §6). Without `api` the grant's own scope and audience carry
+/// over, so none are sent; with it, the token is for that API ([`ApiRequest::parameters`]).
+/// `invalid_grant` means the refresh token is dead: that is "log in again" (exit 4). `auth` as
+/// for [`exchange_code`].
 pub fn refresh(
     http: &Http,
     token_url: &Url,
     profile: &Profile,
     auth: AuthMethod,
     refresh_token: &RefreshToken,
+    api: Option<&ApiRequest>,
 ) -> Result<TokenResponse> {
-    refresh_request(http, token_url, profile, auth, refresh_token)
+    refresh_request(http, token_url, profile, auth, refresh_token, api)
         .map_err(|e| hints::profile_mismatch(profile, e))
+}
+
+/// An access token for another API than the login's, asked for with the login's refresh
+/// token (`latchkey token --audience A --scope S`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest {
+    pub audience: String,
+    /// Sorted and without repeats; empty asks for the API's default scopes.
+    pub scopes: Vec<String>,
+}
+
+impl ApiRequest {
+    pub fn new(audience: &str, scopes: &[String]) -> ApiRequest {
+        let mut scopes: Vec<String> = scopes
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_owned)
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        ApiRequest {
+            audience: audience.trim().to_owned(),
+            scopes,
+        }
+    }
+
+    /// How the provider is asked: Auth0's Multi-Resource Refresh Token takes `audience` (and
+    /// `scope`) on the refresh; other providers take RFC 8707's `resource`.
+    pub fn parameters(&self, kind: &ProviderKind) -> [(&'static str, String); 2] {
+        let name = match kind {
+            ProviderKind::Auth0 { .. } => "audience",
+            ProviderKind::Discovery => "resource",
+        };
+        [
+            (name, self.audience.clone()),
+            ("scope", self.scopes.join(" ")),
+        ]
+    }
 }
 
 fn refresh_request(
@@ -80,11 +120,18 @@ fn refresh_request(
     profile: &Profile,
     auth: AuthMethod,
     refresh_token: &RefreshToken,
+    api: Option<&ApiRequest>,
 ) -> Result<TokenResponse> {
-    let pairs = [
+    let api_parameters = api.map(|api| api.parameters(&profile.kind));
+    let mut pairs = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.secret()),
     ];
+    for (name, value) in api_parameters.iter().flatten() {
+        if !value.is_empty() {
+            pairs.push((*name, value.as_str()));
+        }
+    }
     let response = Client::of(profile, auth).post(
         http,
         token_url,
@@ -763,5 +810,28 @@ mod tests {
         for token in ["opaque-token", "a.b.c", "e30.e30"] {
             assert_eq!(tokens(&body(token, ""), now).expires_in, None, "{token}");
         }
+    }
+
+    #[test]
+    fn another_api_is_asked_for_by_audience_at_auth0_and_by_resource_elsewhere() {
+        let api = ApiRequest::new(
+            "https://billing/",
+            &["write:x read:x".into(), "read:x".into()],
+        );
+        assert_eq!(api.scopes, ["read:x", "write:x"]);
+        let auth0 = ProviderKind::Auth0 {
+            domain: "t.auth0.com".into(),
+        };
+        assert_eq!(
+            api.parameters(&auth0),
+            [
+                ("audience", "https://billing/".to_owned()),
+                ("scope", "read:x write:x".to_owned())
+            ]
+        );
+        assert_eq!(
+            api.parameters(&ProviderKind::Discovery)[0],
+            ("resource", "https://billing/".to_owned())
+        );
     }
 }

@@ -18,6 +18,7 @@ use crate::config::{KeySource, parse_endpoint};
 use crate::net::url::Url;
 use age::secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use zeroize::Zeroizing;
@@ -54,6 +55,29 @@ pub struct StoredTokens {
     /// login writes new tokens without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_refused: Option<RefreshRefused>,
+    /// The Auth0 organization this login asked for: every later ID token is checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Access tokens for other APIs, got with this login's refresh token (`token --audience`),
+    /// by audience. A login starts with none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apis: BTreeMap<String, ApiToken>,
+}
+
+/// An access token for another API than the login's, from the same refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub access_token: AccessToken,
+    /// Unix seconds, when the provider said.
+    pub expires_at: Option<u64>,
+    /// The scope the provider granted, when it said.
+    pub scope: Option<String>,
+    pub token_type: String,
+    pub obtained_at: u64,
+    /// The scopes `--scope` asked for (sorted; empty: the API's default): a request for other
+    /// scopes gets a token of its own.
+    #[serde(default)]
+    pub requested_scopes: Vec<String>,
 }
 
 /// When and why the provider refused a profile's refresh token.
@@ -75,6 +99,7 @@ pub struct Origin<'a> {
     pub audience: Option<&'a str>,
     pub token_endpoint: &'a str,
     pub revocation_endpoint: Option<&'a str>,
+    pub organization: Option<&'a str>,
 }
 
 impl StoredTokens {
@@ -98,7 +123,27 @@ impl StoredTokens {
             token_endpoint: Some(origin.token_endpoint.to_owned()),
             revocation_endpoint: origin.revocation_endpoint.map(str::to_owned),
             refresh_refused: None,
+            organization: origin.organization.map(str::to_owned),
+            apis: BTreeMap::new(),
         }
+    }
+
+    /// The organization logged in to, as the ID token names it (`acme (org_…)`), escaped for a
+    /// terminal; or as the login asked for it when the token does not say. `None` without one.
+    pub fn organization_shown(&self) -> Option<String> {
+        use crate::base::text::shown;
+        let asked = self.organization.as_deref()?;
+        let claims = self
+            .id_token
+            .as_ref()
+            .and_then(|t| crate::oauth::jwt::unverified_claims(t.secret()).ok());
+        let (id, name) = claims.map(|c| (c.org_id, c.org_name)).unwrap_or_default();
+        Some(match (name, id) {
+            (Some(name), Some(id)) => format!("{} ({})", shown(&name), shown(&id)),
+            (Some(name), None) => shown(&name),
+            (None, Some(id)) => shown(&id),
+            (None, None) => shown(asked),
+        })
     }
 
     /// Refuses to use tokens for a profile that now names another provider or client than the
@@ -646,6 +691,8 @@ mod tests {
             token_endpoint: Some("https://id.example.com/token".into()),
             revocation_endpoint: None,
             refresh_refused: None,
+            organization: None,
+            apis: BTreeMap::new(),
         }
     }
 

@@ -10,8 +10,8 @@ use crate::net::retry::Resend;
 use crate::net::url::Url;
 use crate::oauth::endpoints::Provider;
 use crate::oauth::id_token;
-use crate::oauth::token_endpoint;
-use crate::store::{Key, Origin, RefreshRefused, StoredTokens, TokenStore};
+use crate::oauth::token_endpoint::{self, ApiRequest};
+use crate::store::{ApiToken, Key, Origin, RefreshRefused, StoredTokens, TokenStore};
 use std::time::Duration;
 
 /// A token obtained this recently is as fresh as a refresh would make it, even when the
@@ -109,56 +109,146 @@ pub fn valid_tokens(
     refresh_locked(profile, store, &key, current)
 }
 
+/// An access token for another API (`token --audience`), from the cache in the token file while
+/// it has `min_valid` left, otherwise got with the login's refresh token under the same lock as
+/// every other refresh: a rotating refresh token is used once, whichever API asked.
+pub fn valid_api_token(
+    profile: &Profile,
+    store: &TokenStore,
+    api: &ApiRequest,
+    min_valid: Duration,
+) -> Result<ApiToken> {
+    let Some(first) = store.read_sealed(&profile.name)? else {
+        return Err(not_logged_in(&profile.name));
+    };
+    let (tokens, key) = first.open_with(store, &profile.key_source)?;
+    tokens.check_bound_to(profile)?;
+    if let Some(cached) = cached_api_token(&tokens, api, min_valid) {
+        return Ok(cached);
+    }
+    crate::debug!(
+        "no token for {} with {}s left: taking the profile lock to get one",
+        api.audience,
+        min_valid.as_secs()
+    );
+    let _lock = store.lock(&profile.name)?;
+    let Some(second) = store.read_sealed(&profile.name)? else {
+        return Err(not_logged_in(&profile.name));
+    };
+    let mut current = second.open(&key)?;
+    current.check_bound_to(profile)?;
+    if let Some(cached) = cached_api_token(&current, api, min_valid) {
+        return Ok(cached);
+    }
+    let http = refresh_http(profile);
+    let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
+    let (_, _, response) = send_refresh(
+        (&http, &provider),
+        profile,
+        (store, &key),
+        &mut current,
+        Some(api),
+    )?;
+    validate_refreshed_id_token(&response, &current, profile, &provider)?;
+    // The refresh token may have rotated: the new one replaces the one just used up, whatever
+    // becomes of the access token, or the next refresh would be a replay.
+    let rotated = response.refresh_token.is_some();
+    if let Some(refresh_token) = response.refresh_token {
+        current.refresh_token = Some(refresh_token);
+    }
+    if let Some(id_token) = response.id_token {
+        current.id_token = Some(id_token);
+    }
+    if let Err(refusal) = check_api_audience(&response.access_token, api, profile) {
+        if rotated {
+            store.save(&profile.name, &current, &key)?;
+        }
+        return Err(refusal);
+    }
+    let now = unix_now();
+    let token = ApiToken {
+        access_token: response.access_token,
+        expires_at: response.expires_in.map(|s| now.saturating_add(s)),
+        scope: response.scope,
+        token_type: response.token_type,
+        obtained_at: now,
+        requested_scopes: api.scopes.clone(),
+    };
+    current.apis.insert(api.audience.clone(), token.clone());
+    store.save(&profile.name, &current, &key)?;
+    Ok(token)
+}
+
+/// The cached token for `api`, if it was asked for with the same scopes and is fresh enough.
+fn cached_api_token(
+    tokens: &StoredTokens,
+    api: &ApiRequest,
+    min_valid: Duration,
+) -> Option<ApiToken> {
+    let cached = tokens.apis.get(&api.audience)?;
+    let now = unix_now();
+    let fresh = match cached.expires_at {
+        Some(at) => {
+            at > now.saturating_add(min_valid.as_secs())
+                || (now.saturating_sub(cached.obtained_at) <= JUST_ISSUED_SECS && at > now)
+        }
+        None => true,
+    };
+    (fresh && cached.requested_scopes == api.scopes).then(|| cached.clone())
+}
+
+/// Refuses an access token that is a JWT for another API than the one asked for: Auth0 answers
+/// an audience outside the application's refresh-token policies with a token for the default
+/// audience, silently. An opaque token says nothing about its audience and is taken.
+fn check_api_audience(
+    access_token: &crate::base::secret::AccessToken,
+    api: &ApiRequest,
+    profile: &Profile,
+) -> Result<()> {
+    let Ok(claims) = crate::oauth::jwt::unverified_claims(access_token.secret()) else {
+        return Ok(());
+    };
+    let audiences = claims.aud.values();
+    if audiences.is_empty() || audiences.contains(&api.audience.as_str()) {
+        return Ok(());
+    }
+    let listed: Vec<String> = audiences
+        .iter()
+        .map(|a| crate::base::text::quoted(a))
+        .collect();
+    let hint = match profile.kind {
+        crate::config::ProviderKind::Auth0 { .. } => {
+            "Auth0 ignores an audience that the application's refresh-token policies do not allow and returns a token for the default audience instead. In the Auth0 Dashboard, add the API (and its scopes) to the application's Multi-Resource Refresh Token policies (Applications > your app > Settings > Refresh Token Policies), then try again"
+        }
+        crate::config::ProviderKind::Discovery => {
+            "the provider did not honour the RFC 8707 `resource` request: check that the client may get tokens for this API at the provider"
+        }
+    };
+    Err(Error::provider(format!(
+        "the provider answered with an access token for {}, not for {}; it was not stored",
+        crate::base::text::shown_within(&listed.join(", "), 300),
+        crate::base::text::quoted(&api.audience)
+    ))
+    .hint(hint))
+}
+
 /// Refreshes while the caller holds the profile's lock, and stores the result.
 fn refresh_locked(
     profile: &Profile,
     store: &TokenStore,
     key: &Key,
-    current: StoredTokens,
+    mut current: StoredTokens,
 ) -> Result<StoredTokens> {
-    if let Some(refused) = &current.refresh_refused {
-        return Err(refused_before(&profile.name, refused));
-    }
-    let Some(refresh_token) = current.refresh_token.as_ref() else {
-        return Err(Error::login_required(format!(
-            "the access token of profile `{}` has expired and no refresh token is stored",
-            profile.name
-        ))
-        .hint(format!(
-            "run `latchkey login -p {}` (add offline_access to the profile's scopes to get a refresh token)",
-            profile.name
-        )));
-    };
-    // A refresh is resent after timeouts and 5xx too: without it there is no token at all, and
-    // a provider's rotation reuse interval (Auth0's) lets a repeat through.
-    let http = Http::new(profile.http_settings(Resend::Transient));
+    let http = refresh_http(profile);
     let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
-    provider.check_cache()?;
-    let sent = match bound_endpoints(&current)? {
-        // Bound at login: the refresh token goes back where it came from, and only there.
-        Some((token_url, revocation_url)) => {
-            refresh_with_retries(&http, &token_url, profile, &provider, refresh_token)
-                .map(|response| (token_url, revocation_url, response))
-        }
-        None => legacy_refresh(&http, &provider, profile, refresh_token),
-    };
-    let (token_url, revocation_url, response) = match sent {
-        Ok(sent) => sent,
-        Err(e) if is_dead_refresh_token(&e) => {
-            return Err(record_refusal(profile, store, key, current, e));
-        }
-        Err(e) => return Err(e),
-    };
-    token_endpoint::warn_on_clock_skew(response.date.as_deref());
-    if let Some(id_token) = &response.id_token {
-        let expected = id_token::Expected {
-            issuer: &current.issuer,
-            client_id: &profile.client_id,
-            nonce: None,
-            now: unix_now(),
-        };
-        id_token::validate(id_token, &expected, &mut |force| provider.jwks(force))?;
-    }
+    let (token_url, revocation_url, response) = send_refresh(
+        (&http, &provider),
+        profile,
+        (store, key),
+        &mut current,
+        None,
+    )?;
+    validate_refreshed_id_token(&response, &current, profile, &provider)?;
     let mut fresh = StoredTokens::new(
         response,
         Origin {
@@ -167,8 +257,10 @@ fn refresh_locked(
             audience: current.audience.as_deref(),
             token_endpoint: &token_url.to_string(),
             revocation_endpoint: revocation_url.map(|u| u.to_string()).as_deref(),
+            organization: current.organization.as_deref(),
         },
     );
+    fresh.apis = std::mem::take(&mut current.apis);
     // A provider that does not rotate sends no new refresh token: the old one stays good.
     if fresh.refresh_token.is_none() {
         fresh.refresh_token = current.refresh_token.clone();
@@ -181,6 +273,82 @@ fn refresh_locked(
     }
     store.save(&profile.name, &fresh, key)?;
     Ok(fresh)
+}
+
+/// Sends the stored refresh token (for `api`, or for the login's own tokens), while the caller
+/// holds the profile's lock. Returns where it went and the answer. A refusal of the refresh
+/// token itself is recorded in the file before it is returned.
+fn send_refresh(
+    (http, provider): (&Http, &Provider<'_>),
+    profile: &Profile,
+    (store, key): (&TokenStore, &Key),
+    current: &mut StoredTokens,
+    api: Option<&ApiRequest>,
+) -> Result<(Url, Option<Url>, token_endpoint::TokenResponse)> {
+    if let Some(refused) = &current.refresh_refused {
+        return Err(refused_before(&profile.name, refused));
+    }
+    let Some(refresh_token) = current.refresh_token.clone() else {
+        let what = match api {
+            Some(api) => format!(
+                "a token for {} needs a refresh token, and profile `{}` has none stored",
+                crate::base::text::quoted(&api.audience),
+                profile.name
+            ),
+            None => format!(
+                "the access token of profile `{}` has expired and no refresh token is stored",
+                profile.name
+            ),
+        };
+        return Err(Error::login_required(what).hint(format!(
+            "run `latchkey login -p {}` (add offline_access to the profile's scopes to get a refresh token)",
+            profile.name
+        )));
+    };
+    provider.check_cache()?;
+    let sent = match bound_endpoints(current)? {
+        // Bound at login: the refresh token goes back where it came from, and only there.
+        Some((token_url, revocation_url)) => {
+            refresh_with_retries(http, &token_url, profile, provider, &refresh_token, api)
+                .map(|response| (token_url, revocation_url, response))
+        }
+        None => legacy_refresh(http, provider, profile, &refresh_token, api),
+    };
+    match sent {
+        Ok(sent) => {
+            token_endpoint::warn_on_clock_skew(sent.2.date.as_deref());
+            Ok(sent)
+        }
+        Err(e) if is_dead_refresh_token(&e) => Err(record_refusal(profile, store, key, current, e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The HTTP client of a refresh. It is resent after timeouts and 5xx too: without it there is
+/// no token at all, and a provider's rotation reuse interval (Auth0's) lets a repeat through.
+fn refresh_http(profile: &Profile) -> Http {
+    Http::new(profile.http_settings(Resend::Transient))
+}
+
+/// An ID token that came with a refresh, checked as at login (without a nonce): the issuer
+/// and client of the stored tokens, and the organization the login asked for.
+fn validate_refreshed_id_token(
+    response: &token_endpoint::TokenResponse,
+    current: &StoredTokens,
+    profile: &Profile,
+    provider: &Provider<'_>,
+) -> Result<()> {
+    let Some(id_token) = &response.id_token else {
+        return Ok(());
+    };
+    let expected = id_token::Expected {
+        issuer: &current.issuer,
+        client_id: &profile.client_id,
+        nonce: None,
+        organization: current.organization.as_deref(),
+        now: unix_now(),
+    };
+    id_token::validate(id_token, &expected, &mut |force| provider.jwks(force)).map(|_| ())
 }
 
 /// Whether a refresh failed because the provider refused the refresh token itself
@@ -198,7 +366,7 @@ fn record_refusal(
     profile: &Profile,
     store: &TokenStore,
     key: &Key,
-    mut current: StoredTokens,
+    current: &mut StoredTokens,
     refusal: Error,
 ) -> Error {
     current.refresh_token = None;
@@ -211,7 +379,7 @@ fn record_refusal(
     });
     // The refusal is what the user must hear about; a file that cannot be written only means
     // the next `token` asks the provider again (and hears the same).
-    if let Err(e) = store.save(&profile.name, &current, key) {
+    if let Err(e) = store.save(&profile.name, current, key) {
         eprintln!(
             "warning: could not record that the refresh token was refused: {}",
             e.message()
@@ -258,9 +426,17 @@ fn legacy_refresh(
     provider: &Provider<'_>,
     profile: &Profile,
     refresh_token: &crate::base::secret::RefreshToken,
+    api: Option<&ApiRequest>,
 ) -> Result<(Url, Option<Url>, token_endpoint::TokenResponse)> {
     let endpoints = provider.endpoints()?;
-    match refresh_with_retries(http, &endpoints.token, profile, provider, refresh_token) {
+    match refresh_with_retries(
+        http,
+        &endpoints.token,
+        profile,
+        provider,
+        refresh_token,
+        api,
+    ) {
         // A token endpoint from a cached discovery document that keeps failing may have moved:
         // look again, and try once more if it did.
         Err(e) if endpoints.from_cache && e.exit_code() == ExitCode::Network => {
@@ -269,7 +445,7 @@ fn legacy_refresh(
                 return Err(e);
             }
             let response =
-                refresh_with_retries(http, &fresh.token, profile, provider, refresh_token)?;
+                refresh_with_retries(http, &fresh.token, profile, provider, refresh_token, api)?;
             Ok((fresh.token, fresh.revocation, response))
         }
         other => Ok((endpoints.token, endpoints.revocation, other?)),
@@ -285,9 +461,10 @@ fn refresh_with_retries(
     profile: &Profile,
     provider: &Provider<'_>,
     refresh_token: &crate::base::secret::RefreshToken,
+    api: Option<&ApiRequest>,
 ) -> Result<token_endpoint::TokenResponse> {
     let auth = provider.auth_methods().token;
-    token_endpoint::refresh(http, token_url, profile, auth, refresh_token).map_err(|e| {
+    token_endpoint::refresh(http, token_url, profile, auth, refresh_token, api).map_err(|e| {
         let attempts = http.last_attempts();
         if e.exit_code() != ExitCode::Network || attempts < 2 {
             return e;
@@ -304,6 +481,7 @@ fn refresh_with_retries(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::error::ExitCode;
     use crate::base::secret::{AccessToken, IdToken};
 
     fn tokens(expires_at: Option<u64>) -> StoredTokens {
@@ -322,6 +500,8 @@ mod tests {
             token_endpoint: None,
             revocation_endpoint: None,
             refresh_refused: None,
+            organization: None,
+            apis: Default::default(),
         }
     }
 
@@ -351,5 +531,90 @@ mod tests {
         )));
         assert!(is_fresh(&t, Need::IdToken, Duration::from_secs(60), 900));
         assert!(!is_fresh(&t, Need::IdToken, Duration::from_secs(60), 960));
+    }
+
+    fn jwt_for(aud: serde_json::Value) -> AccessToken {
+        use base64::Engine;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let claims = serde_json::json!({ "aud": aud, "sub": "alice" }).to_string();
+        AccessToken::new(format!(
+            "{}.{}.c2ln",
+            enc(r#"{"alg":"RS256"}"#),
+            enc(&claims)
+        ))
+    }
+
+    fn profile(kind: &str) -> Profile {
+        let file = crate::config::ProfilesFile::parse(
+            std::path::Path::new("p.toml"),
+            crate::config::paths::ConfigOrigin::Flag,
+            format!("[profiles.p]\n{kind}\nclient_id = \"c\"\n"),
+        )
+        .unwrap();
+        file.resolve_profile("p", &crate::config::FlagOverrides::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_token_for_the_default_audience_is_refused_with_auth0s_policies_named() {
+        let auth0 = profile("domain = \"t.auth0.com\"");
+        let billing = ApiRequest::new("https://billing/", &[]);
+        let substituted = jwt_for(serde_json::json!("https://api/"));
+        let e = check_api_audience(&substituted, &billing, &auth0).unwrap_err();
+        assert_eq!(e.exit_code(), ExitCode::ProviderRefused);
+        assert!(
+            e.message()
+                .contains("for \"https://api/\", not for \"https://billing/\""),
+            "{}",
+            e.message()
+        );
+        assert!(e.hint_text().unwrap().contains("Refresh Token Policies"));
+        let other = profile("issuer = \"https://id.example\"");
+        let e = check_api_audience(&substituted, &billing, &other).unwrap_err();
+        assert!(e.hint_text().unwrap().contains("RFC 8707"));
+        // The API among several audiences, an opaque token, a JWT without `aud`: taken.
+        let both = jwt_for(serde_json::json!([
+            "https://billing/",
+            "https://t/userinfo"
+        ]));
+        assert!(check_api_audience(&both, &billing, &auth0).is_ok());
+        assert!(check_api_audience(&AccessToken::new("opaque"), &billing, &auth0).is_ok());
+        assert!(check_api_audience(&jwt_for(serde_json::Value::Null), &billing, &auth0).is_ok());
+    }
+
+    #[test]
+    fn a_cached_api_token_serves_only_the_same_scopes_while_fresh() {
+        let now = unix_now();
+        let mut stored = tokens(Some(now + 3600));
+        let cached = |expires_at: Option<u64>, obtained_at: u64, scopes: &[&str]| ApiToken {
+            access_token: AccessToken::new("api"),
+            expires_at,
+            scope: None,
+            token_type: "Bearer".into(),
+            obtained_at,
+            requested_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        let min = Duration::from_secs(60);
+        let read = ApiRequest::new("https://billing/", &["read".into()]);
+        stored.apis.insert(
+            "https://billing/".into(),
+            cached(Some(now + 600), now - 100, &["read"]),
+        );
+        assert!(cached_api_token(&stored, &read, min).is_some());
+        let write = ApiRequest::new("https://billing/", &["write".into()]);
+        assert!(cached_api_token(&stored, &write, min).is_none());
+        let other = ApiRequest::new("https://reports/", &["read".into()]);
+        assert!(cached_api_token(&stored, &other, min).is_none());
+        // Too close to expiry, unless just obtained (a provider's lifetime under --min-valid).
+        stored.apis.insert(
+            "https://billing/".into(),
+            cached(Some(now + 30), now - 100, &["read"]),
+        );
+        assert!(cached_api_token(&stored, &read, min).is_none());
+        stored.apis.insert(
+            "https://billing/".into(),
+            cached(Some(now + 30), now, &["read"]),
+        );
+        assert!(cached_api_token(&stored, &read, min).is_some());
     }
 }

@@ -70,6 +70,7 @@ pub fn remove(globals: &Globals, args: ProfilesRemoveArgs) -> Result<()> {
             profile: Some(args.name.clone()),
             all: false,
             local: false,
+            browser: false,
         };
         crate::commands::logout::run(globals, logout)?;
     }
