@@ -90,7 +90,7 @@ _latchkey() {
             esac
             ;;
         latchkey_login)
-            opts="--help --profile -p --no-browser --browser --no-loopback --no-paste --timeout --audience --scope --device --no-qr"
+            opts="--help --profile -p --no-browser --browser --no-loopback --no-paste --timeout --audience --scope --organization --invitation --fresh --device --no-qr"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -108,6 +108,14 @@ _latchkey() {
                     COMPREPLY=()
                     return 0
                     ;;
+                --organization)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --invitation)
+                    COMPREPLY=()
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
                     return 0
@@ -115,13 +123,21 @@ _latchkey() {
             esac
             ;;
         latchkey_token)
-            opts="--help --profile -p --min-valid --id-token --format"
+            opts="--help --profile -p --min-valid --id-token --audience --scope --format"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
                     return 0
                     ;;
                 --min-valid)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --audience)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --scope)
                     COMPREPLY=()
                     return 0
                     ;;
@@ -149,7 +165,7 @@ _latchkey() {
             esac
             ;;
         latchkey_logout)
-            opts="--help --profile -p --all --local"
+            opts="--help --profile -p --all --local --browser"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )

@@ -37,10 +37,13 @@ var commands = [
       ['--timeout' 'how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)']
       ['--audience' 'the API to request a token for, overriding the profile''s audience']
       ['--scope' 'a scope to request, replacing the profile''s scopes; repeat or space-separate for several']
+      ['--organization' 'the Auth0 organization to log in to (an org_ ID or a name), overriding the profile''s']
+      ['--invitation' 'accept an Auth0 organization invitation: the link from the invitation email']
+      ['--fresh' 'ask the provider for a new login (prompt=login) even if the browser is still logged in']
       ['--device' 'use the device authorization grant (RFC 8628): confirm a code on any device']
       ['--no-qr' 'with --device, do not draw the QR code']
     ]
-    &values=['--profile' '-p' '--timeout' '--audience' '--scope']
+    &values=['--profile' '-p' '--timeout' '--audience' '--scope' '--organization' '--invitation']
   ]
   &'latchkey token'=[
     &subcommands=[
@@ -51,9 +54,11 @@ var commands = [
       ['-p' 'the profile whose token to print']
       ['--min-valid' 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again']
       ['--id-token' 'print the ID token instead of the access token']
+      ['--audience' 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API']
+      ['--scope' 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)']
       ['--format' 'output: raw (default), header, json or exec-credential']
     ]
-    &values=['--profile' '-p' '--min-valid' '--format']
+    &values=['--profile' '-p' '--min-valid' '--audience' '--scope' '--format']
   ]
   &'latchkey status'=[
     &subcommands=[
@@ -76,6 +81,7 @@ var commands = [
       ['-p' 'the profile to log out']
       ['--all' 'log out of every profile in the profiles file']
       ['--local' 'only delete the local tokens; do not revoke them at the provider']
+      ['--browser' 'also end the provider''s browser session (OpenID Connect RP-initiated logout, or Auth0''s /v2/logout), so the next login may be someone else: the URL is opened here or printed']
     ]
     &values=['--profile' '-p']
   ]

@@ -16,7 +16,7 @@ function __fish_latchkey_using_command
     set -e cmd[1]
     set -l target_cmd $argv
 
-    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'format' 'issuer' 'min-valid' 'p' 'profile' 'redirect-port' 'scope' 'timeout' 
+    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'format' 'invitation' 'issuer' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'timeout' 
 
     set -l i 1
     set -l cleaned_cmd
@@ -75,12 +75,17 @@ complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-paste -d 
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l timeout -r -d 'how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l audience -r -d 'the API to request a token for, overriding the profile\'s audience'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l scope -r -d 'a scope to request, replacing the profile\'s scopes; repeat or space-separate for several'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l organization -r -d 'the Auth0 organization to log in to (an org_ ID or a name), overriding the profile\'s'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l invitation -r -d 'accept an Auth0 organization invitation: the link from the invitation email'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l fresh -d 'ask the provider for a new login (prompt=login) even if the browser is still logged in'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l device -d 'use the device authorization grant (RFC 8628): confirm a code on any device'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-qr -d 'with --device, do not draw the QR code'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose token to print'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l id-token -d 'print the ID token instead of the access token'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l audience -r -d 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l scope -r -d 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l format -r -d 'output: raw (default), header, json or exec-credential'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to show'
@@ -90,6 +95,7 @@ complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l help -d 'di
 complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to log out'
 complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l all -d 'log out of every profile in the profiles file'
 complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l local -d 'only delete the local tokens; do not revoke them at the provider'
+complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l browser -d 'also end the provider\'s browser session (OpenID Connect RP-initiated logout, or Auth0\'s /v2/logout), so the next login may be someone else: the URL is opened here or printed'
 complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to mark as selected (as the top-level --profile)'
 complete -c latchkey -n '__fish_latchkey_using_command profiles' -f -l json -d 'print JSON instead of text'

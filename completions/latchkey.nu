@@ -23,6 +23,9 @@ export extern "latchkey login" [
     --timeout: string # how long to wait for the login, as seconds or 90s, 5m, 1h (default 5m)
     --audience: string # the API to request a token for, overriding the profile's audience
     --scope: string # a scope to request, replacing the profile's scopes; repeat or space-separate for several
+    --organization: string # the Auth0 organization to log in to (an org_ ID or a name), overriding the profile's
+    --invitation: string # accept an Auth0 organization invitation: the link from the invitation email
+    --fresh # ask the provider for a new login (prompt=login) even if the browser is still logged in
     --device # use the device authorization grant (RFC 8628): confirm a code on any device
     --no-qr # with --device, do not draw the QR code
 ]
@@ -32,6 +35,8 @@ export extern "latchkey token" [
     --profile(-p): string@"nu-complete latchkey profiles" # the profile whose token to print
     --min-valid: string # refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again
     --id-token # print the ID token instead of the access token
+    --audience: string # an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API
+    --scope: string # with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)
     --format: string # output: raw (default), header, json or exec-credential
 ]
 
@@ -47,6 +52,7 @@ export extern "latchkey logout" [
     --profile(-p): string@"nu-complete latchkey profiles" # the profile to log out
     --all # log out of every profile in the profiles file
     --local # only delete the local tokens; do not revoke them at the provider
+    --browser # also end the provider's browser session (OpenID Connect RP-initiated logout, or Auth0's /v2/logout), so the next login may be someone else: the URL is opened here or printed
 ]
 
 export extern "latchkey profiles" [
