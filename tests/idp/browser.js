@@ -2,12 +2,19 @@
 // Browser stand-in for latchkey tests: drives the test IdP's HTML pages with fetch,
 // manual redirects and a cookie jar. No JS execution, no external deps.
 //
-//   node browser.js login  <authorize-url> [--user alice] [--password wonderland] [--deny] [--print|--follow] [--ca PATH]
-//   node browser.js device <verification-uri[-complete]> [--user-code CODE] [--user U] [--password P] [--deny] [--ca PATH]
+//   node browser.js login  <authorize-url> [--user alice] [--password wonderland] [--deny] [--print|--follow]
+//                          [--report-pages] [--jar PATH] [--ca PATH]
+//   node browser.js device <verification-uri[-complete]> [--user-code CODE] [--user U] [--password P] [--deny]
+//                          [--report-pages] [--jar PATH] [--ca PATH]
+//   node browser.js open   <url> [--jar PATH] [--ca PATH]
 //
 // login --print (default): prints the final redirect URL (to the client's redirect_uri) on one
 //   line; it is not fetched. --follow: GETs it and prints the HTTP status on line 1, then the body.
 // device: exits 0 and prints "approved" (or "denied" with --deny) once the flow completed.
+// --report-pages: one more line, "pages: <names>", the interaction pages passed (login, consent).
+// open: GETs the URL, follows redirects within the IdP, submits a logout form if one is shown;
+//   prints "status <N>" and the final URL (two lines); exit 0 on a 2xx/3xx final answer.
+// --jar PATH: cookies persist in that JSON file across runs (one browser session).
 // HTTPS: trust the test CA with NODE_EXTRA_CA_CERTS=<ca.pem> or --ca <ca.pem>.
 // Any unexpected page/status (incl. a wrong password) -> message on stderr, exit 1.
 'use strict';
@@ -21,7 +28,7 @@ function die(msg) {
 
 // ---------------------------------------------------------------- args
 const argv = process.argv.slice(2);
-const opts = { user: 'alice', password: 'wonderland', deny: false, mode: 'print', userCode: null, ca: null };
+const opts = { user: 'alice', password: 'wonderland', deny: false, mode: 'print', userCode: null, ca: null, jar: null, reportPages: false };
 const positional = [];
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -33,13 +40,16 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--follow') opts.mode = 'follow';
   else if (a === '--user-code') opts.userCode = val();
   else if (a === '--ca') opts.ca = val();
+  else if (a === '--jar') opts.jar = val();
+  else if (a === '--report-pages') opts.reportPages = true;
   else if (a.startsWith('--')) die(`unknown option ${a}`);
   else positional.push(a);
 }
 const [command, startUrl] = positional;
-if (!['login', 'device'].includes(command) || !startUrl) {
-  die('usage: browser.js login <authorize-url> [--user U] [--password P] [--deny] [--print|--follow] [--ca PATH]\n'
-    + '       browser.js device <verification-uri> [--user-code CODE] [--user U] [--password P] [--deny] [--ca PATH]');
+if (!['login', 'device', 'open'].includes(command) || !startUrl) {
+  die('usage: browser.js login <authorize-url> [--user U] [--password P] [--deny] [--print|--follow] [--report-pages] [--jar PATH] [--ca PATH]\n'
+    + '       browser.js device <verification-uri> [--user-code CODE] [--user U] [--password P] [--deny] [--report-pages] [--jar PATH] [--ca PATH]\n'
+    + '       browser.js open <url> [--jar PATH] [--ca PATH]');
 }
 
 // Node's fetch cannot take a CA per request; re-exec with NODE_EXTRA_CA_CERTS instead.
@@ -50,33 +60,65 @@ if (opts.ca && process.env.NODE_EXTRA_CA_CERTS !== opts.ca) {
   process.exit(r.status ?? 1);
 }
 
-// ---------------------------------------------------------------- cookie jar (single origin)
-const jar = new Map(); // key name|path -> { name, value, path }
+// ---------------------------------------------------------------- cookie jar (the IdP's origin)
+// Without --jar the jar lives as long as this run. With --jar PATH it is loaded from and saved
+// to that JSON file ({"cookies":[{origin,name,value,path,expires}]}; expires in ms or null),
+// so that runs share a browser session; other origins' cookies in the file are kept as they are.
+const nodeFs = require('node:fs');
+
+const jar = new Map(); // key name|path -> { name, value, path, expires }
 const idpOrigin = new URL(startUrl).origin;
+let otherOrigins = [];
+
+function loadJar() {
+  if (!opts.jar || !nodeFs.existsSync(opts.jar)) return;
+  let data;
+  try { data = JSON.parse(nodeFs.readFileSync(opts.jar, 'utf8')); } catch (err) { die(`cannot read cookie jar ${opts.jar}: ${err.message}`); }
+  for (const c of Array.isArray(data?.cookies) ? data.cookies : []) {
+    if (c.origin !== idpOrigin) otherOrigins.push(c);
+    else if (c.expires == null || c.expires > Date.now()) jar.set(`${c.name}|${c.path}`, { name: c.name, value: c.value, path: c.path, expires: c.expires ?? null });
+  }
+}
+function saveJar() {
+  if (!opts.jar) return;
+  otherOrigins = otherOrigins.filter((c) => c.expires == null || c.expires > Date.now());
+  const cookies = [...otherOrigins, ...[...jar.values()].map((c) => ({ origin: idpOrigin, ...c }))];
+  const tmp = `${opts.jar}.${process.pid}.tmp`;
+  nodeFs.writeFileSync(tmp, `${JSON.stringify({ cookies }, null, 1)}\n`);
+  nodeFs.renameSync(tmp, opts.jar);
+}
+loadJar();
 
 function storeCookies(res, url) {
-  for (const sc of res.headers.getSetCookie()) {
+  const setCookies = res.headers.getSetCookie();
+  for (const sc of setCookies) {
     const [pair, ...attrs] = sc.split(';');
     const eq = pair.indexOf('=');
     const name = pair.slice(0, eq).trim();
     const value = pair.slice(eq + 1).trim();
     let cpath = url.pathname.replace(/\/[^/]*$/, '') || '/';
     let expired = false;
+    let expires = null;
+    let maxAge = null;
     for (const attr of attrs) {
       const [k, v = ''] = attr.trim().split('=');
       const key = k.toLowerCase();
       if (key === 'path') cpath = v || '/';
-      if (key === 'max-age' && Number(v) <= 0) expired = true;
-      if (key === 'expires' && Date.parse(v) <= Date.now()) expired = true;
+      if (key === 'max-age') maxAge = Number(v);
+      if (key === 'expires' && !Number.isNaN(Date.parse(v))) expires = Date.parse(v);
     }
+    if (maxAge !== null && !Number.isNaN(maxAge)) expires = Date.now() + maxAge * 1000; // Max-Age wins
+    if (expires !== null && expires <= Date.now()) expired = true;
     const id = `${name}|${cpath}`;
-    if (expired) jar.delete(id); else jar.set(id, { name, value, path: cpath });
+    if (expired) jar.delete(id); else jar.set(id, { name, value, path: cpath, expires });
   }
+  if (setCookies.length) saveJar();
 }
 function cookieHeader(url) {
   if (url.origin !== idpOrigin) return null;
   const match = (p) => url.pathname === p || url.pathname.startsWith(p.endsWith('/') ? p : `${p}/`) || p === '/';
-  const list = [...jar.values()].filter((c) => match(c.path)).sort((a, b) => b.path.length - a.path.length);
+  const list = [...jar.values()].filter((c) => match(c.path) && (c.expires == null || c.expires > Date.now()))
+    .sort((a, b) => b.path.length - a.path.length);
   return list.length ? list.map((c) => `${c.name}=${c.value}`).join('; ') : null;
 }
 
@@ -155,19 +197,24 @@ async function drive(first, isFinal, onPage) {
 }
 
 // Common handling of the login and consent pages (our server's /interaction pages).
-const seen = { login: 0, consent: false };
+const seen = { login: 0, consent: false, pages: [] };
 function interactionPage(res, fs) {
   const login = fs.find((f) => /\/login$/.test(f.action));
   if (login) {
     if (seen.login++ > 0 || /id="error"/.test(res.text)) die(`login failed for user ${opts.user}: ${pageText(res.text)}`);
+    seen.pages.push('login');
     return { form: login, fields: { username: opts.user, password: opts.password } };
   }
   const consent = fs.find((f) => /\/consent$/.test(f.action));
   if (consent) {
     seen.consent = true;
+    seen.pages.push('consent');
     return { form: consent, fields: { decision: opts.deny ? 'deny' : 'approve' } };
   }
   return null;
+}
+function reportPages() {
+  if (opts.reportPages) process.stdout.write(`pages: ${seen.pages.join(' ')}\n`);
 }
 
 async function login() {
@@ -187,6 +234,7 @@ async function login() {
   });
   if (opts.mode === 'print') {
     process.stdout.write(`${out.final.href}\n`);
+    reportPages();
     return;
   }
   let res;
@@ -195,7 +243,9 @@ async function login() {
   } catch (err) {
     die(`GET ${out.final.href} failed: ${err.cause?.message || err.message}`);
   }
-  process.stdout.write(`${res.status}\n${await res.text()}`);
+  const body = await res.text();
+  process.stdout.write(`${res.status}\n${body}`);
+  if (opts.reportPages) process.stdout.write(`${body === '' || body.endsWith('\n') ? '' : '\n'}pages: ${seen.pages.join(' ')}\n`);
 }
 
 async function device() {
@@ -221,6 +271,36 @@ async function device() {
   });
   if (opts.deny && out.result !== 'denied') die(`expected denial, got ${out.result}`);
   process.stdout.write(`${out.result}\n`);
+  reportPages();
 }
 
-(command === 'login' ? login() : device()).catch((err) => die(err.stack || String(err)));
+// GET a URL as a browser would (e.g. a logout URL): follow redirects while they stay at the IdP,
+// submit a logout form (oidc-provider's end_session page, which a browser submits by script)
+// with logout=yes; stop at any other page or at a redirect away from the IdP (not fetched).
+async function open() {
+  let res = await request('GET', startUrl);
+  let submitted = 0;
+  for (let step = 0; step < 40; step++) {
+    if (res.status >= 300 && res.status < 400 && res.location) {
+      const next = new URL(res.location, res.url);
+      if (next.origin !== idpOrigin) return finish(res.status, next);
+      res = await request('GET', next.href);
+      continue;
+    }
+    const logoutForm = res.status === 200 && forms(res.text)
+      .find((f) => f.id === 'op.logoutForm' || (f.method === 'POST' && /\/confirm$/.test(f.action) && 'xsrf' in f.fields));
+    if (logoutForm && submitted++ === 0) {
+      const target = new URL(logoutForm.action || res.url.href, res.url);
+      res = await request('POST', target.href, { ...logoutForm.fields, logout: 'yes' });
+      continue;
+    }
+    return finish(res.status, res.url);
+  }
+  return die('too many steps');
+}
+function finish(status, url) {
+  process.stdout.write(`status ${status}\n${url.href}\n`);
+  process.exit(status >= 200 && status < 400 ? 0 : 1);
+}
+
+({ login, device, open })[command]().catch((err) => die(err.stack || String(err)));

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Local OpenID provider for latchkey integration tests (built on oidc-provider 8.x).
 //
-// node server.js [--port N] [--https] [--access-ttl S] [--device-ttl S]
+// node server.js [--port N] [--https] [--auth0] [--access-ttl S] [--device-ttl S]
 //                [--json-token-requests] [--rfc8414 split|wrong-issuer]
 //                [--client-auth basic|post] [--exit-on-stdin-eof]
 //
 // Prints exactly one JSON line on stdout once listening:
 //   {"ready":true,"issuer":"http://127.0.0.1:PORT","port":PORT,"ca":null|"/abs/ca.pem"}
+// (with --auth0: "issuer":"https://127.0.0.1:PORT/", trailing slash, as an Auth0 tenant's)
 // Everything else goes to stderr. See README.md for the test-control endpoints.
 'use strict';
 
@@ -17,6 +18,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
+const { AsyncLocalStorage } = require('node:async_hooks');
 
 // oidc-provider prints NOTICEs with console.info (stdout). stdout is reserved for the
 // readiness line, so route all console output to stderr. Also drop the (expected) warning
@@ -31,7 +33,7 @@ console.warn = (...a) => {
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
-  const o = { port: 0, https: false, accessTtl: 3600, deviceTtl: 600, jsonToken: false, stdinEof: false, rfc8414: null, clientAuth: 'basic' };
+  const o = { port: 0, https: false, accessTtl: 3600, deviceTtl: 600, jsonToken: false, stdinEof: false, rfc8414: null, clientAuth: 'basic', auth0: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -46,6 +48,7 @@ function parseArgs(argv) {
     };
     if (a === '--port') o.port = num();
     else if (a === '--https') o.https = true;
+    else if (a === '--auth0') { o.auth0 = true; o.https = true; }
     else if (a === '--access-ttl') o.accessTtl = num();
     else if (a === '--device-ttl') o.deviceTtl = num();
     else if (a === '--json-token-requests') o.jsonToken = true;
@@ -71,6 +74,48 @@ const SECRET_CLIENT = { id: 'latchkey-secret', secret: '0123456789' };
 // What --rfc8414 takes out of OpenID discovery, to be found in RFC 8414 metadata only (as
 // Django OAuth Toolkit lists them).
 const RFC8414_ONLY = ['revocation_endpoint', 'device_authorization_endpoint'];
+
+// The provider's paths: oidc-provider's defaults, or (--auth0) the fixed paths of an Auth0
+// tenant, which latchkey uses for Auth0 ("domain") profiles without discovery.
+const PATHS = opts.auth0 ? {
+  authorization: '/authorize',
+  token: '/oauth/token',
+  revocation: '/oauth/revoke',
+  device_authorization: '/oauth/device/code',
+  code_verification: '/activate',
+  userinfo: '/userinfo',
+  jwks: '/.well-known/jwks.json',
+  end_session: '/oidc/logout',
+} : {
+  authorization: '/auth',
+  token: '/token',
+  revocation: '/token/revocation',
+  device_authorization: '/device/auth',
+  code_verification: '/device',
+  userinfo: '/me',
+  jwks: '/jwks',
+  end_session: '/session/end',
+};
+
+// --auth0: the tenant's organizations (alice, and any account of /__test/account, is a member
+// of both). `organization` on /authorize names one by id or (case-insensitively) by name.
+const ORGS = [
+  { id: 'org_acme123', name: 'acme' },
+  { id: 'org_globex456', name: 'globex' },
+];
+function findOrg(value) {
+  const v = String(value ?? '').toLowerCase();
+  return ORGS.find((o) => o.id.toLowerCase() === v || o.name === v);
+}
+
+// The application's refresh-token policy (Auth0's Multi-Resource Refresh Token): the APIs a
+// refresh may ask an access token for besides the login's own audience, with their scopes.
+// Also offered (as RFC 8707 `resource`) in the normal mode.
+const POLICY_APIS = {
+  'https://billing.example.com/': ['read:invoices', 'write:invoices'],
+  'https://reports.example.com/': ['read:reports'],
+};
+const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
 // ---------------------------------------------------------------- HTTPS material
 let tmpDir = null;
@@ -98,8 +143,8 @@ function makeCerts() {
 }
 
 // ---------------------------------------------------------------- test control state
-const ENDPOINTS = ['token', 'authorize', 'device', 'revocation', 'discovery', 'metadata', 'jwks', 'userinfo', 'other'];
-const state = { counters: {}, faults: [], last: {}, claims: {}, account: null };
+const ENDPOINTS = ['token', 'authorize', 'device', 'revocation', 'discovery', 'metadata', 'jwks', 'userinfo', 'logout', 'other'];
+const state = { counters: {}, faults: [], last: {}, claims: {}, account: null, lastLogout: null };
 function resetState() {
   state.counters = Object.fromEntries(ENDPOINTS.map((e) => [e, 0]));
   state.faults = [];
@@ -107,14 +152,20 @@ function resetState() {
   state.claims = {};
   state.idTokenSubOnly = false;
   state.account = null;
+  state.lastLogout = null;
 }
 // Every account a login has been finished as (POST /__test/account adds one); kept across
 // resets, so that tokens issued to one stay usable.
 const ACCOUNTS = new Set([USER.claims.sub]);
+// --auth0: the organization each grant was given for (grant id -> ORGS entry), so that the code
+// exchange and every later refresh of that grant name it. Kept across resets, as ACCOUNTS is.
+const GRANT_ORGS = new Map();
 
 // The user's claims with the test's overrides (POST /__test/claims); a null override removes one.
-function accountClaims(sub = USER.claims.sub) {
-  const claims = { ...USER.claims, ...state.claims, sub };
+// With an organization (--auth0), its org_id / org_name come first, so overrides win.
+function accountClaims(sub = USER.claims.sub, org = undefined) {
+  const orgClaims = org ? { org_id: org.id, org_name: org.name } : {};
+  const claims = { ...USER.claims, ...orgClaims, ...state.claims, sub };
   for (const k of Object.keys(claims)) if (claims[k] === null) delete claims[k];
   return claims;
 }
@@ -122,14 +173,16 @@ resetState();
 
 function endpointOf(pathname) {
   switch (pathname) {
-    case '/token': return 'token';
-    case '/device/auth': return 'device';
-    case '/token/revocation': return 'revocation';
+    case PATHS.token: return 'token';
+    case PATHS.device_authorization: return 'device';
+    case PATHS.revocation: return 'revocation';
     case '/.well-known/openid-configuration': return 'discovery';
     case '/.well-known/oauth-authorization-server': return 'metadata';
-    case '/jwks': return 'jwks';
-    case '/me': return 'userinfo';
-    case '/auth': return 'authorize'; // (/auth/<uid> interaction resumes count as "other")
+    case PATHS.jwks: return 'jwks';
+    case PATHS.userinfo: return 'userinfo';
+    case PATHS.authorization: return 'authorize'; // (/auth/<uid> interaction resumes count as "other")
+    case PATHS.end_session: return 'logout'; // (its /confirm and /success count as "other")
+    case '/v2/logout': return opts.auth0 ? 'logout' : 'other';
     default: return 'other';
   }
 }
@@ -237,6 +290,7 @@ function consentPage(uid, details) {
   return `<h1>Authorize ${esc(details.params.client_id)}</h1>
 <p>Requested scopes: ${scopes.map((s) => `<code>${esc(s)}</code>`).join(' ')}</p>
 ${details.params.resource ? `<p>Audience: <code>${esc(details.params.resource)}</code></p>` : ''}
+${details.params.organization ? `<p>Organization: <code id="organization">${esc(details.params.organization)}</code></p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/consent">
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button></form>`;
@@ -272,14 +326,26 @@ async function handleInteraction(provider, req, res, url) {
       { mergeWithLastSubmission: false });
   }
   const { prompt: { details: missing }, params, session } = details;
+  // --auth0: the organization of this login (validated at /authorize or /oauth/device/code).
+  const org = opts.auth0 && params.organization ? findOrg(params.organization) : undefined;
   let grant = details.grantId ? await provider.Grant.find(details.grantId) : null;
+  if (grant && GRANT_ORGS.get(grant.jti) !== org) {
+    // The session's grant is for another organization (or none): this login gets a grant of
+    // its own, so that the earlier login's refresh tokens keep naming their organization.
+    const { accountId, clientId, resources, openid, rejected, rar } = grant;
+    grant = new provider.Grant(structuredClone({ accountId, clientId, resources, openid, rejected, rar }));
+  }
   if (!grant) grant = new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
   if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes || {})) {
     grant.addResourceScope(indicator, scopes.join(' '));
   }
+  // The refresh-token policy's APIs: a refresh may ask for an access token for any of them
+  // (oidc-provider issues one only for what the grant holds).
+  for (const [api, scopes] of Object.entries(POLICY_APIS)) grant.addResourceScope(api, scopes.join(' '));
   const grantId = await grant.save();
+  if (org) GRANT_ORGS.set(grantId, org);
   return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
@@ -303,8 +369,18 @@ const rsaKey = new Promise((resolve, reject) => {
   crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub, priv) => (err ? reject(err) : resolve(priv)));
 });
 
+// Per-request facts the pipeline hands to the provider's hooks (`mrrt`: see rewriteRefresh).
+const requestContext = new AsyncLocalStorage();
+
+// The organization (--auth0) of the grant a token or ID token is being issued from.
+function orgOf(ctx, token) {
+  const grantId = token?.grantId || ctx?.oidc?.entities?.Grant?.jti;
+  return grantId ? GRANT_ORGS.get(grantId) : undefined;
+}
+
 async function buildProvider(issuer) {
-  const { default: Provider } = await providerModule;
+  const { default: Provider, errors } = await providerModule;
+  const issuerBase = issuer.replace(/\/$/, ''); // (--auth0's issuer ends with a slash)
   const privateKey = await rsaKey;
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
 
@@ -344,16 +420,17 @@ async function buildProvider(issuer) {
     jwks: { keys: [jwk] },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
     scopes: ['openid', 'offline_access', 'profile', 'email'],
-    claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+    // --auth0: org_id / org_name (from `organization` at /authorize) ride on the openid scope.
+    claims: { openid: opts.auth0 ? ['sub', 'org_id', 'org_name'] : ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false, // put profile/email claims in the ID token, like Auth0
-    async findAccount(ctx, sub) {
+    async findAccount(ctx, sub, token) {
       if (!ACCOUNTS.has(sub)) return undefined;
       // `use` is 'id_token' or 'userinfo': /__test/claims can leave ID tokens with `sub` only,
       // as providers do whose ID tokens name nobody (the name is then in userinfo).
       return {
         accountId: sub,
         async claims(use) {
-          const claims = accountClaims(sub);
+          const claims = accountClaims(sub, orgOf(ctx, token));
           return use === 'id_token' && state.idTokenSubOnly ? { sub: claims.sub } : claims;
         },
       };
@@ -372,10 +449,52 @@ async function buildProvider(issuer) {
       Session: 14 * 24 * 3600,
     },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    ...(opts.auth0 ? {
+      routes: {
+        authorization: PATHS.authorization,
+        token: PATHS.token,
+        revocation: PATHS.revocation,
+        device_authorization: PATHS.device_authorization,
+        code_verification: PATHS.code_verification,
+        userinfo: PATHS.userinfo,
+        jwks: PATHS.jwks,
+        end_session: PATHS.end_session,
+      },
+      extraParams: {
+        // An unknown organization is refused: at /authorize by a redirect to the client with
+        // error=invalid_request, at /oauth/device/code by a 400.
+        organization(ctx, value) {
+          if (value !== undefined && !findOrg(value)) {
+            throw new errors.InvalidRequest(`parameter organization is invalid: no organization ${JSON.stringify(value)} in this tenant`);
+          }
+        },
+        invitation: null, // accepted (and recorded by /__test/last-request), not checked
+      },
+      // Auth0 puts the organization in access tokens too.
+      async extraTokenClaims(ctx, token) {
+        const org = orgOf(ctx, token);
+        return org ? { org_id: org.id, org_name: org.name } : undefined;
+      },
+    } : {}),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // No confirmation: the form (with logout=yes, which ends the whole session) submits
+        // itself in a browser; browser.js submits it (`open`).
+        async logoutSource(ctx, form) {
+          const autoForm = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
+          ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signing out</title></head><body>
+<h1>Signing out</h1>${autoForm}
+<noscript><button type="submit" form="op.logoutForm">Sign out</button></noscript>
+<script>document.getElementById('op.logoutForm').submit()</script></body></html>`;
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.body = '<!DOCTYPE html><html><body><h1 id="logged-out">Signed out</h1><p>You are signed out.</p></body></html>';
+        },
+      },
       deviceFlow: {
         enabled: true,
         userCodeInputSource(ctx, form, out, err) {
@@ -399,7 +518,8 @@ async function buildProvider(issuer) {
         defaultResource: (ctx, client, oneOf) => (oneOf ? oneOf[0] : undefined),
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resource) => ({
-          scope: requestedScopes(ctx),
+          // A policy API (POLICY_APIS) also allows its own scopes.
+          scope: [requestedScopes(ctx), ...(POLICY_APIS[resource] || [])].join(' '),
           audience: resource,
           accessTokenTTL: opts.accessTtl,
           accessTokenFormat: 'jwt',
@@ -422,9 +542,51 @@ async function buildProvider(issuer) {
     let u;
     try { u = new URL(value); } catch { return false; }
     if (this.clientId !== CLIENT_ID && this.clientId !== SECRET_CLIENT.id) return false;
-    if (u.href === `${issuer}/show-code`) return true;
+    if (u.href === `${issuerBase}/show-code`) return true;
     return u.protocol === 'http:' && u.hostname === '127.0.0.1' && !u.hash && !u.search;
   };
+
+  // --auth0: post_logout_redirect_uri at /oidc/logout may be any loopback http URL (the tenant's
+  // "Allowed Logout URLs"); oidc-provider alone wants registered ones.
+  if (opts.auth0) {
+    const origLogoutAllowed = provider.Client.prototype.postLogoutRedirectUriAllowed;
+    provider.Client.prototype.postLogoutRedirectUriAllowed = function postLogoutRedirectUriAllowed(value) {
+      return origLogoutAllowed.call(this, value) || isLoopbackHttp(value);
+    };
+  }
+
+  // Multi-resource refreshes (see rewriteRefresh): while the pipeline marks a refresh as one for
+  // a policy API, the refresh token also counts as issued for that API and its scopes (so that
+  // oidc-provider's resource and scope checks let it through). Nothing is stored: the rotated
+  // refresh token is exactly the old one's successor, and other requests see no change.
+  const getterOf = (proto, name) => {
+    for (let p = proto; p; p = Object.getPrototypeOf(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, name);
+      if (d?.get) return d.get;
+    }
+    throw new Error(`no getter ${name}`);
+  };
+  const RT = provider.RefreshToken.prototype;
+  const origIndicators = getterOf(RT, 'resourceIndicators');
+  const origScopes = getterOf(RT, 'scopes');
+  Object.defineProperty(RT, 'resourceIndicators', {
+    configurable: true,
+    get() {
+      const set = origIndicators.call(this);
+      const mrrt = requestContext.getStore()?.mrrt;
+      if (mrrt) set.add(mrrt.resource);
+      return set;
+    },
+  });
+  Object.defineProperty(RT, 'scopes', {
+    configurable: true,
+    get() {
+      const set = origScopes.call(this);
+      const mrrt = requestContext.getStore()?.mrrt;
+      if (mrrt) POLICY_APIS[mrrt.resource].forEach((x) => set.add(x));
+      return set;
+    },
+  });
 
   provider.on('server_error', (ctx, err) => log('server_error', err));
   provider.on('grant.error', (ctx, err) => {
@@ -446,6 +608,148 @@ function rewriteAuthorizeParams(q) {
   }
 }
 
+const isLoopbackHttp = (value) => {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  } catch { return false; }
+};
+
+// A JWT's header and payload, unverified (null if the value is no JWT).
+function decodeJwt(value) {
+  const parts = String(value ?? '').split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return header && typeof header === 'object' && payload && typeof payload === 'object' ? { header, payload } : null;
+  } catch { return null; }
+}
+
+// Whether a JWT is signed by this server's key (RS256) and names this issuer.
+async function ownJwt(value, issuer) {
+  const jwt = decodeJwt(value);
+  if (!jwt || jwt.header.alg !== 'RS256' || jwt.payload.iss !== issuer) return false;
+  const [h, p, sig] = String(value).split('.');
+  try {
+    return crypto.verify('sha256', Buffer.from(`${h}.${p}`), crypto.createPublicKey(await rsaKey), Buffer.from(sig, 'base64url'));
+  } catch { return false; }
+}
+
+// The browser session named by the request's session cookie, if it still exists.
+async function findSession(provider, req) {
+  const m = /(?:^|;\s*)_session=([^;]+)/.exec(req.headers.cookie || '');
+  return m ? provider.Session.find(decodeURIComponent(m[1])) : undefined;
+}
+
+// What GET /__test/last-logout shows about a logout request (/v2/logout, or the end_session
+// endpoint's first request); session_ended is filled in once the session is gone.
+async function logoutRecord(req, url, params, session, issuer) {
+  const hint = typeof params.id_token_hint === 'string' ? params.id_token_hint : null;
+  const jwt = hint ? decodeJwt(hint) : null;
+  const clientId = typeof params.client_id === 'string' ? params.client_id : null;
+  const aud = jwt?.payload.aud;
+  return {
+    path: url.pathname,
+    method: req.method,
+    client_id: clientId,
+    id_token_hint: Boolean(hint),
+    id_token_hint_valid: hint ? await ownJwt(hint, issuer) : null,
+    id_token_hint_sub: jwt?.payload.sub ?? null,
+    id_token_hint_aud: aud ?? null,
+    // sub: the session's account (null without a hint or a signed-in session); aud: client_id
+    // (null without a hint or a client_id)
+    sub_matches: jwt && session?.accountId ? jwt.payload.sub === session.accountId : null,
+    aud_matches: jwt && clientId ? [].concat(aud).includes(clientId) : null,
+    return_to: params.returnTo ?? params.post_logout_redirect_uri ?? null,
+    had_session: Boolean(session?.accountId),
+    session_ended: false,
+  };
+}
+
+// --auth0: GET /v2/logout?client_id=X[&returnTo=URL], Auth0's own logout: ends the browser
+// session and answers a small page, or 302 to returnTo (a loopback http URL; any other -> 400).
+async function auth0Logout(provider, req, res, url, issuer) {
+  const params = Object.fromEntries(url.searchParams);
+  const session = await findSession(provider, req);
+  const record = await logoutRecord(req, url, params, session, issuer);
+  state.lastLogout = record;
+  if (params.returnTo !== undefined && !isLoopbackHttp(params.returnTo)) {
+    return sendHtml(res, 400, `<h1>Oops!, something went wrong</h1><p id="error">invalid_request</p>
+<p id="error_description">The "returnTo" querystring parameter "${esc(params.returnTo)}" is not defined as a valid URL in "Allowed Logout URLs".</p>`);
+  }
+  if (session) await session.destroy();
+  record.session_ended = record.had_session;
+  const clear = ['_session', '_session.sig', '_session.legacy', '_session.legacy.sig']
+    .map((n) => `${n}=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly`);
+  if (params.returnTo !== undefined) {
+    res.writeHead(302, { location: params.returnTo, 'set-cookie': clear, 'cache-control': 'no-store', 'content-length': '0' });
+    return res.end();
+  }
+  res.setHeader('set-cookie', clear);
+  return sendHtml(res, 200, '<h1 id="logged-out">logged out</h1><p>You are logged out.</p>');
+}
+
+// --auth0: refresh answers as Auth0 words them: a dead refresh token is 403 invalid_grant (not
+// oidc-provider's 400), a scope the refresh may not have 403 access_denied.
+function auth0RefreshAnswer(res) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    let body = chunk;
+    if (res.statusCode === 400 && !res.headersSent) {
+      try {
+        const answer = JSON.parse(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+        if (answer?.error === 'invalid_grant') {
+          answer.error_description = 'Unknown or invalid refresh token.';
+        } else if (answer?.error === 'invalid_scope') {
+          answer.error = 'access_denied';
+        }
+        if (['invalid_grant', 'access_denied'].includes(answer?.error)) {
+          res.statusCode = 403;
+          res.statusMessage = 'Forbidden';
+          body = JSON.stringify(answer);
+          res.setHeader('content-length', Buffer.byteLength(body));
+        }
+      } catch { /* not JSON: passed on as it is */ }
+    }
+    return end(body, ...rest);
+  };
+}
+
+// A refresh at the token endpoint (form params, audience already mapped to resource). Returns
+// an answer to send instead of asking the provider, or null; may mark the request as a
+// multi-resource refresh (ctx.mrrt) for the provider's hooks.
+async function rewriteRefresh(provider, p, ctx) {
+  const resource = p.get('resource');
+  if (!resource) return null;
+  if (POLICY_APIS[resource]) {
+    const allowed = new Set([...POLICY_APIS[resource], ...OIDC_SCOPES]);
+    const bad = (p.get('scope') || '').split(' ').filter((s) => s && !allowed.has(s));
+    if (bad.length) {
+      const error_description = `scope not allowed for ${resource}: ${bad.join(' ')}`;
+      return opts.auth0
+        ? { status: 403, body: { error: 'access_denied', error_description } }
+        : { status: 400, body: { error: 'invalid_scope', error_description, scope: bad.join(' ') } };
+    }
+    ctx.mrrt = { resource };
+    return null;
+  }
+  const rt = await provider.RefreshToken.find(p.get('refresh_token') || '', { ignoreExpiration: true }).catch(() => undefined);
+  // (no such token, or a used or expired one: the provider says so, and detects the reuse)
+  if (!rt || rt.consumed || rt.isExpired || rt.resourceIndicators.has(resource)) return null;
+  if (opts.auth0) {
+    // Auth0 silently ignores an audience that is neither the login's nor in the policy, and
+    // answers for the login's audience (its documented trap).
+    log(`refresh: audience ${resource} is outside the refresh-token policy: ignored`);
+    p.delete('resource');
+    p.delete('audience');
+    return null;
+  }
+  // oidc-provider's own answer, given here because oidc-provider would first rotate the refresh
+  // token and so burn it (its successor is never handed out): the token stays good.
+  return { status: 400, body: { error: 'invalid_target', error_description: 'resource indicator is missing, or unknown' } };
+}
+
 async function main() {
   const t0 = Date.now();
   const tls = opts.https ? makeCerts() : null;
@@ -462,6 +766,9 @@ async function main() {
         if (req.method === 'GET' && url.pathname === '/__test/last-request') {
           const ep = url.searchParams.get('endpoint') || 'token';
           return sendJson(res, state.last[ep] ? 200 : 404, state.last[ep] || { error: `no request recorded for ${ep}` });
+        }
+        if (req.method === 'GET' && url.pathname === '/__test/last-logout') {
+          return sendJson(res, state.lastLogout ? 200 : 404, state.lastLogout || { error: 'no logout recorded' });
         }
         if (req.method === 'POST' && url.pathname === '/__test/claims') {
           let c;
@@ -543,6 +850,26 @@ async function main() {
         }
       }
 
+      // -- logouts: Auth0's /v2/logout is ours; the end_session endpoint's is recorded here and
+      // its confirmation (the session's end) when the provider has handled it
+      if (endpoint === 'logout' && url.pathname === '/v2/logout') {
+        if (req.method !== 'GET') return sendHtml(res, 405, '<p>method not allowed</p>');
+        return await auth0Logout(provider, req, res, url, issuer);
+      }
+      if (endpoint === 'logout') {
+        const params = req.method === 'GET' ? Object.fromEntries(url.searchParams) : (parsed.format === 'form' ? parsed.params : {});
+        state.lastLogout = await logoutRecord(req, url, params, await findSession(provider, req), issuer);
+      }
+      if (req.method === 'POST' && url.pathname === `${PATHS.end_session}/confirm` && state.lastLogout) {
+        const record = state.lastLogout;
+        const before = await findSession(provider, req);
+        if (before?.accountId) {
+          res.once('finish', () => {
+            provider.Session.find(before.jti).then((s) => { if (!s) record.session_ended = true; }, () => {});
+          });
+        }
+      }
+
       // -- RFC 8414 metadata (--rfc8414): a copy of discovery at its well-known path, and
       // discovery without what only it is to carry
       if (opts.rfc8414 && req.method === 'GET' && endpoint === 'discovery') {
@@ -550,7 +877,7 @@ async function main() {
       }
       if (opts.rfc8414 && req.method === 'GET' && endpoint === 'metadata') {
         req.url = '/.well-known/openid-configuration';
-        if (opts.rfc8414 === 'wrong-issuer') editJsonAnswer(res, (doc) => { doc.issuer = `${doc.issuer}/elsewhere`; });
+        if (opts.rfc8414 === 'wrong-issuer') editJsonAnswer(res, (doc) => { doc.issuer = `${doc.issuer.replace(/\/$/, '')}/elsewhere`; });
       }
 
       // -- request rewriting before the provider sees it
@@ -558,24 +885,39 @@ async function main() {
         rewriteAuthorizeParams(url.searchParams);
         req.url = url.pathname + url.search;
       }
+      const context = {}; // for the provider's hooks (requestContext)
       if (raw !== null) {
         let body = raw;
         let newType = null;
-        if (endpoint === 'token' && opts.jsonToken && parsed.format === 'json' && parsed.params && typeof parsed.params === 'object') {
+        // JSON bodies: at the token endpoint with --json-token-requests; with --auth0 at the
+        // token, revocation and device endpoints (as Auth0 takes them)
+        const jsonBodies = (endpoint === 'token' && (opts.jsonToken || opts.auth0))
+          || (opts.auth0 && ['revocation', 'device'].includes(endpoint));
+        if (jsonBodies && parsed.format === 'json' && parsed.params && typeof parsed.params === 'object') {
           body = new URLSearchParams(Object.entries(parsed.params).map(([k, v]) => [k, String(v)])).toString();
           newType = 'application/x-www-form-urlencoded';
         }
-        if (['token', 'device', 'authorize'].includes(endpoint) && /x-www-form-urlencoded/i.test(newType || ctype)) {
+        const formBody = /x-www-form-urlencoded/i.test(newType || ctype);
+        if (['token', 'device', 'authorize'].includes(endpoint) && formBody) {
           const p = new URLSearchParams(body);
           if (endpoint === 'authorize') rewriteAuthorizeParams(p);
           else if (p.get('audience') && !p.get('resource')) p.set('resource', p.get('audience'));
+          if (endpoint === 'token' && p.get('grant_type') === 'refresh_token') {
+            const answer = await rewriteRefresh(provider, p, context);
+            if (answer) return sendJson(res, answer.status, answer.body);
+            if (opts.auth0) auth0RefreshAnswer(res);
+          }
           body = p.toString();
+        }
+        // --auth0: Auth0 cannot revoke an access token in JWT format
+        if (opts.auth0 && endpoint === 'revocation' && formBody && decodeJwt(new URLSearchParams(body).get('token'))) {
+          return sendJson(res, 400, { error: 'unsupported_token_type', error_description: 'Access tokens in JWT format cannot be revoked; revoke the refresh token' });
         }
         if (newType) req.headers['content-type'] = newType;
         req.headers['content-length'] = String(Buffer.byteLength(body));
         req.body = body; // oidc-provider falls back to req.body when the stream was consumed
       }
-      return await callback(req, res);
+      return await requestContext.run(context, () => callback(req, res));
     } catch (err) {
       log('handler error', err);
       if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: String(err.message) });
@@ -591,7 +933,7 @@ async function main() {
     server.listen(opts.port, '127.0.0.1', resolve);
   });
   const { port } = server.address();
-  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}${opts.auth0 ? '/' : ''}`;
   provider = await buildProvider(issuer);
   callback = provider.callback();
 

@@ -118,7 +118,9 @@ impl World {
     /// `browser_script` for the provider `kind`, whose pages need a browser stand-in of their own.
     pub fn browser_script_for(&self, kind: Kind, name: &str, before: &str) -> PathBuf {
         let stand_in = match kind {
-            Kind::Node => format!("node {}", idp_dir().join("browser.js").display()),
+            Kind::Node | Kind::Auth0 => {
+                format!("node {}", idp_dir().join("browser.js").display())
+            }
             Kind::Django => format!(
                 "{} {}",
                 dot_python().display(),
@@ -263,6 +265,11 @@ pub enum Kind {
     /// revocation or device endpoint, the device flow is a second client
     /// (`DOT_DEVICE_CLIENT_ID`), and a denied consent comes back without `iss`.
     Django,
+    /// `tests/idp/server.js --auth0`: the node provider in Auth0's shape (HTTPS, issuer
+    /// `https://127.0.0.1:PORT/`, Auth0's paths, organizations, Multi-Resource Refresh Token
+    /// policies, 403 `invalid_grant`), for `domain` profiles. Same test-control endpoints as
+    /// `Node`.
+    Auth0,
 }
 
 impl Kind {
@@ -280,6 +287,10 @@ impl Kind {
             (Kind::Django, Token) => "/token/",
             (Kind::Django, Userinfo) => "/userinfo/",
             (Kind::Django, DevicePage) => "/device/",
+            (Kind::Auth0, Authorize) => "/authorize",
+            (Kind::Auth0, Token) => "/oauth/token",
+            (Kind::Auth0, Userinfo) => "/userinfo",
+            (Kind::Auth0, DevicePage) => "/activate",
         }
     }
 }
@@ -364,10 +375,13 @@ impl Idp {
     /// one's access tokens last 60 s unless told).
     pub fn start_kind(kind: Kind, flags: &[&str]) -> Idp {
         let mut command = match kind {
-            Kind::Node => {
+            Kind::Node | Kind::Auth0 => {
                 require_node();
                 let mut command = Command::new("node");
                 command.arg(idp_dir().join("server.js"));
+                if kind == Kind::Auth0 {
+                    command.arg("--auth0");
+                }
                 command
             }
             Kind::Django => {
@@ -417,19 +431,28 @@ impl Idp {
         match kind {
             Kind::Node => Idp::shared(),
             Kind::Django => DOT.get_or_init(|| Idp::start_kind(Kind::Django, &[])),
+            Kind::Auth0 => {
+                static AUTH0: OnceLock<Idp> = OnceLock::new();
+                AUTH0.get_or_init(|| Idp::start_kind(Kind::Auth0, &[]))
+            }
         }
     }
 
     /// `{issuer}{path}` for one of the endpoints whose paths differ between the providers.
     pub fn url(&self, endpoint: Endpoint) -> String {
-        format!("{}{}", self.issuer, self.kind.path(endpoint))
+        format!("{}{}", self.base(), self.kind.path(endpoint))
+    }
+
+    /// The issuer without the trailing `/` Auth0's has: what paths are appended to.
+    pub fn base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
     }
 
     /// The only Node features some tests need: a clear failure when one is asked of Django.
     fn node_only(&self, what: &str) {
-        assert_eq!(
+        assert_ne!(
             self.kind,
-            Kind::Node,
+            Kind::Django,
             "{what} exists on the node provider (tests/idp) only"
         );
     }
@@ -459,7 +482,7 @@ impl Idp {
     pub fn get_json(&self, path: &str) -> serde_json::Value {
         let mut response = self
             .agent()
-            .get(format!("{}{path}", self.issuer))
+            .get(format!("{}{path}", self.base()))
             .call()
             .expect("GET");
         let body = response.body_mut().read_to_string().expect("body");
@@ -469,7 +492,7 @@ impl Idp {
     pub fn post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let mut response = self
             .agent()
-            .post(format!("{}{path}", self.issuer))
+            .post(format!("{}{path}", self.base()))
             .header("content-type", "application/json")
             .send(body.to_string())
             .expect("POST");
@@ -550,7 +573,7 @@ impl Idp {
     /// latchkey refuses a login that asked for one and got none).
     pub fn device_profile_toml(&self, extra: &str) -> String {
         match self.kind {
-            Kind::Node => self.profile_toml(extra),
+            Kind::Node | Kind::Auth0 => self.profile_toml(extra),
             Kind::Django => self.profile_for(DOT_DEVICE_CLIENT_ID, extra),
         }
     }
@@ -558,17 +581,30 @@ impl Idp {
     /// The client whose tokens a profile of `device_profile_toml` holds.
     pub fn device_client_id(&self) -> &'static str {
         match self.kind {
-            Kind::Node => CLIENT_ID,
+            Kind::Node | Kind::Auth0 => CLIENT_ID,
             Kind::Django => DOT_DEVICE_CLIENT_ID,
         }
     }
 
     fn profile_for(&self, client_id: &str, extra: &str) -> String {
+        if self.kind == Kind::Auth0 {
+            // A `domain` profile, as for a tenant: Auth0's fixed paths, no discovery.
+            let ca = self
+                .ca
+                .as_ref()
+                .expect("the Auth0 mode serves HTTPS")
+                .display();
+            let base = self.base();
+            let domain = base.trim_start_matches("https://");
+            return format!(
+                "default_profile = \"local\"\n[profiles.local]\ndomain = \"{domain}\"\nclient_id = \"{client_id}\"\nredirect_port = 0\npaste_redirect_uri = \"{base}/show-code\"\nca_file = \"{ca}\"\n{extra}\n"
+            );
+        }
         let issuer = &self.issuer;
         // Django OAuth Toolkit 3.4 lists its device authorization endpoint in no metadata, so
         // the profile names it (its revocation endpoint is in its RFC 8414 metadata).
         let endpoints = match self.kind {
-            Kind::Node => String::new(),
+            Kind::Node | Kind::Auth0 => String::new(),
             Kind::Django => {
                 format!("device_authorization_endpoint = \"{issuer}/device-authorization/\"\n")
             }
@@ -637,7 +673,7 @@ impl Idp {
     /// which take the same arguments), which must succeed, and returns what it printed.
     pub fn browse(&self, args: &[&str]) -> String {
         match self.kind {
-            Kind::Node => browse(args, self.ca.as_deref()),
+            Kind::Node | Kind::Auth0 => browse(args, self.ca.as_deref()),
             Kind::Django => {
                 let out = Command::new(dot_python())
                     .arg(dot_dir().join("browser.py"))
