@@ -573,4 +573,36 @@ ca_file = "/etc/ca.pem"
         assert_eq!(p.organization.as_deref(), Some("org_globex"));
         assert!(sources.contains(&("organization", Source::Flag("--organization"))));
     }
+
+    /// README's Auth0 guide ends with a profile: it must load, and mean what the guide says.
+    #[test]
+    fn the_readme_auth0_guide_profile_loads_as_the_guide_describes() {
+        let readme = include_str!("../../README.md");
+        let marker = "<!-- auth0-guide-profile -->\n```toml\n";
+        let start = readme
+            .find(marker)
+            .expect("README has the Auth0 guide's profile")
+            + marker.len();
+        let block = &readme[start..];
+        let block = &block[..block.find("```").expect("the block ends")];
+        let file = parse(block).unwrap();
+        let (p, _) = file.resolve("acme", &FlagOverrides::default()).unwrap();
+        assert_eq!(
+            p.kind,
+            ProviderKind::Auth0 {
+                domain: "login.acme.example".into()
+            }
+        );
+        assert_eq!(p.issuer.to_string(), "https://login.acme.example/");
+        assert_eq!(p.redirect_port, 8484);
+        assert_eq!(p.callback_path, "/callback");
+        assert!(p.scopes.iter().any(|s| s == "offline_access"));
+        assert_eq!(p.audience.as_deref(), Some("https://api.acme.example/"));
+        assert_eq!(p.organization.as_deref(), Some("org_W3xAmPlE9"));
+        assert_eq!(p.flow, Flow::Code);
+        assert!(
+            p.client_secret.is_none(),
+            "a Native application has no secret"
+        );
+    }
 }
