@@ -807,7 +807,7 @@ fn redirect_uri(profile: &Profile, listening_port: Option<u16>) -> Result<String
 
 /// One line: who is logged in, with which profile, until when. Never a token value.
 fn outcome(profile: &Profile, tokens: &StoredTokens, who: Option<&str>) -> String {
-    let who = who.map(|who| match tokens.organization_shown() {
+    let who = who.map(|who| match organization_shown(tokens) {
         Some(organization) => format!("{who} to organization {organization}"),
         None => who.to_owned(),
     });
@@ -818,6 +818,21 @@ fn outcome(profile: &Profile, tokens: &StoredTokens, who: Option<&str>) -> Strin
         tokens.refresh_token.is_some(),
         unix_now(),
     )
+}
+
+/// The organization logged in to, as the ID token names it (`acme (org_…)`), escaped; as the
+/// login asked for it when the token does not say.
+fn organization_shown(tokens: &StoredTokens) -> Option<String> {
+    let asked = tokens.organization.as_deref()?;
+    let claims = tokens
+        .id_token
+        .as_ref()
+        .and_then(|t| jwt::unverified_claims(t.secret()).ok())
+        .unwrap_or_default();
+    Some(match (claims.org_name, claims.org_id) {
+        (Some(name), Some(id)) => format!("{} ({})", shown(&name), shown(&id)),
+        (name, id) => shown(name.or(id).as_deref().unwrap_or(asked)),
+    })
 }
 
 fn outcome_line(

@@ -122,9 +122,9 @@ fn report(
     doc["apis"] = tokens
         .apis
         .iter()
-        .map(|(audience, token)| {
+        .map(|token| {
             json!({
-                "audience": audience,
+                "audience": token.audience,
                 "expires_at": token.expires_at.map(rfc3339),
                 "expired": token.expires_at.is_some_and(|at| at <= now),
                 "scope": token.scope,

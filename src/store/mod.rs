@@ -18,7 +18,6 @@ use crate::config::{KeySource, parse_endpoint};
 use crate::net::url::Url;
 use age::secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use zeroize::Zeroizing;
@@ -59,14 +58,17 @@ pub struct StoredTokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
     /// Access tokens for other APIs, got with this login's refresh token (`token --audience`),
-    /// by audience. A login starts with none.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub apis: BTreeMap<String, ApiToken>,
+    /// one per audience. A login starts with none. (A list, not a map: there are a few, and a
+    /// map type of its own would cost the binary more than the search saves.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<ApiToken>,
 }
 
 /// An access token for another API than the login's, from the same refresh token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiToken {
+    /// The API (audience) it is for.
+    pub audience: String,
     pub access_token: AccessToken,
     /// Unix seconds, when the provider said.
     pub expires_at: Option<u64>,
@@ -124,26 +126,13 @@ impl StoredTokens {
             revocation_endpoint: origin.revocation_endpoint.map(str::to_owned),
             refresh_refused: None,
             organization: origin.organization.map(str::to_owned),
-            apis: BTreeMap::new(),
+            apis: Vec::new(),
         }
     }
 
-    /// The organization logged in to, as the ID token names it (`acme (org_…)`), escaped for a
-    /// terminal; or as the login asked for it when the token does not say. `None` without one.
-    pub fn organization_shown(&self) -> Option<String> {
-        use crate::base::text::shown;
-        let asked = self.organization.as_deref()?;
-        let claims = self
-            .id_token
-            .as_ref()
-            .and_then(|t| crate::oauth::jwt::unverified_claims(t.secret()).ok());
-        let (id, name) = claims.map(|c| (c.org_id, c.org_name)).unwrap_or_default();
-        Some(match (name, id) {
-            (Some(name), Some(id)) => format!("{} ({})", shown(&name), shown(&id)),
-            (Some(name), None) => shown(&name),
-            (None, Some(id)) => shown(&id),
-            (None, None) => shown(asked),
-        })
+    /// The token for another API, when one is stored.
+    pub fn api(&self, audience: &str) -> Option<&ApiToken> {
+        self.apis.iter().find(|t| t.audience == audience)
     }
 
     /// Refuses to use tokens for a profile that now names another provider or client than the
@@ -692,7 +681,7 @@ mod tests {
             revocation_endpoint: None,
             refresh_refused: None,
             organization: None,
-            apis: BTreeMap::new(),
+            apis: Vec::new(),
         }
     }
 

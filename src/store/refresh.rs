@@ -167,6 +167,7 @@ pub fn valid_api_token(
     }
     let now = unix_now();
     let token = ApiToken {
+        audience: api.audience.clone(),
         access_token: response.access_token,
         expires_at: response.expires_in.map(|s| now.saturating_add(s)),
         scope: response.scope,
@@ -174,7 +175,8 @@ pub fn valid_api_token(
         obtained_at: now,
         requested_scopes: api.scopes.clone(),
     };
-    current.apis.insert(api.audience.clone(), token.clone());
+    current.apis.retain(|t| t.audience != api.audience);
+    current.apis.push(token.clone());
     store.save(&profile.name, &current, &key)?;
     Ok(token)
 }
@@ -185,7 +187,7 @@ fn cached_api_token(
     api: &ApiRequest,
     min_valid: Duration,
 ) -> Option<ApiToken> {
-    let cached = tokens.apis.get(&api.audience)?;
+    let cached = tokens.api(&api.audience)?;
     let now = unix_now();
     let fresh = match cached.expires_at {
         Some(at) => {
@@ -587,6 +589,7 @@ mod tests {
         let now = unix_now();
         let mut stored = tokens(Some(now + 3600));
         let cached = |expires_at: Option<u64>, obtained_at: u64, scopes: &[&str]| ApiToken {
+            audience: "https://billing/".into(),
             access_token: AccessToken::new("api"),
             expires_at,
             scope: None,
@@ -596,25 +599,16 @@ mod tests {
         };
         let min = Duration::from_secs(60);
         let read = ApiRequest::new("https://billing/", &["read".into()]);
-        stored.apis.insert(
-            "https://billing/".into(),
-            cached(Some(now + 600), now - 100, &["read"]),
-        );
+        stored.apis = vec![cached(Some(now + 600), now - 100, &["read"])];
         assert!(cached_api_token(&stored, &read, min).is_some());
         let write = ApiRequest::new("https://billing/", &["write".into()]);
         assert!(cached_api_token(&stored, &write, min).is_none());
         let other = ApiRequest::new("https://reports/", &["read".into()]);
         assert!(cached_api_token(&stored, &other, min).is_none());
         // Too close to expiry, unless just obtained (a provider's lifetime under --min-valid).
-        stored.apis.insert(
-            "https://billing/".into(),
-            cached(Some(now + 30), now - 100, &["read"]),
-        );
+        stored.apis = vec![cached(Some(now + 30), now - 100, &["read"])];
         assert!(cached_api_token(&stored, &read, min).is_none());
-        stored.apis.insert(
-            "https://billing/".into(),
-            cached(Some(now + 30), now, &["read"]),
-        );
+        stored.apis = vec![cached(Some(now + 30), now, &["read"])];
         assert!(cached_api_token(&stored, &read, min).is_some());
     }
 }
