@@ -15,6 +15,7 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('logout', 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.')
                 ,@('profiles', 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile''s settings and where each came from, `add`, `use` and `remove` change the file.')
                 ,@('doctor', 'Check a profile''s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).')
+                ,@('agent', 'Serve this host''s profiles and tokens over a Unix socket, like ssh-agent: forward the socket over SSH and `token`, `status` and `login` on the remote host use it, with no token stored there.')
                 ,@('completions', 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.')
                 ,@('man', 'Print the man page, latchkey(1), as roff on stdout.')
             )
@@ -46,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('--fresh', 'ask the provider for a new login (prompt=login) even if the browser is still logged in')
                 ,@('--device', 'use the device authorization grant (RFC 8628): confirm a code on any device')
                 ,@('--no-qr', 'with --device, do not draw the QR code')
+                ,@('--no-agent', 'log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)')
             )
             Values = @('--profile', '-p', '--timeout', '--audience', '--scope', '--organization', '--invitation')
         }
@@ -60,6 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('--id-token', 'print the ID token instead of the access token')
                 ,@('--audience', 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API')
                 ,@('--scope', 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)')
+                ,@('--no-agent', 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)')
                 ,@('--format', 'output: raw (default), header, json or exec-credential')
             )
             Values = @('--profile', '-p', '--min-valid', '--audience', '--scope', '--format')
@@ -73,6 +76,7 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('-p', 'the profile to show')
                 ,@('--all', 'show every profile in the profiles file')
                 ,@('--json', 'print JSON instead of text')
+                ,@('--no-agent', 'show the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)')
             )
             Values = @('--profile', '-p')
         }
@@ -159,6 +163,22 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('--json', 'print JSON instead of text')
             )
             Values = @('--profile', '-p')
+        }
+        'latchkey agent' = @{
+            Subcommands = @(
+            )
+            Flags = @(
+                ,@('--help', 'display usage information')
+                ,@('--profile', 'serve only this profile; repeat for several (default: every profile)')
+                ,@('-p', 'serve only this profile; repeat for several (default: every profile)')
+                ,@('--socket', 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey/agent.sock)')
+                ,@('--no-login', 'refuse logins through the agent')
+                ,@('--lifetime', 'forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)')
+                ,@('--daemon', 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it')
+                ,@('--shell', 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)')
+                ,@('--stop', 'stop the agent at the socket')
+            )
+            Values = @('--profile', '-p', '--socket', '--lifetime', '--shell')
         }
         'latchkey completions' = @{
             Subcommands = @(

@@ -61,6 +61,9 @@ _latchkey() {
             doctor)
                 cmd="latchkey_doctor"
                 ;;
+            agent)
+                cmd="latchkey_agent"
+                ;;
             completions)
                 cmd="latchkey_completions"
                 ;;
@@ -73,7 +76,7 @@ _latchkey() {
     case "${cmd}" in
         latchkey)
             opts="--help --profile -p --config --version"
-            cmds="login token status logout profiles doctor completions man"
+            cmds="login token status logout profiles doctor agent completions man"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -90,7 +93,7 @@ _latchkey() {
             esac
             ;;
         latchkey_login)
-            opts="--help --profile -p --no-browser --browser --no-loopback --no-paste --timeout --audience --scope --organization --invitation --fresh --device --no-qr"
+            opts="--help --profile -p --no-browser --browser --no-loopback --no-paste --timeout --audience --scope --organization --invitation --fresh --device --no-qr --no-agent"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -123,7 +126,7 @@ _latchkey() {
             esac
             ;;
         latchkey_token)
-            opts="--help --profile -p --min-valid --id-token --audience --scope --format"
+            opts="--help --profile -p --min-valid --id-token --audience --scope --no-agent --format"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -152,7 +155,7 @@ _latchkey() {
             esac
             ;;
         latchkey_status)
-            opts="--help --profile -p --all --json"
+            opts="--help --profile -p --all --json --no-agent"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -260,6 +263,31 @@ _latchkey() {
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_agent)
+            opts="--help --profile -p --socket --no-login --lifetime --daemon --shell --stop"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --lifetime)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --shell)
+                    COMPREPLY=()
                     return 0
                     ;;
                 *)

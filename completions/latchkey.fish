@@ -16,7 +16,7 @@ function __fish_latchkey_using_command
     set -e cmd[1]
     set -l target_cmd $argv
 
-    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'format' 'invitation' 'issuer' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'timeout' 
+    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'format' 'invitation' 'issuer' 'lifetime' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'shell' 'socket' 'timeout' 
 
     set -l i 1
     set -l cleaned_cmd
@@ -64,6 +64,7 @@ complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'status' -d 'Show 
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'logout' -d 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'profiles' -d 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile\'s settings and where each came from, `add`, `use` and `remove` change the file.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'doctor' -d 'Check a profile\'s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'agent' -d 'Serve this host\'s profiles and tokens over a Unix socket, like ssh-agent: forward the socket over SSH and `token`, `status` and `login` on the remote host use it, with no token stored there.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'completions' -d 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'man' -d 'Print the man page, latchkey(1), as roff on stdout.'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l help -d 'display usage information'
@@ -80,17 +81,20 @@ complete -c latchkey -n '__fish_latchkey_using_command login' -f -l invitation -
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l fresh -d 'ask the provider for a new login (prompt=login) even if the browser is still logged in'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l device -d 'use the device authorization grant (RFC 8628): confirm a code on any device'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-qr -d 'with --device, do not draw the QR code'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-agent -d 'log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose token to print'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l id-token -d 'print the ID token instead of the access token'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l audience -r -d 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l scope -r -d 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l no-agent -d 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l format -r -d 'output: raw (default), header, json or exec-credential'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to show'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l all -d 'show every profile in the profiles file'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l json -d 'print JSON instead of text'
+complete -c latchkey -n '__fish_latchkey_using_command status' -f -l no-agent -d 'show the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)'
 complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to log out'
 complete -c latchkey -n '__fish_latchkey_using_command logout' -f -l all -d 'log out of every profile in the profiles file'
@@ -122,5 +126,13 @@ complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l help -d 'di
 complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to check'
 complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l all -d 'check every profile in the profiles file'
 complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l json -d 'print JSON instead of text'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'serve only this profile; repeat for several (default: every profile)'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l socket -r -d 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey/agent.sock)'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l no-login -d 'refuse logins through the agent'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l lifetime -r -d 'forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l daemon -d 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l shell -r -d 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l stop -d 'stop the agent at the socket'
 complete -c latchkey -n '__fish_latchkey_using_command completions' -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command man' -f -l help -d 'display usage information'

@@ -28,6 +28,7 @@ export extern "latchkey login" [
     --fresh # ask the provider for a new login (prompt=login) even if the browser is still logged in
     --device # use the device authorization grant (RFC 8628): confirm a code on any device
     --no-qr # with --device, do not draw the QR code
+    --no-agent # log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)
 ]
 
 export extern "latchkey token" [
@@ -37,6 +38,7 @@ export extern "latchkey token" [
     --id-token # print the ID token instead of the access token
     --audience: string # an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API
     --scope: string # with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)
+    --no-agent # use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
     --format: string # output: raw (default), header, json or exec-credential
 ]
 
@@ -45,6 +47,7 @@ export extern "latchkey status" [
     --profile(-p): string@"nu-complete latchkey profiles" # the profile to show
     --all # show every profile in the profiles file
     --json # print JSON instead of text
+    --no-agent # show the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
 ]
 
 export extern "latchkey logout" [
@@ -97,6 +100,17 @@ export extern "latchkey doctor" [
     --profile(-p): string@"nu-complete latchkey profiles" # the profile to check
     --all # check every profile in the profiles file
     --json # print JSON instead of text
+]
+
+export extern "latchkey agent" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # serve only this profile; repeat for several (default: every profile)
+    --socket: string # the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey/agent.sock)
+    --no-login # refuse logins through the agent
+    --lifetime: string # forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)
+    --daemon # run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it
+    --shell: string # with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)
+    --stop # stop the agent at the socket
 ]
 
 export extern "latchkey completions" [

@@ -5,6 +5,8 @@
 
 // The layers, lowest first. A module may use its own folder and the folders above it in this
 // list, never one below: tests/architecture.rs fails the build otherwise (see ARCHITECTURE.md).
+#[cfg(unix)]
+pub mod agent;
 pub mod base;
 pub mod cli;
 pub mod commands;

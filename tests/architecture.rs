@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first, as `src/lib.rs` declares them.
 const LAYERS: &[&str] = &[
-    "base", "terminal", "net", "config", "oauth", "store", "login", "cli", "commands",
+    "base", "terminal", "net", "config", "oauth", "store", "login", "agent", "cli", "commands",
 ];
 
 /// Items at the crate root that any layer may name: the `debug!` macro is defined in

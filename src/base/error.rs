@@ -66,6 +66,24 @@ impl ExitCode {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The exit status for a number another latchkey sent (an agent's answer); an unknown one
+    /// is a plain failure.
+    pub fn from_code(code: i32) -> ExitCode {
+        [
+            ExitCode::Usage,
+            ExitCode::Config,
+            ExitCode::LoginRequired,
+            ExitCode::ProviderRefused,
+            ExitCode::Network,
+            ExitCode::TokenStore,
+            ExitCode::LoginAborted,
+            ExitCode::Interrupted,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+        .unwrap_or(ExitCode::Failure)
+    }
 }
 
 /// A failure with a one-line message and an optional hint saying what to do next.

@@ -54,6 +54,7 @@ pub enum Command {
     Logout(LogoutArgs),
     Profiles(ProfilesArgs),
     Doctor(DoctorArgs),
+    Agent(AgentArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }
@@ -93,6 +94,10 @@ pub struct TokenArgs {
     #[argh(option, arg_name = "SCOPE")]
     pub scope: Vec<String>,
 
+    /// use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
+    #[argh(switch)]
+    pub no_agent: bool,
+
     /// output: raw (default), header, json or exec-credential
     #[argh(
         option,
@@ -101,6 +106,50 @@ pub struct TokenArgs {
         arg_name = "FORMAT"
     )]
     pub format: TokenFormat,
+}
+
+/// Serve this host's profiles and tokens over a Unix socket, like ssh-agent: forward the socket
+/// over SSH and `token`, `status` and `login` on the remote host use it, with no token stored
+/// there.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "agent",
+    example = "eval \"$(latchkey agent --daemon)\"        # start it in the background",
+    example = "ssh -R /run/user/1000/latchkey/agent.sock:$LATCHKEY_AGENT_SOCK remote-host",
+    example = "latchkey agent --profile dev --no-login --lifetime 8h",
+    note = "The socket is $LATCHKEY_AGENT_SOCK, or $XDG_RUNTIME_DIR/latchkey/agent.sock; its directory is 0700 and the socket 0600, and on Linux every connection must come from the agent's own user (SO_PEERCRED). Refresh tokens never leave the agent: it answers with access and ID tokens and their expiry. Stop it with Ctrl-C, SIGTERM or `latchkey agent --stop`."
+)]
+pub struct AgentArgs {
+    /// serve only this profile; repeat for several (default: every profile)
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Vec<String>,
+
+    /// the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then
+    /// $XDG_RUNTIME_DIR/latchkey/agent.sock)
+    #[argh(option, arg_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// refuse logins through the agent
+    #[argh(switch)]
+    pub no_login: bool,
+
+    /// forget decrypted tokens and keys this long after opening them, as 30m, 8h (like
+    /// ssh-agent -t)
+    #[argh(option, from_str_fn(parse_duration), arg_name = "DURATION")]
+    pub lifetime: Option<std::time::Duration>,
+
+    /// run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it
+    #[argh(switch)]
+    pub daemon: bool,
+
+    /// with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)
+    #[argh(option, arg_name = "SHELL")]
+    pub shell: Option<String>,
+
+    /// stop the agent at the socket
+    #[argh(switch)]
+    pub stop: bool,
 }
 
 /// How `latchkey token` prints the token.
@@ -149,6 +198,10 @@ pub struct StatusArgs {
     /// print JSON instead of text
     #[argh(switch)]
     pub json: bool,
+
+    /// show the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
+    #[argh(switch)]
+    pub no_agent: bool,
 }
 
 /// Log out: revoke the refresh token (then the access token) at the provider and delete the
@@ -247,6 +300,10 @@ pub struct LoginArgs {
     /// with --device, do not draw the QR code
     #[argh(switch)]
     pub no_qr: bool,
+
+    /// log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)
+    #[argh(switch)]
+    pub no_agent: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -33,6 +33,10 @@ const STORED_THEN_INTERRUPTED: &str = "interrupted; the new tokens were stored";
 
 pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
     check_flags(&args)?;
+    #[cfg(unix)]
+    if let Some(agent) = crate::agent::client::find(args.no_agent)? {
+        return through_agent(agent, globals, &args);
+    }
     let invitation = args
         .invitation
         .as_deref()
@@ -90,6 +94,66 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         invitation: invitation.as_ref(),
     };
     if device { login.device() } else { login.code() }
+}
+
+/// A login run by the agent where it is (its browser, its loopback listener), with what it
+/// says shown here as it happens; Ctrl-C here cancels it there.
+#[cfg(unix)]
+fn through_agent(
+    mut agent: crate::agent::client::Agent,
+    globals: &Globals,
+    args: &LoginArgs,
+) -> Result<()> {
+    let local_only = [
+        (args.no_loopback, "--no-loopback"),
+        (args.no_paste, "--no-paste"),
+        (args.browser, "--browser"),
+        (args.no_browser, "--no-browser"),
+    ];
+    if let Some((_, flag)) = local_only.iter().find(|(set, _)| *set) {
+        return Err(Error::usage(format!(
+            "{flag} is about this host's browser and terminal, and a login through the agent happens where the agent runs"
+        ))
+        .hint("drop it, or log in on this host with --no-agent"));
+    }
+    let mut forwarded = Vec::new();
+    for (set, flag) in [
+        (args.fresh, "--fresh"),
+        (args.device, "--device"),
+        (args.no_qr, "--no-qr"),
+    ] {
+        if set {
+            forwarded.push(flag.to_owned());
+        }
+    }
+    let options = [
+        ("--organization", args.organization.clone()),
+        ("--invitation", args.invitation.clone()),
+        (
+            "--timeout",
+            args.timeout.map(|t| format!("{}s", t.as_secs())),
+        ),
+        ("--audience", args.audience.clone()),
+    ];
+    for (option, value) in options {
+        if let Some(value) = value {
+            forwarded.extend([option.to_owned(), value]);
+        }
+    }
+    for scope in &args.scope {
+        forwarded.extend(["--scope".to_owned(), scope.clone()]);
+    }
+    let mut request = crate::agent::protocol::Request {
+        op: "login".into(),
+        profile: globals.agent_profile(args.profile.as_deref()),
+        args: forwarded,
+        ..Default::default()
+    };
+    agent
+        .ask_streaming(&mut request, None, &mut |line| {
+            eprintln!("{}", crate::base::text::escape_controls(line));
+        })
+        .map(|_| ())
 }
 
 /// Flags that cannot go together.

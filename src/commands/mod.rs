@@ -1,6 +1,8 @@
 //! Layer 8, the commands: dispatch from the parsed command line to one module per command,
 //! which glues the layers below together. Nothing uses this layer but `lib.rs`.
 
+#[cfg(unix)]
+mod agent;
 mod doctor;
 mod generate;
 mod login;
@@ -36,6 +38,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logout(args) => logout::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
         Command::Doctor(args) => doctor::run(&globals, args),
+        #[cfg(unix)]
+        Command::Agent(args) => agent::run(&globals, args),
+        #[cfg(not(unix))]
+        Command::Agent(_) => Err(Error::usage(
+            "`latchkey agent` serves a Unix socket, and is not available on this platform",
+        )
+        .hint("run the agent on a Linux or macOS host")),
         Command::Completions(args) => generate::completions(args),
         Command::Man(_) => generate::man(),
     }
@@ -81,6 +90,19 @@ impl Globals {
         file.profile_names()
             .map(|name| file.resolve_profile(name, &Default::default()))
             .collect()
+    }
+
+    /// The profile to ask an agent for: `-p`, else `LATCHKEY_PROFILE`, else none (the agent's
+    /// default). This host's profiles file is not read: it need not exist.
+    #[cfg(unix)]
+    pub fn agent_profile(&self, after_command: Option<&str>) -> Option<String> {
+        self.profile_name(after_command)
+            .map(str::to_owned)
+            .or_else(|| {
+                std::env::var("LATCHKEY_PROFILE")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+            })
     }
 
     pub fn load_profiles(&self) -> Result<ProfilesFile> {

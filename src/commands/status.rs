@@ -13,6 +13,11 @@ use serde_json::{Value, json};
 use std::fmt::Write as _;
 
 pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
+    #[cfg(unix)]
+    if let Some(agent) = crate::agent::client::find(args.no_agent)? {
+        let reports = from_agent(agent, globals, &args)?;
+        return finish(&args, reports, None);
+    }
     let file = globals.load_profiles()?;
     let profiles = globals.profiles(&file, args.profile.as_deref(), args.all)?;
     let store = TokenStore::open()?;
@@ -39,6 +44,42 @@ pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
         };
         reports.push(report);
     }
+    finish(&args, reports, worst)
+}
+
+/// The reports of the agent's profiles, each marked with the agent that gave it.
+#[cfg(unix)]
+fn from_agent(
+    mut agent: crate::agent::client::Agent,
+    globals: &Globals,
+    args: &StatusArgs,
+) -> Result<Vec<Value>> {
+    if args.all && args.profile.is_some() {
+        return Err(Error::usage("--all and --profile contradict each other"));
+    }
+    let answer = agent.ask(crate::agent::protocol::Request {
+        op: "status".into(),
+        profile: globals.agent_profile(args.profile.as_deref()),
+        all: args.all,
+        ..Default::default()
+    })?;
+    let Some(Value::Array(mut reports)) = answer.status.filter(|s| {
+        s.as_array()
+            .is_some_and(|r| r.iter().all(Value::is_object) && (args.all || r.len() == 1))
+    }) else {
+        return Err(Error::network(format!(
+            "the agent at {} answered without a status",
+            agent.path().display()
+        )));
+    };
+    for report in &mut reports {
+        report["agent"] = json!({ "socket": agent.path(), "pid": answer.pid });
+    }
+    Ok(reports)
+}
+
+/// Prints the reports and decides the exit status: 0 when every profile is logged in.
+fn finish(args: &StatusArgs, reports: Vec<Value>, worst: Option<Error>) -> Result<()> {
     let text = if args.json {
         let doc = if args.all {
             json!(reports)
@@ -81,7 +122,7 @@ pub fn run(globals: &Globals, args: StatusArgs) -> Result<()> {
 /// (`invalid_grant`): it is not logged in any more, whatever its access token has left.
 const REFRESH_TOKEN_REFUSED: &str = "refresh_token_refused";
 
-fn report(
+pub(super) fn report(
     profile: &Profile,
     store: &TokenStore,
     tokens: Option<&StoredTokens>,
@@ -179,6 +220,7 @@ fn as_text(doc: &Value) -> String {
         let _ = writeln!(out, "{profile}: not logged in{why}");
         let _ = writeln!(out, "  issuer      {}", whole("issuer"));
         let _ = writeln!(out, "  token file  {}", whole("token_file"));
+        agent_line(doc, &mut out);
         return out;
     }
     let who = doc["email"]
@@ -261,7 +303,19 @@ fn as_text(doc: &Value) -> String {
     }
     let _ = writeln!(out, "  token file  {}", whole("token_file"));
     let _ = writeln!(out, "  protection  {}", whole("protection"));
+    agent_line(doc, &mut out);
     out
+}
+
+/// Through an agent: which one, so that a remote host says where its tokens come from.
+fn agent_line(doc: &Value, out: &mut String) {
+    if let Some(socket) = doc["agent"]["socket"].as_str() {
+        let pid = doc["agent"]["pid"]
+            .as_u64()
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  agent       {}{pid}", shown_whole(socket));
+    }
 }
 
 #[cfg(test)]

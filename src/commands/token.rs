@@ -24,6 +24,40 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
     if exec_info.as_ref().is_some_and(|info| !info.interactive) {
         crate::store::passphrase::forbid_prompt();
     }
+    #[cfg(unix)]
+    if let Some(mut agent) = crate::agent::client::find(args.no_agent)? {
+        let answer = agent.ask(crate::agent::protocol::Request {
+            op: "token".into(),
+            profile: globals.agent_profile(args.profile.as_deref()),
+            id_token: args.id_token,
+            min_valid: args.min_valid.map(|d| d.as_secs()),
+            audience: api.as_ref().map(|a| a.audience.clone()),
+            scopes: api.map(|a| a.scopes).unwrap_or_default(),
+            ..Default::default()
+        })?;
+        let token = answer
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Error::network(format!(
+                    "the agent at {} answered without a token",
+                    agent.path().display()
+                ))
+            })?;
+        let printed = Printed {
+            token,
+            field: if args.id_token {
+                "id_token"
+            } else {
+                "access_token"
+            },
+            expires_at: answer.expires_at,
+            token_type: answer.token_type.as_deref().unwrap_or("Bearer"),
+            scope: answer.scope.as_deref(),
+        };
+        return print_stdout(&printed.render(args.format, exec_info));
+    }
     let file = globals.load_profiles()?;
     let profile = globals.profile(&file, args.profile.as_deref())?;
     let store = TokenStore::open()?;
@@ -199,7 +233,7 @@ impl ExecInfo {
 /// is kept (`store::refresh`): it may be past its `exp` while the access token is fresh. Printing
 /// it would hand kubectl, or any script, a token every server refuses — with exit 0 and, for
 /// `exec-credential`, an `expirationTimestamp` in the past. Only a login gets a new one.
-fn id_token_to_print<'a>(
+pub(super) fn id_token_to_print<'a>(
     tokens: &'a StoredTokens,
     profile: &str,
     now: u64,

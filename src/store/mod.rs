@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 const FORMAT_VERSION: u32 = 1;
 
 /// What one login leaves behind, as stored (JSON inside the age file).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredTokens {
     pub version: u32,
     pub access_token: AccessToken,

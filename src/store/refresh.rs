@@ -64,10 +64,25 @@ pub fn valid_tokens(
     need: Need,
     min_valid: Duration,
 ) -> Result<StoredTokens> {
+    valid_tokens_cached(profile, store, need, min_valid, &mut OpenedCache::new(None))
+}
+
+/// [`valid_tokens`] for a long-running process: a token file that has not changed since it was
+/// last opened is served from `cache`, without decrypting (or asking for a passphrase) again.
+pub fn valid_tokens_cached(
+    profile: &Profile,
+    store: &TokenStore,
+    need: Need,
+    min_valid: Duration,
+    cache: &mut OpenedCache,
+) -> Result<StoredTokens> {
     let Some(first) = store.read_sealed(&profile.name)? else {
         return Err(not_logged_in(&profile.name));
     };
-    let (tokens, key) = first.open_with(store, &profile.key_source)?;
+    let (tokens, key) = match cache.take(&first) {
+        Some(opened) => opened,
+        None => first.open_with(store, &profile.key_source)?,
+    };
     tokens.check_bound_to(profile)?;
     crate::debug!(
         "stored tokens of `{}`: {}; key: {}",
@@ -79,6 +94,7 @@ pub fn valid_tokens(
         key.describe()
     );
     if is_fresh(&tokens, need, min_valid, unix_now()) || just_issued(&tokens, unix_now()) {
+        cache.keep(first, &tokens, key);
         return Ok(tokens);
     }
 
@@ -107,6 +123,80 @@ pub fn valid_tokens(
         return Ok(current);
     }
     refresh_locked(profile, store, &key, current)
+}
+
+/// Token files a long-running process (the agent) has decrypted, by profile: while a file's
+/// bytes are unchanged its tokens come from memory, so serving a token costs no decryption and
+/// a passphrase no scrypt. After a refresh the file is opened again once. With a `lifetime`,
+/// an entry older than that is forgotten, tokens and key (`latchkey agent --lifetime`).
+pub struct OpenedCache {
+    /// A list, not a map: a handful of profiles, and no hashing on the `token` hot path.
+    entries: Vec<CachedOpen>,
+    lifetime: Option<Duration>,
+}
+
+struct CachedOpen {
+    sealed: crate::store::Sealed,
+    tokens: StoredTokens,
+    key: Key,
+    opened_at: std::time::Instant,
+}
+
+impl OpenedCache {
+    pub fn new(lifetime: Option<Duration>) -> OpenedCache {
+        OpenedCache {
+            entries: Vec::new(),
+            lifetime,
+        }
+    }
+
+    /// The tokens and key of `sealed`, when its profile's file was opened before and has not
+    /// changed since (nor outlived the lifetime). The entry leaves the cache: [`Self::keep`]
+    /// puts it back.
+    fn take(&mut self, sealed: &crate::store::Sealed) -> Option<(StoredTokens, Key)> {
+        self.forget_expired();
+        let at = self
+            .entries
+            .iter()
+            .position(|e| e.sealed.profile() == sealed.profile())?;
+        let entry = self.entries.swap_remove(at);
+        entry
+            .sealed
+            .same_as(sealed)
+            .then_some((entry.tokens, entry.key))
+    }
+
+    fn keep(&mut self, sealed: crate::store::Sealed, tokens: &StoredTokens, key: Key) {
+        self.entries
+            .retain(|e| e.sealed.profile() != sealed.profile());
+        self.entries.push(CachedOpen {
+            sealed,
+            tokens: tokens.clone(),
+            key,
+            opened_at: std::time::Instant::now(),
+        });
+    }
+
+    /// Drops every entry older than the lifetime: its tokens and key are zeroized on drop.
+    pub fn forget_expired(&mut self) {
+        if let Some(lifetime) = self.lifetime {
+            self.entries.retain(|e| e.opened_at.elapsed() < lifetime);
+        }
+    }
+
+    /// The stored tokens of `profile` (for `status`), from the cache while the file is
+    /// unchanged; `None` when there is no token file.
+    pub fn load(&mut self, store: &TokenStore, profile: &Profile) -> Result<Option<StoredTokens>> {
+        let Some(sealed) = store.read_sealed(&profile.name)? else {
+            return Ok(None);
+        };
+        let (tokens, key) = match self.take(&sealed) {
+            Some(opened) => opened,
+            None => sealed.open_with(store, &profile.key_source)?,
+        };
+        self.keep(sealed, &tokens, key);
+        Ok(Some(tokens))
+    }
 }
 
 /// An access token for another API (`token --audience`), from the cache in the token file while

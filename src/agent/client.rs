@@ -1,0 +1,128 @@
+//! The commands' side: whether to ask an agent (`LATCHKEY_AGENT_SOCK`, or the default socket
+//! when one answers there; never with `--no-agent` or `LATCHKEY_NO_AGENT=1`), and one request
+//! and its answer. A failure to reach the agent, or an agent that goes away mid-answer, is
+//! exit 6, as the network is: over SSH the socket is the connection.
+
+use crate::agent::protocol::{self, Request, Response, VERSION};
+use crate::agent::socket;
+use crate::base::error::{Error, Result};
+use crate::base::text::shown_whole;
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Longest wait for an answer that is not a login: a refresh at the agent retries for a while.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A connection to a running agent.
+pub struct Agent {
+    path: PathBuf,
+    stream: UnixStream,
+}
+
+/// The agent to ask, if any. `LATCHKEY_AGENT_SOCK` that does not answer is an error (the user
+/// asked for that agent); the default socket that does not answer is ignored (an agent that
+/// is gone, or none).
+pub fn find(no_agent: bool) -> Result<Option<Agent>> {
+    if no_agent || std::env::var_os(socket::NO_AGENT_VAR).is_some_and(|v| !v.is_empty() && v != "0")
+    {
+        return Ok(None);
+    }
+    if let Some(path) = socket::path_from_env() {
+        return match UnixStream::connect(&path) {
+            Ok(stream) => Ok(Some(Agent { path, stream })),
+            Err(e) => Err(Error::network(format!(
+                "the agent at {} ({}) does not answer: {e}",
+                shown_whole(&path.display().to_string()),
+                socket::SOCKET_VAR
+            ))
+            .hint("start it (`latchkey agent`), reconnect the SSH session that forwards it, or use the local store with --no-agent")),
+        };
+    }
+    let path = socket::default_path();
+    match UnixStream::connect(&path) {
+        Ok(stream) => Ok(Some(Agent { path, stream })),
+        Err(e) => {
+            if path.exists() {
+                crate::debug!(
+                    "the agent socket {} does not answer ({e}): not using it",
+                    path.display()
+                );
+            }
+            Ok(None)
+        }
+    }
+}
+
+impl Agent {
+    /// An agent already connected to at `path`.
+    pub fn over(path: PathBuf, stream: UnixStream) -> Agent {
+        Agent { path, stream }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A request with one answer (not a login).
+    pub fn ask(&mut self, mut request: Request) -> Result<Response> {
+        self.ask_streaming(&mut request, Some(ANSWER_TIMEOUT), &mut |_| {})
+    }
+
+    /// A request whose answer may be preceded by lines of progress, each given to `progress`.
+    /// `timeout` bounds each wait for a line (`None`: a login, which the agent ends itself).
+    pub fn ask_streaming(
+        &mut self,
+        request: &mut Request,
+        timeout: Option<Duration>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Response> {
+        request.v = VERSION;
+        let fail = |what: String| {
+            Error::network(format!(
+                "the agent at {} {what}",
+                shown_whole(&self.path.display().to_string())
+            ))
+            .hint("check that `latchkey agent` is still running (and the SSH session forwarding it), or use --no-agent")
+        };
+        let sent = self
+            .stream
+            .set_read_timeout(timeout)
+            .and_then(|()| self.stream.set_write_timeout(Some(ANSWER_TIMEOUT)))
+            .and_then(|()| self.stream.write_all(protocol::to_line(request).as_bytes()));
+        // An agent that refuses the connection answers before reading: its answer may be
+        // waiting even when the request could not be written in full.
+        let unsent = sent.err();
+        let mut reader = BufReader::new(&self.stream);
+        loop {
+            use std::io::ErrorKind::*;
+            let line = match protocol::read_line(&mut reader) {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    return Err(fail(match &unsent {
+                        Some(e) => format!("could not be asked: {e}"),
+                        None => "closed the connection without answering".into(),
+                    }));
+                }
+                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => {
+                    return Err(fail(format!(
+                        "did not answer within {}s",
+                        timeout.unwrap_or_default().as_secs()
+                    )));
+                }
+                Err(e) if matches!(e.kind(), ConnectionReset | BrokenPipe | UnexpectedEof) => {
+                    return Err(fail("closed the connection without answering".into()));
+                }
+                Err(e) => return Err(fail(format!("answered badly: {e}"))),
+            };
+            let response: Response = serde_json::from_slice(&line).map_err(|_| {
+                fail("answered with something that is not a latchkey agent answer".into())
+            })?;
+            match response.line {
+                Some(text) => progress(&text),
+                None => return response.into_result(),
+            }
+        }
+    }
+}

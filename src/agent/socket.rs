@@ -1,0 +1,103 @@
+//! Where the agent's socket is, and who may use it: the directory is 0700 and the socket 0600,
+//! both owned by the agent's user, and on Linux every connection's peer must be that user
+//! (`SO_PEERCRED`), so that a permission mistake on the path still lets no one else in.
+
+use crate::base::error::{Error, Result};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+/// The variable that names the socket, as `SSH_AUTH_SOCK` does for ssh-agent.
+pub const SOCKET_VAR: &str = "LATCHKEY_AGENT_SOCK";
+
+/// The variable that makes the commands ignore any agent (`--no-agent`).
+pub const NO_AGENT_VAR: &str = "LATCHKEY_NO_AGENT";
+
+/// `$XDG_RUNTIME_DIR/latchkey/agent.sock`, or without a runtime directory
+/// `/tmp/latchkey-UID/agent.sock` (the directory is then checked to be the user's own).
+pub fn default_path() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("latchkey").join("agent.sock"),
+        None => std::env::temp_dir()
+            .join(format!("latchkey-{}", current_uid()))
+            .join("agent.sock"),
+    }
+}
+
+/// The socket named by `LATCHKEY_AGENT_SOCK`, if set and not empty.
+pub fn path_from_env() -> Option<PathBuf> {
+    std::env::var_os(SOCKET_VAR)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+pub fn current_uid() -> u32 {
+    // SAFETY: getuid cannot fail and has no memory effects.
+    unsafe { libc::getuid() }
+}
+
+/// The user ID of the process at the other end of `stream`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    let mut credentials = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the buffer is a ucred of the length passed, and the descriptor is open.
+    let result = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut credentials).cast(),
+            &raw mut len,
+        )
+    };
+    if result != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(credentials.uid)
+}
+
+/// The user ID of the process at the other end of `stream` (BSDs and macOS).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: both out-pointers are valid, and the descriptor is open.
+    if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(uid)
+}
+
+/// Makes the socket's directory (0700, the user's own, as the token directory) and removes a
+/// socket file left by an agent that is gone. An agent that still answers there is an error:
+/// two agents must not take turns on one path.
+pub fn prepare(path: &std::path::Path) -> Result<()> {
+    let dir = path.parent().ok_or_else(|| {
+        Error::config(format!(
+            "the agent socket {} has no directory",
+            path.display()
+        ))
+    })?;
+    crate::base::files::make_private_dir(dir)?;
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err(Error::config(format!(
+            "an agent is already running at {}",
+            crate::base::text::shown_whole(&path.display().to_string())
+        ))
+        .hint("use it (it serves the same profiles), stop it with `latchkey agent --stop`, or pass --socket PATH"));
+    }
+    std::fs::remove_file(path).map_err(|e| {
+        Error::store(format!(
+            "cannot remove the stale agent socket {}: {e}",
+            path.display()
+        ))
+    })
+}

@@ -1,0 +1,362 @@
+//! `latchkey agent`: a laptop's login served to another "host" (a world with its own HOME and
+//! no profiles file) through the agent's socket: tokens, status and login through it, nothing
+//! stored on the client's side, and the refusals — an unknown or withheld profile, logins
+//! turned off, another user, malformed and oversized requests, an agent that goes away.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Idp, Run, World, logged_in, stored};
+
+/// A running `latchkey agent` of a laptop world; stopped when dropped.
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start(laptop: &World, extra: &[&str]) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run").join("agent.sock");
+        let mut args = vec!["agent", "--socket", socket.to_str().unwrap()];
+        args.extend(extra);
+        let child = laptop
+            .cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    fn socket(&self) -> &str {
+        self.socket.to_str().unwrap()
+    }
+
+    /// One raw exchange with the agent, as any program on the socket could make it.
+    fn exchange(&self, bytes: &[u8]) -> String {
+        let mut stream = UnixStream::connect(&self.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream.write_all(bytes).unwrap();
+        let mut answer = String::new();
+        BufReader::new(&stream).read_line(&mut answer).unwrap();
+        answer
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Another host: its own HOME, no profiles file, the agent's socket in its environment.
+fn remote(agent: &Agent) -> World {
+    let world = World::new();
+    world.set_env("LATCHKEY_AGENT_SOCK", agent.socket());
+    world
+}
+
+fn nothing_stored_on(world: &World) {
+    assert!(
+        !world.data_home().join("latchkey").exists(),
+        "the client side has a latchkey data directory"
+    );
+}
+
+#[test]
+fn token_and_status_come_from_the_laptop_and_nothing_is_stored_on_the_remote() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    let run = remote.run(&["token"]).expect(0);
+    let laptop_token = stored(&laptop).unwrap().access_token.secret().to_owned();
+    assert_eq!(run.stdout.trim(), laptop_token);
+    let json = remote.run(&["token", "--format", "json"]).expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["access_token"], laptop_token.as_str());
+    assert!(doc["expires_at"].is_string(), "{doc}");
+    assert!(!json.stdout.contains("refresh"), "{}", json.stdout);
+
+    let status = remote.run(&["status"]).expect(0);
+    status
+        .stdout_has("local: logged in as alice@example.com")
+        .stdout_has(&format!("  agent       {} (pid ", agent.socket()));
+    nothing_stored_on(&remote);
+
+    // The agent's profiles only: an unknown one is named, with the ones it serves.
+    remote
+        .run(&["token", "-p", "nope"])
+        .expect(3)
+        .stderr_has("agent: the agent does not serve profile `nope`; it serves: local");
+    // --no-agent (and LATCHKEY_NO_AGENT=1) is this host's own store: here, nothing.
+    remote.run(&["token", "--no-agent"]).expect(3);
+    remote
+        .run_env(&["token"], &[("LATCHKEY_NO_AGENT", "1")])
+        .expect(3);
+}
+
+#[test]
+fn the_agent_refreshes_and_keeps_the_refresh_token() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let refresh_before = support::stored_refresh_token(&laptop);
+    support::age_tokens(&laptop, 60);
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    let run = remote.run(&["token", "--min-valid", "2h"]).expect(0);
+    let after = stored(&laptop).unwrap();
+    assert_eq!(run.stdout.trim(), after.access_token.secret());
+    assert_ne!(support::stored_refresh_token(&laptop), refresh_before);
+    assert!(!run.stdout.contains(&support::stored_refresh_token(&laptop)));
+}
+
+#[test]
+fn served_profiles_and_logins_are_the_agents_to_restrict() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "");
+    let mut text = std::fs::read_to_string(laptop.profiles_path()).unwrap();
+    text.push_str(&format!(
+        "[profiles.other]\nissuer = \"{}\"\nclient_id = \"latchkey-test\"\n",
+        idp.issuer
+    ));
+    laptop.write_profiles(&text);
+    support::paste_login(&laptop, idp).expect(0);
+    let agent = Agent::start(&laptop, &["--profile", "local", "--no-login"]);
+    let remote = remote(&agent);
+    remote.run(&["token"]).expect(0);
+    remote
+        .run(&["token", "-p", "other"])
+        .expect(3)
+        .stderr_has("does not serve profile `other`; it serves: local");
+    remote
+        .run(&["login"])
+        .expect(3)
+        .stderr_has("this agent does not take logins (it runs with --no-login)");
+    remote
+        .run(&["login", "--no-loopback"])
+        .expect(2)
+        .stderr_has("--no-loopback is about this host's browser");
+}
+
+#[test]
+fn a_login_through_the_agent_happens_on_the_laptop() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "");
+    // The laptop's browser: it finishes the login at the agent's loopback listener.
+    let browser = laptop.browser_script("browser.sh", "");
+    laptop.set_env("BROWSER", browser.to_str().unwrap());
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    let run = remote.run(&["login"]).expect(0);
+    run.stderr_has("through the agent on ")
+        .stderr_has("finish the login in the browser there")
+        .stderr_has("Logged in as Alice Liddell (alice@example.com) with profile `local`");
+    assert!(laptop.token_file().is_file());
+    nothing_stored_on(&remote);
+    let token = remote.run(&["token"]).expect(0);
+    assert_eq!(
+        token.stdout.trim(),
+        stored(&laptop).unwrap().access_token.secret()
+    );
+}
+
+#[test]
+fn malformed_oversized_and_newer_requests_are_refused_in_words() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let agent = Agent::start(&laptop, &[]);
+    let answer = agent.exchange(b"hello\n");
+    assert!(
+        answer.contains("\"ok\":false") && answer.contains("not a latchkey agent request"),
+        "{answer}"
+    );
+    let answer = agent.exchange(b"{\"v\":9,\"op\":\"token\",\"future\":true}\n");
+    assert!(
+        answer.contains("protocol version 1, the client 9"),
+        "{answer}"
+    );
+    let mut huge = vec![b'{'; 70 * 1024];
+    huge.push(b'\n');
+    let answer = agent.exchange(&huge);
+    assert!(answer.contains("longer than 65536 bytes"), "{answer}");
+    let answer = agent.exchange(b"{\"v\":1,\"op\":\"launch\"}\n");
+    assert!(answer.contains("unknown operation"), "{answer}");
+    // Still serving.
+    remote(&agent).run(&["token"]).expect(0);
+}
+
+#[test]
+fn an_agent_that_goes_away_mid_request_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            // Reads the request, then closes without a word, as a dying agent would.
+            let mut stream = stream.unwrap();
+            let mut byte = [0u8; 1];
+            let _ = stream.read(&mut byte);
+        }
+    });
+    let world = World::new();
+    world.set_env("LATCHKEY_AGENT_SOCK", socket.to_str().unwrap());
+    let started = Instant::now();
+    world
+        .run(&["token"])
+        .expect(6)
+        .stderr_has("closed the connection without answering");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A socket named but not there: said so, with what to do.
+    world.set_env("LATCHKEY_AGENT_SOCK", "/nonexistent/agent.sock");
+    world
+        .run(&["status"])
+        .expect(6)
+        .stderr_has("does not answer")
+        .stderr_has("--no-agent");
+}
+
+#[test]
+fn another_user_is_refused_even_when_the_socket_lets_them_in() {
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test runs another user's process: run it as root (CI does)");
+    }
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let agent = Agent::start(&laptop, &[]);
+    // A mistake on the path (a world-writable socket in an open directory) must not let
+    // another user in: the agent asks the kernel who connected.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = agent.socket.parent().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(
+        dir.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o711),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("token")
+        .env_clear()
+        .env("HOME", "/nonexistent")
+        .env("LATCHKEY_AGENT_SOCK", &agent.socket)
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    run.expect(3)
+        .stderr_has("refused: the connection comes from uid 65534, not from the agent's user (0)");
+}
+
+#[test]
+fn daemon_prints_what_to_eval_and_stop_ends_it() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("d").join("agent.sock");
+    let socket_text = socket.to_str().unwrap();
+    for (shell, line) in [
+        (
+            "sh",
+            format!("LATCHKEY_AGENT_SOCK='{socket_text}'; export LATCHKEY_AGENT_SOCK;"),
+        ),
+        (
+            "fish",
+            format!("set -gx LATCHKEY_AGENT_SOCK '{socket_text}';"),
+        ),
+        (
+            "csh",
+            format!("setenv LATCHKEY_AGENT_SOCK '{socket_text}';"),
+        ),
+    ] {
+        let run = laptop
+            .run(&[
+                "agent",
+                "--daemon",
+                "--shell",
+                shell,
+                "--socket",
+                socket_text,
+            ])
+            .expect(0);
+        assert!(run.stdout.starts_with(&line), "{shell}: {}", run.stdout);
+        let remote = World::new();
+        remote.set_env("LATCHKEY_AGENT_SOCK", socket_text);
+        remote.run(&["token"]).expect(0);
+        laptop
+            .run(&["agent", "--stop", "--socket", socket_text])
+            .expect(0)
+            .stderr_has("Stopped the agent (pid ");
+        wait_gone(&socket);
+    }
+}
+
+fn wait_gone(socket: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() {
+        assert!(Instant::now() < deadline, "the socket outlived the agent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_default_socket_is_found_in_the_runtime_directory() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let runtime = tempfile::tempdir().unwrap();
+    laptop.set_env("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap());
+    let mut agent = laptop
+        .cmd(&["agent"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = runtime.path().join("latchkey").join("agent.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no agent at {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mode = std::fs::metadata(&socket).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+    let remote = World::new();
+    remote.set_env("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap());
+    remote
+        .run(&["status"])
+        .expect(0)
+        .stdout_has("  agent       ");
+    // SIGTERM: the agent goes, and takes its socket with it.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    let _ = agent.wait();
+    wait_gone(&socket);
+    // Without an agent there, the local store as before.
+    remote.run(&["status"]).expect(3);
+}
