@@ -105,6 +105,7 @@ fn check_token(token: &str, set: &Jwks, nonce: Option<&str>) {
         issuer: ISSUER,
         client_id: CLIENT_ID,
         nonce,
+        organization: None,
         now: NOW,
     };
     let mut fetches = 0;

@@ -1,0 +1,24 @@
+//! The agent's request reader (agent::protocol): whatever a forwarded socket delivers — and
+//! whoever controls the remote host controls that — reading it never panics, a line never
+//! grows past the limit, and what is accepted is this protocol's version and says it again
+//! the same way when written back.
+//!
+//! Input: the bytes a client sends, read as the agent reads them (line by line).
+#![no_main]
+
+use latchkey::agent::protocol::{MAX_LINE, VERSION, parse_request, read_line, to_line};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut reader = std::io::BufReader::new(data);
+    while let Ok(Some(line)) = read_line(&mut reader) {
+        assert!(line.len() <= MAX_LINE);
+        if let Ok(request) = parse_request(&line) {
+            assert_eq!(request.v, VERSION);
+            let again = to_line(&request);
+            let reparsed = parse_request(again.trim_end_matches('\n').as_bytes())
+                .expect("a request written back reads again");
+            assert_eq!(reparsed, request);
+        }
+    }
+});
