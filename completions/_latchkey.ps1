@@ -171,7 +171,7 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('--help', 'display usage information')
                 ,@('--profile', 'serve only this profile; repeat for several (default: every profile)')
                 ,@('-p', 'serve only this profile; repeat for several (default: every profile)')
-                ,@('--socket', 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey/agent.sock)')
+                ,@('--socket', 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey-agent.sock)')
                 ,@('--no-login', 'refuse logins through the agent')
                 ,@('--lifetime', 'forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)')
                 ,@('--daemon', 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it')

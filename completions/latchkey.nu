@@ -105,7 +105,7 @@ export extern "latchkey doctor" [
 export extern "latchkey agent" [
     --help # display usage information
     --profile(-p): string@"nu-complete latchkey profiles" # serve only this profile; repeat for several (default: every profile)
-    --socket: string # the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey/agent.sock)
+    --socket: string # the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey-agent.sock)
     --no-login # refuse logins through the agent
     --lifetime: string # forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)
     --daemon # run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it

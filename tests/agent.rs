@@ -326,20 +326,30 @@ fn the_default_socket_is_found_in_the_runtime_directory() {
     let idp = Idp::shared();
     let laptop = logged_in(idp, "");
     let runtime = tempfile::tempdir().unwrap();
+    // As systemd makes it: the user's own, 0700 (latchkey refuses anything more open).
+    std::fs::set_permissions(
+        runtime.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     laptop.set_env("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap());
     let mut agent = laptop
         .cmd(&["agent"])
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let socket = runtime.path().join("latchkey").join("agent.sock");
+    let socket = runtime.path().join("latchkey-agent.sock");
     let deadline = Instant::now() + Duration::from_secs(10);
     while UnixStream::connect(&socket).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "no agent at {}",
-            socket.display()
-        );
+        if Instant::now() > deadline {
+            let _ = agent.kill();
+            let out = agent.wait_with_output().unwrap();
+            panic!(
+                "no agent at {}: {}",
+                socket.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let mode = std::fs::metadata(&socket).unwrap();
@@ -359,4 +369,72 @@ fn the_default_socket_is_found_in_the_runtime_directory() {
     wait_gone(&socket);
     // Without an agent there, the local store as before.
     remote.run(&["status"]).expect(3);
+}
+
+/// The whole point, with real OpenSSH: the laptop's agent forwarded with `ssh -R` into a session
+/// with a home of its own and no profiles file. There, `latchkey token` finds the socket where
+/// latchkey looks by default, `status` says it is using the agent, `login` completes through
+/// the laptop's browser, and no token is ever written on the remote side.
+#[test]
+fn over_real_ssh_the_remote_uses_the_laptops_agent_and_stores_nothing() {
+    use support::sshd::{Sshd, runtime_dir};
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "");
+    let browser = laptop.browser_script("browser.sh", "");
+    laptop.set_env("BROWSER", browser.to_str().unwrap());
+    let agent = Agent::start(&laptop, &[]);
+    let sshd = Sshd::start();
+    let remote_home = tempfile::tempdir().unwrap();
+    sshd.make_runtime_dir(remote_home.path());
+    // Where latchkey looks by default on the remote: $XDG_RUNTIME_DIR/latchkey-agent.sock.
+    let remote_socket = runtime_dir(remote_home.path()).join("latchkey-agent.sock");
+    let forward = Some((remote_socket.as_path(), agent.socket.as_path()));
+    let run = |command: &str| {
+        let out = sshd.run_remote(forward, remote_home.path(), command);
+        (Run::from(out.clone()), sshd.explain(command, &out))
+    };
+
+    // Not logged in yet: the agent says so, for its profile.
+    let (status, told) = run("latchkey status");
+    assert_eq!(status.code, 4, "{told}");
+    assert!(status.stdout.contains("  agent       "), "{told}");
+
+    let (login, told) = run("latchkey login");
+    assert_eq!(login.code, 0, "{told}");
+    assert!(
+        login
+            .stderr
+            .contains("finish the login in the browser there"),
+        "{told}"
+    );
+    assert!(
+        login.stderr.contains("Logged in as Alice Liddell"),
+        "{told}"
+    );
+
+    let (token, told) = run("latchkey token");
+    assert_eq!(token.code, 0, "{told}");
+    assert_eq!(
+        token.stdout.trim(),
+        stored(&laptop).unwrap().access_token.secret(),
+        "{told}"
+    );
+    let (status, told) = run("latchkey status");
+    assert_eq!(status.code, 0, "{told}");
+    assert!(
+        status
+            .stdout
+            .contains("local: logged in as alice@example.com"),
+        "{told}"
+    );
+
+    let (found, told) =
+        run("find \"$HOME\" -name '*.age' -o -name 'identity.txt' -o -name profiles.toml");
+    assert_eq!(found.code, 0, "{told}");
+    assert_eq!(
+        found.stdout.trim(),
+        "",
+        "token files on the remote side: {told}"
+    );
+    assert!(!remote_home.path().join(".local/share/latchkey").exists());
 }

@@ -12,11 +12,14 @@ pub const SOCKET_VAR: &str = "LATCHKEY_AGENT_SOCK";
 /// The variable that makes the commands ignore any agent (`--no-agent`).
 pub const NO_AGENT_VAR: &str = "LATCHKEY_NO_AGENT";
 
-/// `$XDG_RUNTIME_DIR/latchkey/agent.sock`, or without a runtime directory
-/// `/tmp/latchkey-UID/agent.sock` (the directory is then checked to be the user's own).
+/// `$XDG_RUNTIME_DIR/latchkey-agent.sock`, or without a runtime directory
+/// `/tmp/latchkey-UID/agent.sock` (a directory of the user's own, 0700). Directly in the
+/// runtime directory, not in a folder of its own: an SSH `RemoteForward` can only bind in a
+/// directory that exists, and the runtime directory is there in every session (0700, the
+/// user's) where a subdirectory would have to be made first.
 pub fn default_path() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir).join("latchkey").join("agent.sock"),
+        Some(dir) => PathBuf::from(dir).join("latchkey-agent.sock"),
         None => std::env::temp_dir()
             .join(format!("latchkey-{}", current_uid()))
             .join("agent.sock"),

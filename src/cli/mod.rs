@@ -116,9 +116,9 @@ pub struct TokenArgs {
     subcommand,
     name = "agent",
     example = "eval \"$(latchkey agent --daemon)\"        # start it in the background",
-    example = "ssh -R /run/user/1000/latchkey/agent.sock:$LATCHKEY_AGENT_SOCK remote-host",
+    example = "ssh -R /run/user/1000/latchkey-agent.sock:$LATCHKEY_AGENT_SOCK remote-host",
     example = "latchkey agent --profile dev --no-login --lifetime 8h",
-    note = "The socket is $LATCHKEY_AGENT_SOCK, or $XDG_RUNTIME_DIR/latchkey/agent.sock; its directory is 0700 and the socket 0600, and on Linux every connection must come from the agent's own user (SO_PEERCRED). Refresh tokens never leave the agent: it answers with access and ID tokens and their expiry. Stop it with Ctrl-C, SIGTERM or `latchkey agent --stop`."
+    note = "The socket is $LATCHKEY_AGENT_SOCK, or $XDG_RUNTIME_DIR/latchkey-agent.sock; its directory is 0700 and the socket 0600, and on Linux every connection must come from the agent's own user (SO_PEERCRED). Refresh tokens never leave the agent: it answers with access and ID tokens and their expiry. Stop it with Ctrl-C, SIGTERM or `latchkey agent --stop`."
 )]
 pub struct AgentArgs {
     /// serve only this profile; repeat for several (default: every profile)
@@ -126,7 +126,7 @@ pub struct AgentArgs {
     pub profile: Vec<String>,
 
     /// the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then
-    /// $XDG_RUNTIME_DIR/latchkey/agent.sock)
+    /// $XDG_RUNTIME_DIR/latchkey-agent.sock)
     #[argh(option, arg_name = "PATH")]
     pub socket: Option<PathBuf>,
 

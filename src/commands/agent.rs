@@ -68,10 +68,10 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
     } else {
         allowed.join(", ")
     };
+    let shown_path = shown_whole(&path.display().to_string());
     eprintln!(
-        "latchkey agent (pid {}) serving {served} at {}\nOn this host: export {}={0}",
+        "latchkey agent (pid {}) serving {served} at {shown_path}\nOn this host: export {}={shown_path}",
         std::process::id(),
-        shown_whole(&path.display().to_string()),
         socket::SOCKET_VAR,
     );
     let agent = Arc::new(Agent {

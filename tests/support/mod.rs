@@ -9,6 +9,7 @@
 pub mod fake;
 pub mod hardening;
 pub mod proxy;
+pub mod sshd;
 pub mod tmux;
 
 use std::ffi::OsStr;
