@@ -177,6 +177,7 @@ Register-ArgumentCompleter -Native -CommandName 'latchkey' -ScriptBlock {
                 ,@('--daemon', 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it')
                 ,@('--shell', 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)')
                 ,@('--stop', 'stop the agent at the socket')
+                ,@('--systemd-unit', 'print a systemd user unit that runs the agent (save it as ~/.config/systemd/user/latchkey-agent.service)')
             )
             Values = @('--profile', '-p', '--socket', '--lifetime', '--shell')
         }

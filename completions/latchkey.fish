@@ -134,5 +134,6 @@ complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l lifetime -r 
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l daemon -d 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l shell -r -d 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l stop -d 'stop the agent at the socket'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l systemd-unit -d 'print a systemd user unit that runs the agent (save it as ~/.config/systemd/user/latchkey-agent.service)'
 complete -c latchkey -n '__fish_latchkey_using_command completions' -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command man' -f -l help -d 'display usage information'

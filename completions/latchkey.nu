@@ -111,6 +111,7 @@ export extern "latchkey agent" [
     --daemon # run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it
     --shell: string # with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)
     --stop # stop the agent at the socket
+    --systemd-unit # print a systemd user unit that runs the agent (save it as ~/.config/systemd/user/latchkey-agent.service)
 ]
 
 export extern "latchkey completions" [

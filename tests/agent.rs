@@ -14,7 +14,7 @@ use support::{Idp, Run, World, logged_in, stored};
 
 /// A running `latchkey agent` of a laptop world; stopped when dropped.
 struct Agent {
-    child: Child,
+    child: Option<Child>,
     socket: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -40,10 +40,19 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(20));
         }
         Agent {
-            child,
+            child: Some(child),
             socket,
             _dir: dir,
         }
+    }
+
+    /// Stops the agent (SIGTERM, as `systemctl stop` would) and returns what it said.
+    fn stop(mut self) -> String {
+        let child = self.child.take().unwrap();
+        // SAFETY: kill has no memory effects; the pid is our own child's, not yet reaped.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     fn socket(&self) -> &str {
@@ -65,8 +74,10 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -437,4 +448,125 @@ fn over_real_ssh_the_remote_uses_the_laptops_agent_and_stores_nothing() {
         "token files on the remote side: {told}"
     );
     assert!(!remote_home.path().join(".local/share/latchkey").exists());
+}
+
+/// A passphrase profile: the agent opens the file once and serves later tokens from memory (no
+/// scrypt per token), and `--lifetime` makes it forget the tokens and the key.
+#[test]
+fn a_passphrase_file_is_opened_once_and_forgotten_after_the_lifetime() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "use_passphrase = true\nscrypt_work_factor = 12\n");
+    laptop.set_env("LATCHKEY_PASSPHRASE", "correct horse battery");
+    support::paste_login(&laptop, idp).expect(0);
+    laptop.set_env("LATCHKEY_LOG", "debug");
+    let agent = Agent::start(&laptop, &["--lifetime", "2s"]);
+    let remote = remote(&agent);
+    let first = remote.run(&["token"]).expect(0);
+    let second = remote.run(&["token"]).expect(0);
+    assert_eq!(first.stdout, second.stdout);
+    std::thread::sleep(Duration::from_millis(3500));
+    remote.run(&["token"]).expect(0);
+    let said = agent.stop();
+    assert_eq!(
+        said.matches("the tokens of `local`: from memory").count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        said.contains("forgot the tokens and key of `local` (--lifetime 2s)"),
+        "{said}"
+    );
+    assert!(!said.contains("correct horse"), "{said}");
+}
+
+/// Ctrl-C on the remote ends the login on the laptop: the agent's login process goes, with its
+/// lock, so the next login is not turned away.
+#[test]
+fn ctrl_c_on_the_client_cancels_the_login_at_the_agent() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "");
+    // A browser that opens nothing: the login waits.
+    let browser = laptop.write_file("idle.sh", "#!/bin/sh\nexit 0\n");
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    laptop.set_env("BROWSER", browser.to_str().unwrap());
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    let mut session = support::Session::start(&remote, &["login"]);
+    session.wait_line("the agent's login URL", |l| l.contains("/auth?"));
+    let run = session.finish_by_signal(libc::SIGINT);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    // The laptop's login lock is free again at once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lock = laptop.tokens_dir().join("local.login.lock");
+        let again = Command::new("flock")
+            .args(["-n", lock.to_str().unwrap(), "true"])
+            .status()
+            .unwrap();
+        if again.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent's login is still running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!laptop.token_file().exists());
+}
+
+/// The unit `--systemd-unit` prints runs: its ExecStart= line, with `%t` as systemd expands
+/// it (the runtime directory), starts an agent that serves the profile it names.
+#[test]
+fn the_systemd_unit_starts_an_agent() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let unit = laptop
+        .run(&[
+            "agent",
+            "--systemd-unit",
+            "--profile",
+            "local",
+            "--no-login",
+        ])
+        .expect(0)
+        .stdout;
+    assert!(
+        unit.contains("[Service]\n") && unit.contains("WantedBy=default.target\n"),
+        "{unit}"
+    );
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart= line");
+    let runtime = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        runtime.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let exec = exec.replace("%t", runtime.path().to_str().unwrap());
+    let mut words = exec.split(' ');
+    assert_eq!(words.next(), Some(env!("CARGO_BIN_EXE_latchkey")));
+    let args: Vec<&str> = words.collect();
+    assert!(
+        args.ends_with(&["--profile", "local", "--no-login"]),
+        "{args:?}"
+    );
+    let mut child = laptop.cmd(&args).stderr(Stdio::null()).spawn().unwrap();
+    let socket = runtime.path().join("latchkey-agent.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "the unit's agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let remote = World::new();
+    remote.set_env("LATCHKEY_AGENT_SOCK", socket.to_str().unwrap());
+    remote.run(&["token"]).expect(0);
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -118,6 +118,7 @@ pub struct TokenArgs {
     example = "eval \"$(latchkey agent --daemon)\"        # start it in the background",
     example = "ssh -R /run/user/1000/latchkey-agent.sock:$LATCHKEY_AGENT_SOCK remote-host",
     example = "latchkey agent --profile dev --no-login --lifetime 8h",
+    example = "latchkey agent --systemd-unit > ~/.config/systemd/user/latchkey-agent.service",
     note = "The socket is $LATCHKEY_AGENT_SOCK, or $XDG_RUNTIME_DIR/latchkey-agent.sock; its directory is 0700 and the socket 0600, and on Linux every connection must come from the agent's own user (SO_PEERCRED). Refresh tokens never leave the agent: it answers with access and ID tokens and their expiry. Stop it with Ctrl-C, SIGTERM or `latchkey agent --stop`."
 )]
 pub struct AgentArgs {
@@ -150,6 +151,11 @@ pub struct AgentArgs {
     /// stop the agent at the socket
     #[argh(switch)]
     pub stop: bool,
+
+    /// print a systemd user unit that runs the agent (save it as
+    /// ~/.config/systemd/user/latchkey-agent.service)
+    #[argh(switch)]
+    pub systemd_unit: bool,
 }
 
 /// How `latchkey token` prints the token.

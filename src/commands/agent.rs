@@ -47,6 +47,9 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
     if args.stop {
         return stop(&path);
     }
+    if args.systemd_unit {
+        return super::print_stdout(&systemd_unit(&args)?);
+    }
     let mut allowed = args.profile.clone();
     allowed.extend(globals.profile.clone());
     // The profiles file is read for every request (edits apply at once), but a broken one or
@@ -444,6 +447,52 @@ fn run_login(
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// `--systemd-unit`: a `systemd --user` service running this program as the agent, with this
+/// command's --profile, --no-login and --lifetime, at the default socket
+/// (`%t/latchkey-agent.sock`: `%t` is the user's runtime directory).
+fn systemd_unit(args: &AgentArgs) -> Result<String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::other(format!("cannot find latchkey's own program: {e}")))?;
+    let exe = exe.display().to_string();
+    if exe
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '%')
+    {
+        return Err(Error::other(format!(
+            "latchkey's path {} would need quoting in a unit file",
+            crate::base::text::quoted(&exe)
+        ))
+        .hint("install latchkey where the path has no spaces, or write ExecStart= yourself"));
+    }
+    let mut command = format!("{exe} agent --socket %t/latchkey-agent.sock");
+    for profile in &args.profile {
+        command.push_str(&format!(" --profile {profile}"));
+    }
+    if args.no_login {
+        command.push_str(" --no-login");
+    }
+    if let Some(lifetime) = args.lifetime {
+        command.push_str(&format!(" --lifetime {}s", lifetime.as_secs()));
+    }
+    Ok(format!(
+        "# latchkey agent --systemd-unit: save as ~/.config/systemd/user/latchkey-agent.service, then\n\
+         #   systemctl --user daemon-reload && systemctl --user enable --now latchkey-agent\n\
+         # Clients find the socket at $XDG_RUNTIME_DIR/latchkey-agent.sock without any variable.\n\
+         # A profile with use_passphrase cannot be asked for here (no terminal): run the agent in\n\
+         # a terminal or tmux pane for those.\n\
+         [Unit]\n\
+         Description=latchkey agent: OAuth tokens for this host and the hosts you SSH into\n\
+         Documentation=man:latchkey(1)\n\
+         \n\
+         [Service]\n\
+         ExecStart={command}\n\
+         Restart=on-failure\n\
+         \n\
+         [Install]\n\
+         WantedBy=default.target\n"
+    ))
 }
 
 /// `--stop`: asks the agent at `path` to end.

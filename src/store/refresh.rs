@@ -160,10 +160,17 @@ impl OpenedCache {
             .iter()
             .position(|e| e.sealed.profile() == sealed.profile())?;
         let entry = self.entries.swap_remove(at);
-        entry
-            .sealed
-            .same_as(sealed)
-            .then_some((entry.tokens, entry.key))
+        let same = entry.sealed.same_as(sealed);
+        crate::debug!(
+            "the tokens of `{}`: {}",
+            sealed.profile(),
+            if same {
+                "from memory"
+            } else {
+                "the file changed: opening it again"
+            }
+        );
+        same.then_some((entry.tokens, entry.key))
     }
 
     fn keep(&mut self, sealed: crate::store::Sealed, tokens: &StoredTokens, key: Key) {
@@ -180,7 +187,17 @@ impl OpenedCache {
     /// Drops every entry older than the lifetime: its tokens and key are zeroized on drop.
     pub fn forget_expired(&mut self) {
         if let Some(lifetime) = self.lifetime {
-            self.entries.retain(|e| e.opened_at.elapsed() < lifetime);
+            self.entries.retain(|e| {
+                let keep = e.opened_at.elapsed() < lifetime;
+                if !keep {
+                    crate::debug!(
+                        "forgot the tokens and key of `{}` (--lifetime {}s)",
+                        e.sealed.profile(),
+                        lifetime.as_secs()
+                    );
+                }
+                keep
+            });
         }
     }
 
