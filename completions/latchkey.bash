@@ -272,7 +272,7 @@ _latchkey() {
             esac
             ;;
         latchkey_agent)
-            opts="--help --profile -p --socket --no-login --lifetime --daemon --shell --stop --systemd-unit"
+            opts="--help --profile -p --socket --no-login --confirm --lifetime --daemon --shell --stop --systemd-unit"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )

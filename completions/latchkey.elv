@@ -169,6 +169,7 @@ var commands = [
       ['-p' 'serve only this profile; repeat for several (default: every profile)']
       ['--socket' 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey-agent.sock)']
       ['--no-login' 'refuse logins through the agent']
+      ['--confirm' 'ask in the agent''s terminal before answering each request (like ssh-add -c); a request not allowed within a minute is refused']
       ['--lifetime' 'forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)']
       ['--daemon' 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it']
       ['--shell' 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)']

@@ -130,6 +130,7 @@ complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l help -d 'dis
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'serve only this profile; repeat for several (default: every profile)'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l socket -r -d 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey-agent.sock)'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l no-login -d 'refuse logins through the agent'
+complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l confirm -d 'ask in the agent\'s terminal before answering each request (like ssh-add -c); a request not allowed within a minute is refused'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l lifetime -r -d 'forget decrypted tokens and keys this long after opening them, as 30m, 8h (like ssh-agent -t)'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l daemon -d 'run in the background and print the shell lines that point LATCHKEY_AGENT_SOCK at it'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l shell -r -d 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)'

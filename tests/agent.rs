@@ -570,3 +570,66 @@ fn the_systemd_unit_starts_an_agent() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `--confirm`: each request is asked about in the agent's terminal, naming the profile and
+/// who asks; `y` answers it, anything else (or nothing) refuses it, exit 8 at the client.
+#[test]
+fn with_confirm_the_agents_terminal_allows_or_refuses_each_request() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s").join("agent.sock");
+    let socket_text = socket.to_str().unwrap();
+    let tmux = support::tmux::Tmux::new("agent-confirm");
+    tmux.start_latchkey(
+        &laptop,
+        &format!("agent --confirm --socket {socket_text}"),
+        "",
+    );
+    tmux.wait_for("the agent", |s| s.contains("serving local"));
+    let remote = World::new();
+    remote.set_env("LATCHKEY_AGENT_SOCK", socket_text);
+
+    let asking = remote
+        .cmd(&["token"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tmux.wait_for("the question", |s| {
+        s.contains("latchkey agent: allow token for profile `(default)` to latchkey (pid ")
+    });
+    tmux.send_literal("y\n");
+    let allowed = Run::from(asking.wait_with_output().unwrap()).expect(0);
+    assert_eq!(
+        allowed.stdout.trim(),
+        stored(&laptop).unwrap().access_token.secret()
+    );
+    tmux.wait_for("allowed", |s| s.contains("allowed"));
+
+    let asking = remote
+        .cmd(&["status"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tmux.wait_for("the second question", |s| {
+        s.contains("allow status for profile")
+    });
+    tmux.send_literal("n\n");
+    let refused = Run::from(asking.wait_with_output().unwrap());
+    refused
+        .expect(8)
+        .stderr_has("refused at the agent: its user did not allow this request (--confirm)");
+    // --daemon has no terminal to ask on.
+    laptop
+        .run(&[
+            "agent",
+            "--daemon",
+            "--confirm",
+            "--socket",
+            "/tmp/unused.sock",
+        ])
+        .expect(2)
+        .stderr_has("--confirm asks in the agent's terminal");
+}

@@ -38,9 +38,9 @@ pub fn current_uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
-/// The user ID of the process at the other end of `stream`.
+/// The kernel's word on who is at the other end of `stream` (Linux: `SO_PEERCRED`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+fn credentials(stream: &UnixStream) -> std::io::Result<libc::ucred> {
     use std::os::fd::AsRawFd;
     let mut credentials = libc::ucred {
         pid: 0,
@@ -61,7 +61,13 @@ pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
     if result != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(credentials.uid)
+    Ok(credentials)
+}
+
+/// The user ID of the process at the other end of `stream`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+    credentials(stream).map(|c| c.uid)
 }
 
 /// The user ID of the process at the other end of `stream` (BSDs and macOS).
@@ -74,6 +80,41 @@ pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(uid)
+}
+
+/// Who is at the other end, for a person deciding whether to answer: `ssh (pid 4242)` for a
+/// forwarded socket, the program's name from `/proc` on Linux, else the pid alone.
+pub fn peer_name(stream: &UnixStream) -> String {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(credentials) = credentials(stream) {
+        let pid = credentials.pid;
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        return match name.trim() {
+            "" => format!("pid {pid}"),
+            name => format!("{name} (pid {pid})"),
+        };
+    }
+    let _ = stream;
+    "a process".to_owned()
+}
+
+/// A line typed on `tty` within `timeout`; `None` when nothing came.
+pub fn read_answer(tty: &std::fs::File, timeout: std::time::Duration) -> Option<String> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd {
+        fd: tty.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd, for the length passed.
+    if unsafe { libc::poll(&raw mut fds, 1, millis) } <= 0 {
+        return None;
+    }
+    let mut buffer = [0u8; 64];
+    let n = (&mut &*tty).read(&mut buffer).ok()?;
+    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
 }
 
 /// Makes the socket's directory (0700, the user's own, as the token directory) and removes a

@@ -135,6 +135,11 @@ pub struct AgentArgs {
     #[argh(switch)]
     pub no_login: bool,
 
+    /// ask in the agent's terminal before answering each request (like ssh-add -c); a request
+    /// not allowed within a minute is refused
+    #[argh(switch)]
+    pub confirm: bool,
+
     /// forget decrypted tokens and keys this long after opening them, as 30m, 8h (like
     /// ssh-agent -t)
     #[argh(option, from_str_fn(parse_duration), arg_name = "DURATION")]

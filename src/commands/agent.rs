@@ -34,6 +34,8 @@ struct Agent {
     /// `--profile`: the only profiles served (empty: all).
     allowed: Vec<String>,
     no_login: bool,
+    /// `--confirm`: the terminal every request is confirmed on, one at a time.
+    confirm: Option<Mutex<std::fs::File>>,
     cache: Mutex<OpenedCache>,
     connections: AtomicUsize,
 }
@@ -59,8 +61,29 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
         file.select(Some(name))?;
     }
     if args.daemon {
+        if args.confirm {
+            return Err(Error::usage(
+                "--confirm asks in the agent's terminal, and --daemon leaves it without one",
+            )
+            .hint("run `latchkey agent --confirm` in a terminal or tmux pane"));
+        }
         return daemonize(&path, &args);
     }
+    let confirm = if args.confirm {
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .map_err(|e| {
+                Error::usage(format!(
+                    "--confirm needs a terminal to ask on, and this agent has none ({e})"
+                ))
+                .hint("run it in a terminal or tmux pane, or without --confirm")
+            })?;
+        Some(Mutex::new(tty))
+    } else {
+        None
+    };
     socket::prepare(&path)?;
     let listener = UnixListener::bind(&path)
         .map_err(|e| Error::store(format!("cannot listen on {}: {e}", path.display())))?;
@@ -81,6 +104,7 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
         config: globals.config.clone(),
         allowed,
         no_login: args.no_login,
+        confirm,
         cache: Mutex::new(OpenedCache::new(args.lifetime)),
         connections: AtomicUsize::new(0),
     });
@@ -155,6 +179,13 @@ fn serve(agent: &Agent, stream: UnixStream) {
             return;
         }
     };
+    if request.op != "hello"
+        && request.op != "stop"
+        && let Err(refused) = confirmed(agent, &request, &stream)
+    {
+        answer(&Response::failed(&refused));
+        return;
+    }
     let result = match request.op.as_str() {
         "hello" => hello(agent),
         "token" => token(agent, &request),
@@ -183,6 +214,45 @@ fn serve(agent: &Agent, stream: UnixStream) {
         if response.ok { "answered" } else { "refused" }
     );
     answer(&response);
+}
+
+/// How long a `--confirm` question waits for its answer.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `--confirm`: asks in the agent's terminal whether to answer `request`, naming the profile,
+/// the operation and the process that connected. One question at a time; no answer within
+/// [`CONFIRM_TIMEOUT`] is a no.
+fn confirmed(agent: &Agent, request: &Request, stream: &UnixStream) -> Result<()> {
+    let Some(tty) = &agent.confirm else {
+        return Ok(());
+    };
+    let mut tty = tty.lock().unwrap_or_else(|p| p.into_inner());
+    let profile = request.profile.as_deref().unwrap_or("(default)");
+    let what = match request.audience.as_deref() {
+        Some(audience) => format!("a token for {audience}"),
+        None => request.op.clone(),
+    };
+    let question = crate::base::text::escape_controls(&format!(
+        "latchkey agent: allow {what} for profile `{profile}` to {}? [y/N] ",
+        socket::peer_name(stream)
+    ));
+    let _ = tty.write_all(question.as_bytes());
+    let answer = socket::read_answer(&tty, CONFIRM_TIMEOUT);
+    let allowed = matches!(answer.as_deref().map(str::trim), Some("y" | "Y" | "yes"));
+    let _ = writeln!(tty, "{}", if allowed { "allowed" } else { "refused" });
+    crate::debug!(
+        "agent: {} for profile {profile}: {}",
+        request.op,
+        if allowed { "allowed" } else { "refused" }
+    );
+    if allowed {
+        Ok(())
+    } else {
+        Err(
+            Error::aborted("refused at the agent: its user did not allow this request (--confirm)")
+                .hint("ask again and allow it in the agent's terminal"),
+        )
+    }
 }
 
 fn hello(agent: &Agent) -> Result<Response> {
