@@ -37,8 +37,14 @@ struct Agent {
     /// `--confirm`: the terminal every request is confirmed on, one at a time.
     confirm: Option<Mutex<std::fs::File>>,
     cache: Mutex<OpenedCache>,
+    /// The profiles file as last read, and what its metadata was then: read again only when
+    /// it changed (a parse costs more than the rest of a token request).
+    profiles: Mutex<Option<(FileStamp, Arc<ProfilesFile>)>>,
     connections: AtomicUsize,
 }
+
+/// What tells a changed file from the one read before.
+type FileStamp = (u64, u64, std::time::SystemTime);
 
 pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
     let path = args
@@ -106,6 +112,7 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
         no_login: args.no_login,
         confirm,
         cache: Mutex::new(OpenedCache::new(args.lifetime)),
+        profiles: Mutex::new(None),
         connections: AtomicUsize::new(0),
     });
     if args.lifetime.is_some() {
@@ -263,12 +270,29 @@ fn hello(agent: &Agent) -> Result<Response> {
     Ok(ok)
 }
 
-fn load(agent: &Agent) -> Result<ProfilesFile> {
-    Globals {
-        profile: None,
-        config: agent.config.clone(),
+/// The profiles file, read again when its metadata changed since the last request: edits
+/// apply at once, and an unchanged file costs no parse.
+fn load(agent: &Agent) -> Result<Arc<ProfilesFile>> {
+    use std::os::unix::fs::MetadataExt;
+    let (path, _) = crate::config::paths::config_file(agent.config.as_deref())?;
+    let stamp = std::fs::metadata(&path)
+        .ok()
+        .map(|m| (m.ino(), m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
+    let mut cached = agent.profiles.lock().unwrap_or_else(|p| p.into_inner());
+    if let (Some(stamp), Some((seen, file))) = (stamp, cached.as_ref())
+        && stamp == *seen
+    {
+        return Ok(Arc::clone(file));
     }
-    .load_profiles()
+    let file = Arc::new(
+        Globals {
+            profile: None,
+            config: agent.config.clone(),
+        }
+        .load_profiles()?,
+    );
+    *cached = stamp.map(|stamp| (stamp, Arc::clone(&file)));
+    Ok(file)
 }
 
 /// The profiles this agent serves, in the file's order.
