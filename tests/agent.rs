@@ -633,3 +633,45 @@ fn with_confirm_the_agents_terminal_allows_or_refuses_each_request() {
         .expect(2)
         .stderr_has("--confirm asks in the agent's terminal");
 }
+
+/// A passphrase profile with an agent in a terminal: the first request makes the agent ask
+/// there, once; the client gets its token, and the next request is answered without asking.
+#[test]
+fn the_agent_asks_for_a_passphrase_once_in_its_own_terminal() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "use_passphrase = true\nscrypt_work_factor = 12\n");
+    laptop.set_env("LATCHKEY_PASSPHRASE", "open sesame");
+    support::paste_login(&laptop, idp).expect(0);
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s").join("agent.sock");
+    let socket_text = socket.to_str().unwrap();
+    let tmux = support::tmux::Tmux::new("agent-passphrase");
+    // No LATCHKEY_PASSPHRASE in the agent's terminal: it has to ask.
+    tmux.start_latchkey(&laptop, &format!("agent --socket {socket_text}"), "");
+    tmux.wait_for("the agent", |s| s.contains("serving local"));
+    let remote = World::new();
+    remote.set_env("LATCHKEY_AGENT_SOCK", socket_text);
+    let asking = remote
+        .cmd(&["token"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tmux.wait_for("the passphrase prompt", |s| {
+        s.contains("Passphrase for profile `local`'s tokens:")
+    });
+    tmux.send_literal("open sesame\n");
+    let first = Run::from(asking.wait_with_output().unwrap()).expect(0);
+    assert!(
+        !tmux.screen().contains("open sesame"),
+        "the passphrase echoed"
+    );
+    let second = remote.run(&["token"]).expect(0);
+    assert_eq!(first.stdout, second.stdout);
+    assert_eq!(
+        tmux.screen().matches("Passphrase for profile").count(),
+        1,
+        "asked again:\n{}",
+        tmux.screen()
+    );
+}
