@@ -275,9 +275,13 @@ fn hello(agent: &Agent) -> Result<Response> {
 fn load(agent: &Agent) -> Result<Arc<ProfilesFile>> {
     use std::os::unix::fs::MetadataExt;
     let (path, _) = crate::config::paths::config_file(agent.config.as_deref())?;
-    let stamp = std::fs::metadata(&path)
-        .ok()
-        .map(|m| (m.ino(), m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
+    let stamp = std::fs::metadata(&path).ok().map(|m| {
+        (
+            m.ino(),
+            m.len(),
+            m.modified().unwrap_or(std::time::UNIX_EPOCH),
+        )
+    });
     let mut cached = agent.profiles.lock().unwrap_or_else(|p| p.into_inner());
     if let (Some(stamp), Some((seen, file))) = (stamp, cached.as_ref())
         && stamp == *seen
