@@ -267,18 +267,30 @@ fn another_user_is_refused_even_when_the_socket_lets_them_in() {
     )
     .unwrap();
     std::fs::set_permissions(&agent.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // A client of its own as nobody (latchkey itself would not use an agent of another user).
+    let client = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"v":1,"op":"token"}\n')
+print(s.makefile().readline().strip())
+"#;
     let out = Command::new("setpriv")
         .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_latchkey"))
-        .arg("token")
+        .args(["/usr/bin/python3", "-c", client])
+        .arg(&agent.socket)
         .env_clear()
-        .env("HOME", "/nonexistent")
-        .env("LATCHKEY_AGENT_SOCK", &agent.socket)
         .output()
         .unwrap();
-    let run = Run::from(out);
-    run.expect(3)
-        .stderr_has("refused: the connection comes from uid 65534, not from the agent's user (0)");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.contains(
+            "refused: the connection comes from uid 65534, not from the agent's user (0)"
+        ) && answer.contains("\"ok\":false")
+            && !answer.contains("token\":"),
+        "{answer}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -674,4 +686,56 @@ fn the_agent_asks_for_a_passphrase_once_in_its_own_terminal() {
         "asked again:\n{}",
         tmux.screen()
     );
+}
+
+/// An agent socket another user made (a planted `/tmp/latchkey-UID/agent.sock`, say) is not
+/// used: the kernel says who listens, and its tokens would be that user's choice.
+#[test]
+fn an_agent_of_another_user_is_not_trusted() {
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test runs another user's process: run it as root (CI does)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    let socket = dir.path().join("agent.sock");
+    // A fake agent, as nobody, that would answer any request with a token of its choice.
+    let script = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(b'{"v":1,"ok":true,"token":"planted"}\n')
+    c.close()
+"#;
+    let mut fake = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            script,
+        ])
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(fake.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let world = World::new();
+    world.set_env("LATCHKEY_AGENT_SOCK", socket.to_str().unwrap());
+    let run = world.run(&["token"]);
+    let _ = fake.kill();
+    let _ = fake.wait();
+    assert!(!run.stdout.contains("planted"), "{}", run.stdout);
+    run.expect(7)
+        .stderr_has("runs as uid 65534, not as you (uid 0): it is not used");
 }

@@ -31,7 +31,7 @@ pub fn find(no_agent: bool) -> Result<Option<Agent>> {
     }
     if let Some(path) = socket::path_from_env() {
         return match UnixStream::connect(&path) {
-            Ok(stream) => Ok(Some(Agent { path, stream })),
+            Ok(stream) => trusted(path, stream).map(Some),
             Err(e) => Err(Error::network(format!(
                 "the agent at {} ({}) does not answer: {e}",
                 shown_whole(&path.display().to_string()),
@@ -42,7 +42,7 @@ pub fn find(no_agent: bool) -> Result<Option<Agent>> {
     }
     let path = socket::default_path();
     match UnixStream::connect(&path) {
-        Ok(stream) => Ok(Some(Agent { path, stream })),
+        Ok(stream) => trusted(path, stream).map(Some),
         Err(e) => {
             if path.exists() {
                 crate::debug!(
@@ -52,6 +52,21 @@ pub fn find(no_agent: bool) -> Result<Option<Agent>> {
             }
             Ok(None)
         }
+    }
+}
+
+/// The agent at the other end must run as this user (on Linux, the kernel says who it is): a
+/// socket another user planted where latchkey looks (`/tmp/latchkey-UID/`, say) would hand
+/// out tokens of that user's choosing. Over SSH the peer is the user's own sshd session.
+fn trusted(path: PathBuf, stream: UnixStream) -> Result<Agent> {
+    let uid = socket::current_uid();
+    match socket::peer_uid(&stream) {
+        Ok(peer) if peer != uid => Err(Error::store(format!(
+            "the agent at {} runs as uid {peer}, not as you (uid {uid}): it is not used",
+            shown_whole(&path.display().to_string())
+        ))
+        .hint("remove that socket (and find out who put it there), or use --no-agent")),
+        _ => Ok(Agent { path, stream }),
     }
 }
 
