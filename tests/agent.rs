@@ -739,3 +739,31 @@ while True:
     run.expect(7)
         .stderr_has("runs as uid 65534, not as you (uid 0): it is not used");
 }
+
+/// Tokens for other APIs come from memory too: once fetched and stored, the next request for
+/// the same API opens nothing (no scrypt with a passphrase).
+#[test]
+fn api_tokens_through_the_agent_are_served_from_memory() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "use_passphrase = true\nscrypt_work_factor = 12\n");
+    laptop.set_env("LATCHKEY_PASSPHRASE", "correct horse battery");
+    support::paste_login(&laptop, idp).expect(0);
+    laptop.set_env("LATCHKEY_LOG", "debug");
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    let billing = "https://billing.example.com/";
+    let first = remote.run(&["token", "--audience", billing]).expect(0);
+    let second = remote.run(&["token", "--audience", billing]).expect(0);
+    let third = remote.run(&["token", "--audience", billing]).expect(0);
+    assert_eq!(first.stdout, second.stdout);
+    assert_eq!(second.stdout, third.stdout);
+    let said = agent.stop();
+    // The first fetched and stored it (the file changed); the second opened the new file
+    // once; the third was answered from memory.
+    assert_eq!(
+        said.matches("the tokens of `local`: from memory").count(),
+        1,
+        "{said}"
+    );
+    assert_eq!(said.matches("taking the profile lock").count(), 1, "{said}");
+}

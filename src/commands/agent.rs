@@ -339,7 +339,10 @@ fn token(agent: &Agent, request: &Request) -> Result<Response> {
     let mut ok = Response::ok();
     if let Some(audience) = &request.audience {
         let api = ApiRequest::new(audience, &request.scopes);
-        let token = refresh::valid_api_token(&profile, &store, &api, min_valid)?;
+        let token = {
+            let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
+            refresh::valid_api_token_cached(&profile, &store, &api, min_valid, &mut cache)?
+        };
         ok.token = Some(token.access_token.secret().to_owned());
         ok.expires_at = token.expires_at;
         ok.token_type = Some(token.token_type);

@@ -225,12 +225,27 @@ pub fn valid_api_token(
     api: &ApiRequest,
     min_valid: Duration,
 ) -> Result<ApiToken> {
+    valid_api_token_cached(profile, store, api, min_valid, &mut OpenedCache::new(None))
+}
+
+/// [`valid_api_token`] for a long-running process, as [`valid_tokens_cached`].
+pub fn valid_api_token_cached(
+    profile: &Profile,
+    store: &TokenStore,
+    api: &ApiRequest,
+    min_valid: Duration,
+    cache: &mut OpenedCache,
+) -> Result<ApiToken> {
     let Some(first) = store.read_sealed(&profile.name)? else {
         return Err(not_logged_in(&profile.name));
     };
-    let (tokens, key) = first.open_with(store, &profile.key_source)?;
+    let (tokens, key) = match cache.take(&first) {
+        Some(opened) => opened,
+        None => first.open_with(store, &profile.key_source)?,
+    };
     tokens.check_bound_to(profile)?;
     if let Some(cached) = cached_api_token(&tokens, api, min_valid) {
+        cache.keep(first, &tokens, key);
         return Ok(cached);
     }
     crate::debug!(
