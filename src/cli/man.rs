@@ -80,6 +80,17 @@ const ENVIRONMENT: &[(&str, &str)] = &[
          the terminal.",
     ),
     (
+        "LATCHKEY_AGENT_SOCK",
+        "The socket of a latchkey agent to ask for tokens, status and logins (see latchkey \
+         agent); without it, $XDG_RUNTIME_DIR/latchkey-agent.sock is used when an agent answers \
+         there.",
+    ),
+    (
+        "LATCHKEY_NO_AGENT",
+        "Set to 1, token, status and login use this host's own profiles and tokens even when an \
+         agent answers (as --no-agent).",
+    ),
+    (
         "LATCHKEY_LOCK_TIMEOUT",
         "How long to wait for another latchkey holding a profile's lock (default 60s, at most \
          1h) before giving up with exit 7 and the holder's pid.",
