@@ -20,7 +20,7 @@ var commands = [
       ['--profile' 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)']
       ['-p' 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)']
       ['--config' 'the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)']
-      ['--version' 'print the version and exit']
+      ['--version' 'print the version, the target it was built for and its source commit, then exit']
     ]
     &values=['--profile' '-p' '--config']
   ]

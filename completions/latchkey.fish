@@ -57,7 +57,7 @@ end
 complete -c latchkey -n '__fish_latchkey_using_command' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)'
 complete -c latchkey -n '__fish_latchkey_using_command' -l config -r -F -d 'the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)'
-complete -c latchkey -n '__fish_latchkey_using_command' -f -l version -d 'print the version and exit'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -l version -d 'print the version, the target it was built for and its source commit, then exit'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'login' -d 'Log in: open the provider\'s login page (or print its URL for any other device), take the response on a loopback port or pasted, and store the tokens encrypted.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'token' -d 'Print a valid access token for scripts, refreshing it first when it is about to expire.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'status' -d 'Show whether profiles are logged in, as whom, and until when (never a token value).'

@@ -10,7 +10,7 @@ export extern "latchkey" [
     --help # display usage information
     --profile(-p): string@"nu-complete latchkey profiles" # the profile to use (default: $LATCHKEY_PROFILE, then default_profile, then the only one)
     --config: string # the profiles file (default: $LATCHKEY_CONFIG, then $XDG_CONFIG_HOME/latchkey/profiles.toml)
-    --version # print the version and exit
+    --version # print the version, the target it was built for and its source commit, then exit
 ]
 
 export extern "latchkey login" [

@@ -10,11 +10,49 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles.example.tom
 fn version_and_help() {
     let w = World::new();
     let run = w.run(&["--version"]).expect(0);
-    assert_eq!(
-        run.stdout.trim(),
-        format!("latchkey {}", env!("CARGO_PKG_VERSION"))
+    let line = run.stdout.trim();
+    let (version, built) = line
+        .split_once(" (")
+        .expect("version, then (target, source)");
+    assert_eq!(version, format!("latchkey {}", env!("CARGO_PKG_VERSION")));
+    let (target, source) = built
+        .strip_suffix(')')
+        .and_then(|built| built.split_once(", "))
+        .expect("(target, source)");
+    assert!(
+        target.matches('-').count() >= 2 && !target.contains(' '),
+        "a target triple, not {target:?}"
     );
+    assert_eq!(source, expected_source(), "in {line:?}");
     w.run(&["--help"]).expect(0).stdout_has("profiles");
+}
+
+/// What `--version` must say about the source: the checkout's own commit (and whether the
+/// compiled files differ from it), asked of git here independently of build.rs.
+fn expected_source() -> String {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let is_toplevel = git(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| std::fs::canonicalize(top).ok() == std::fs::canonicalize(dir).ok());
+    if !is_toplevel {
+        return "source commit unknown".into();
+    }
+    let commit = git(&["rev-parse", "HEAD"]).expect("a commit");
+    let sources = ["src", "build.rs", "Cargo.toml", "Cargo.lock", ".cargo"];
+    let mut status = vec!["status", "--porcelain", "--untracked-files=no", "--"];
+    status.extend(sources);
+    let modified = git(&status).is_some_and(|out| !out.is_empty());
+    let changes = if modified { " with local changes" } else { "" };
+    format!("commit {}{changes}", &commit[..12])
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub struct Cli {
     #[argh(option, arg_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// print the version and exit
+    /// print the version, the target it was built for and its source commit, then exit
     #[argh(switch)]
     pub version: bool,
 

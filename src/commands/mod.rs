@@ -16,10 +16,21 @@ use crate::cli::{Cli, Command};
 use crate::config::ProfilesFile;
 use crate::config::paths;
 
+/// What `latchkey --version` prints: the version, the target the binary was built for, and the
+/// commit it was built from when build.rs could tell (see there for when it can).
+fn version_line() -> String {
+    format!(
+        "latchkey {} ({}, {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("LATCHKEY_BUILD_TARGET"),
+        env!("LATCHKEY_BUILD_SOURCE")
+    )
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     if cli.version {
-        println!("latchkey {}", env!("CARGO_PKG_VERSION"));
+        println!("{}", version_line());
         return Ok(());
     }
     let Some(command) = cli.command else {
