@@ -3,6 +3,7 @@
 //! speak with an error that says both, so an older client and a newer agent fail clearly.
 
 use crate::base::error::{Error, ExitCode};
+use crate::base::secret::ServedToken;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks.
@@ -65,7 +66,7 @@ pub struct Response {
     pub hint: Option<String>,
     /// `token`: the token, its expiry (Unix seconds), type and scope. Never a refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub token: Option<ServedToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,5 +261,19 @@ mod tests {
         assert!(back.message().starts_with("agent: profile `dev`"));
         assert!(!back.message().contains('\u{1b}'));
         assert_eq!(back.hint_text(), Some("log in"));
+    }
+
+    #[test]
+    fn an_answer_carries_its_token_on_the_wire_but_never_in_debug_output() {
+        let mut answer = Response::ok();
+        answer.token = Some(ServedToken::new("eyJ-served-token"));
+        let line = to_line(&answer);
+        assert!(line.contains("\"token\":\"eyJ-served-token\""), "{line}");
+        let read: Response = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(
+            read.token.as_ref().map(ServedToken::secret),
+            Some("eyJ-served-token")
+        );
+        assert!(!format!("{read:?}").contains("eyJ-served-token"));
     }
 }

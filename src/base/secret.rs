@@ -93,6 +93,11 @@ secret_string!(
     /// demands one even with PKCE. Not confidential on a user's machine, but never shown.
     ClientSecret
 );
+secret_string!(
+    /// A token `latchkey agent` hands to a client: an access token or an ID token, never a
+    /// refresh token. Its own type so that a logged or debug-printed answer shows no token.
+    ServedToken
+);
 
 /// Compares two byte strings in time that depends only on their lengths, so comparing a
 /// received `state` with ours leaks nothing about how much of it matched.

@@ -8,6 +8,7 @@ use super::Globals;
 use crate::agent::protocol::{self, Request, Response};
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
+use crate::base::secret::ServedToken;
 use crate::base::text::shown_whole;
 use crate::cli::AgentArgs;
 use crate::config::ProfilesFile;
@@ -343,7 +344,7 @@ fn token(agent: &Agent, request: &Request) -> Result<Response> {
             let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
             refresh::valid_api_token_cached(&profile, &store, &api, min_valid, &mut cache)?
         };
-        ok.token = Some(token.access_token.secret().to_owned());
+        ok.token = Some(ServedToken::new(token.access_token.secret()));
         ok.expires_at = token.expires_at;
         ok.token_type = Some(token.token_type);
         ok.scope = token.scope;
@@ -364,10 +365,10 @@ fn token(agent: &Agent, request: &Request) -> Result<Response> {
             &profile.name,
             crate::base::clock::unix_now(),
         )?;
-        ok.token = Some(token.to_owned());
+        ok.token = Some(ServedToken::new(token));
         ok.expires_at = exp;
     } else {
-        ok.token = Some(tokens.access_token.secret().to_owned());
+        ok.token = Some(ServedToken::new(tokens.access_token.secret()));
         ok.expires_at = tokens.expires_at;
         ok.scope = tokens.scope.clone();
     }

@@ -5,6 +5,7 @@ use super::{Globals, print_stdout};
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, rfc3339};
 use crate::base::error::{Error, Result};
+use crate::base::secret::ServedToken;
 use crate::cli::{TokenArgs, TokenFormat};
 use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::refresh::{self, Need};
@@ -37,7 +38,8 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
         })?;
         let token = answer
             .token
-            .as_deref()
+            .as_ref()
+            .map(ServedToken::secret)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 Error::network(format!(
