@@ -5,6 +5,7 @@ use super::{Globals, print_stdout};
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, rfc3339};
 use crate::base::error::{Error, Result};
+#[cfg(unix)]
 use crate::base::secret::ServedToken;
 use crate::cli::{TokenArgs, TokenFormat};
 use crate::oauth::token_endpoint::ApiRequest;
@@ -49,11 +50,7 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
             })?;
         let printed = Printed {
             token,
-            field: if args.id_token {
-                "id_token"
-            } else {
-                "access_token"
-            },
+            field: printed_field(args.id_token),
             expires_at: answer.expires_at,
             token_type: answer.token_type.as_deref().unwrap_or("Bearer"),
             scope: answer.scope.as_deref(),
@@ -92,16 +89,17 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
     };
     let printed = Printed {
         token,
-        field: if args.id_token {
-            "id_token"
-        } else {
-            "access_token"
-        },
+        field: printed_field(args.id_token),
         expires_at,
         token_type: &tokens.token_type,
         scope: tokens.scope.as_deref(),
     };
     print_stdout(&printed.render(args.format, exec_info))
+}
+
+/// The JSON field a printed token goes under.
+fn printed_field(id_token: bool) -> &'static str {
+    if id_token { "id_token" } else { "access_token" }
 }
 
 /// `--audience` and `--scope`, checked before anything is read.

@@ -67,6 +67,24 @@ pub fn valid_tokens(
     valid_tokens_cached(profile, store, need, min_valid, &mut OpenedCache::new(None))
 }
 
+/// The profile's sealed token file, opened (from `cache` when it has not changed since it was
+/// last opened) and checked to belong to the provider and client the profile names now.
+fn open_bound(
+    profile: &Profile,
+    store: &TokenStore,
+    cache: &mut OpenedCache,
+) -> Result<(crate::store::Sealed, StoredTokens, Key)> {
+    let Some(sealed) = store.read_sealed(&profile.name)? else {
+        return Err(not_logged_in(&profile.name));
+    };
+    let (tokens, key) = match cache.take(&sealed) {
+        Some(opened) => opened,
+        None => sealed.open_with(store, &profile.key_source)?,
+    };
+    tokens.check_bound_to(profile)?;
+    Ok((sealed, tokens, key))
+}
+
 /// [`valid_tokens`] for a long-running process: a token file that has not changed since it was
 /// last opened is served from `cache`, without decrypting (or asking for a passphrase) again.
 pub fn valid_tokens_cached(
@@ -76,14 +94,7 @@ pub fn valid_tokens_cached(
     min_valid: Duration,
     cache: &mut OpenedCache,
 ) -> Result<StoredTokens> {
-    let Some(first) = store.read_sealed(&profile.name)? else {
-        return Err(not_logged_in(&profile.name));
-    };
-    let (tokens, key) = match cache.take(&first) {
-        Some(opened) => opened,
-        None => first.open_with(store, &profile.key_source)?,
-    };
-    tokens.check_bound_to(profile)?;
+    let (first, tokens, key) = open_bound(profile, store, cache)?;
     crate::debug!(
         "stored tokens of `{}`: {}; key: {}",
         profile.name,
@@ -236,14 +247,7 @@ pub fn valid_api_token_cached(
     min_valid: Duration,
     cache: &mut OpenedCache,
 ) -> Result<ApiToken> {
-    let Some(first) = store.read_sealed(&profile.name)? else {
-        return Err(not_logged_in(&profile.name));
-    };
-    let (tokens, key) = match cache.take(&first) {
-        Some(opened) => opened,
-        None => first.open_with(store, &profile.key_source)?,
-    };
-    tokens.check_bound_to(profile)?;
+    let (first, tokens, key) = open_bound(profile, store, cache)?;
     if let Some(cached) = cached_api_token(&tokens, api, min_valid) {
         cache.keep(first, &tokens, key);
         return Ok(cached);
