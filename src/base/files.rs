@@ -253,6 +253,10 @@ pub fn check_private(dir: &Path, is_dir: bool) -> Result<()> {
 
 /// Creates a directory (and parents) readable by the owner only; an existing one must already
 /// be private.
+///
+/// Windows has no modes to set or check: a new directory takes the ACL it inherits, and under
+/// `%LOCALAPPDATA%` (the data directory's default, see `config::paths::data_dir`) that is the
+/// user profile's, which lets in only the user, SYSTEM and Administrators.
 pub fn make_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return check_private(dir, true);

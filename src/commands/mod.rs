@@ -51,11 +51,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor(args) => doctor::run(&globals, args),
         #[cfg(unix)]
         Command::Agent(args) => agent::run(&globals, args),
+        // Exit 1, not 2: the command line is right, the feature is missing here.
         #[cfg(not(unix))]
-        Command::Agent(_) => Err(Error::usage(
-            "`latchkey agent` serves a Unix socket, and is not available on this platform",
+        Command::Agent(_) => Err(Error::other(
+            "`latchkey agent` is not available on Windows: it serves tokens over a Unix socket",
         )
-        .hint("run the agent on a Linux or macOS host")),
+        .hint("run `latchkey token` where the tokens are needed, or the agent on a Linux or macOS host")),
         Command::Completions(args) => generate::completions(args),
         Command::Man(_) => generate::man(),
     }

@@ -32,13 +32,27 @@ pub fn config_file(flag: Option<&Path>) -> Result<(PathBuf, ConfigOrigin)> {
 }
 
 /// `$XDG_DATA_HOME/latchkey`, falling back to the platform's data directory (`~/.local/share` on
-/// Linux and BSD, `~/Library/Application Support` on macOS, `%APPDATA%` on Windows).
+/// Linux and BSD, `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows).
+///
+/// On Windows the local, not the roaming, profile (`%APPDATA%`): tokens and the key that
+/// decrypts them belong to this machine, and a roaming profile is copied to a server and to
+/// every machine the user signs in to. (The profiles file, which holds no secret, roams.)
 pub fn data_dir() -> Result<PathBuf> {
-    let dir = xdg_or_platform("XDG_DATA_HOME", dirs::data_dir()).ok_or_else(|| {
+    let dir = xdg_or_platform("XDG_DATA_HOME", platform_data_dir()).ok_or_else(|| {
         Error::store("cannot find a data directory: neither XDG_DATA_HOME nor HOME is set")
             .hint("set XDG_DATA_HOME to a directory latchkey may keep its tokens in")
     })?;
     Ok(dir.join("latchkey"))
+}
+
+#[cfg(windows)]
+fn platform_data_dir() -> Option<PathBuf> {
+    dirs::data_local_dir()
+}
+
+#[cfg(not(windows))]
+fn platform_data_dir() -> Option<PathBuf> {
+    dirs::data_dir()
 }
 
 /// The XDG base directory spec says relative values are invalid and must be ignored.

@@ -10,6 +10,7 @@ use crate::store::{Key, Opened, Sealed, StoredTokens};
 const TRIES: usize = 3;
 
 /// The longest passphrase line read; more is refused rather than kept in memory.
+#[cfg(unix)]
 const MAX_LINE: usize = 4096;
 
 /// Set when the caller must never be prompted (a credential plugin run non-interactively).
@@ -35,11 +36,21 @@ fn forbidden(profile: &str) -> Error {
     .hint("set LATCHKEY_PASSPHRASE in the plugin's env (kubeconfig `users[].user.exec.env`), or use a profile without use_passphrase")
 }
 
+#[cfg(unix)]
 fn no_terminal(profile: &str) -> Error {
     Error::store(format!(
         "profile `{profile}` keeps its tokens under a passphrase, and none can be asked for here"
     ))
     .hint("set LATCHKEY_PASSPHRASE, or run latchkey in a terminal")
+}
+
+/// The prompt reads the controlling terminal (`/dev/tty`) with echo off, which Windows has not.
+#[cfg(not(unix))]
+fn no_terminal(profile: &str) -> Error {
+    Error::store(format!(
+        "profile `{profile}` keeps its tokens under a passphrase, and the passphrase prompt is not available on Windows"
+    ))
+    .hint("set LATCHKEY_PASSPHRASE")
 }
 
 /// The passphrase to store a profile's tokens under: the environment's, or typed twice.
@@ -203,6 +214,8 @@ fn say(line: &str) {
     eprintln!("{line}");
 }
 
+// Only the Unix prompt reads a line; elsewhere there is no prompt (see `no_terminal`).
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Prompted {
     Line(Passphrase),
     NotUtf8,

@@ -63,8 +63,10 @@ pub enum Launcher {
     BrowserVar(String),
     /// A platform opener given the URL as its one argument.
     Program(&'static str),
-    /// Windows `start` through cmd.
-    WindowsStart,
+    /// Windows' handler for URLs, `rundll32 url.dll,FileProtocolHandler URL`: the URL is one
+    /// argument that no shell reads (`cmd /c start` would split it at `&`), and the default
+    /// browser opens it.
+    WindowsUrlHandler,
 }
 
 /// The decision, with the sentence that explains it to the user.
@@ -135,7 +137,10 @@ fn pick_launcher(env: &Environment) -> Option<(Launcher, String)> {
     let has = |tool: &str| env.on_path.contains(&tool);
     match env.os {
         "macos" => Some((Launcher::Program("open"), "open".into())),
-        "windows" => Some((Launcher::WindowsStart, "start".into())),
+        "windows" => Some((
+            Launcher::WindowsUrlHandler,
+            "rundll32 url.dll,FileProtocolHandler".into(),
+        )),
         _ if env.wsl && has("wslview") => Some((Launcher::Program("wslview"), "wslview".into())),
         _ if env.wsl && has("explorer.exe") => {
             Some((Launcher::Program("explorer.exe"), "explorer.exe".into()))
@@ -157,29 +162,8 @@ const START_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 /// sensible-browser and Python's webbrowser read it): each is tried until one starts. An
 /// error names every program tried and why it did not start.
 pub fn launch(launcher: &Launcher, url: &str) -> std::io::Result<()> {
-    let commands: Vec<(String, Command)> = match launcher {
-        Launcher::BrowserVar(spec) => browser_var_commands(spec, url),
-        Launcher::Program(program) => {
-            let mut c = Command::new(program);
-            c.arg(url);
-            vec![((*program).to_owned(), c)]
-        }
-        Launcher::WindowsStart => {
-            // cmd treats & ^ | < > as syntax; escaping them keeps the URL one argument.
-            let escaped: String = url
-                .chars()
-                .flat_map(|c| match c {
-                    '&' | '^' | '|' | '<' | '>' => vec!['^', c],
-                    other => vec![other],
-                })
-                .collect();
-            let mut c = Command::new("cmd");
-            c.args(["/C", "start", "\"\""]).arg(escaped);
-            vec![("start".to_owned(), c)]
-        }
-    };
     let mut failures = Vec::new();
-    for (program, mut command) in commands {
+    for (program, mut command) in commands(launcher, url) {
         match start(&mut command) {
             Ok(()) => return Ok(()),
             Err(e) => failures.push(format!("`{}`: {e}", shown(&program))),
@@ -190,6 +174,35 @@ pub fn launch(launcher: &Launcher, url: &str) -> std::io::Result<()> {
     } else {
         failures.join("; ")
     }))
+}
+
+/// The commands that open `url` with `launcher`, in the order they are tried, each named for
+/// messages. The URL is always one argument of its own, as it is: no shell sees it.
+fn commands(launcher: &Launcher, url: &str) -> Vec<(String, Command)> {
+    match launcher {
+        Launcher::BrowserVar(spec) => browser_var_commands(spec, url),
+        Launcher::Program(program) => {
+            let mut c = Command::new(program);
+            c.arg(url);
+            vec![((*program).to_owned(), c)]
+        }
+        Launcher::WindowsUrlHandler => {
+            // rundll32 hands the rest of its command line to FileProtocolHandler as it is; a
+            // URL has no space or quote that Windows' argument quoting would wrap it for.
+            let mut c = Command::new(windows_system_program("rundll32.exe"));
+            c.args(["url.dll,FileProtocolHandler", url]);
+            vec![("rundll32".to_owned(), c)]
+        }
+    }
+}
+
+/// A program of Windows itself by its full path (`%SystemRoot%\System32\…`), so that a file of
+/// that name in the current or latchkey's own directory is not run instead.
+fn windows_system_program(name: &str) -> std::path::PathBuf {
+    match std::env::var_os("SystemRoot").filter(|root| !root.is_empty()) {
+        Some(root) => std::path::Path::new(&root).join("System32").join(name),
+        None => std::path::PathBuf::from(name),
+    }
 }
 
 /// Spawns one command, detached from latchkey's terminal and variables, and gives it
@@ -407,7 +420,7 @@ mod tests {
         assert!(matches!(
             decide(&win, Preference::Auto),
             Decision::Open {
-                launcher: Launcher::WindowsStart,
+                launcher: Launcher::WindowsUrlHandler,
                 ..
             }
         ));
@@ -438,7 +451,11 @@ mod tests {
     }
 
     fn programs_and_args(spec: &str) -> Vec<(String, Vec<String>)> {
-        browser_var_commands(spec, "https://x/?a=1&b=2")
+        launcher_args(&Launcher::BrowserVar(spec.into()), "https://x/?a=1&b=2")
+    }
+
+    fn launcher_args(launcher: &Launcher, url: &str) -> Vec<(String, Vec<String>)> {
+        commands(launcher, url)
             .into_iter()
             .map(|(program, command)| {
                 let args = command
@@ -451,10 +468,40 @@ mod tests {
     }
 
     #[test]
+    fn windows_gets_the_url_as_one_argument_untouched() {
+        // Characters cmd.exe would treat as syntax, and the ones its escaping would add.
+        let url =
+            "https://id.example.com/authorize?a=1&b=%20^x|y<z>&redirect_uri=http%3A%2F%2F127.0.0.1";
+        let commands = commands(&Launcher::WindowsUrlHandler, url);
+        assert_eq!(commands.len(), 1);
+        let (name, command) = &commands[0];
+        assert_eq!(name, "rundll32");
+        let program = std::path::PathBuf::from(command.get_program());
+        assert_eq!(
+            program.file_name().and_then(|n| n.to_str()),
+            Some("rundll32.exe")
+        );
+        let args: Vec<_> = command.get_args().collect();
+        assert_eq!(
+            args,
+            [
+                std::ffi::OsStr::new("url.dll,FileProtocolHandler"),
+                std::ffi::OsStr::new(url)
+            ]
+        );
+        assert_eq!(
+            launcher_args(&Launcher::Program("open"), url),
+            [("open".to_owned(), vec![url.to_owned()])]
+        );
+    }
+
+    #[test]
     fn browser_lists_paths_with_spaces_and_placeholders() {
         let url = "https://x/?a=1&b=2";
+        // Windows separates with `;`: its paths hold `:` (`C:\...`).
+        let separator = if cfg!(windows) { ';' } else { ':' };
         assert_eq!(
-            programs_and_args("firefox:chromium --new-window"),
+            programs_and_args(&format!("firefox{separator}chromium --new-window")),
             [
                 ("firefox".to_owned(), vec![url.to_owned()]),
                 (
@@ -478,7 +525,7 @@ mod tests {
             programs_and_args(&spec),
             [(spec.clone(), vec![url.to_owned()])]
         );
-        assert!(programs_and_args(" : ").is_empty());
+        assert!(programs_and_args(&format!(" {separator} ")).is_empty());
     }
 
     #[cfg(unix)]

@@ -96,6 +96,9 @@ fn emit(fd: i32, bytes: &[u8]) {
         let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
         let _ = (&*file).write_all(bytes);
     }
+    // Elsewhere only stderr is drawn on: a prompt on another descriptor needs a Unix terminal.
+    #[cfg(not(unix))]
+    let _ = fd;
 }
 
 fn reserve_sequence(rows: u16) -> String {
