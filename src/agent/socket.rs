@@ -1,6 +1,7 @@
 //! Where the agent's socket is, and who may use it: the directory is 0700 and the socket 0600,
-//! both owned by the agent's user, and on Linux every connection's peer must be that user
-//! (`SO_PEERCRED`), so that a permission mistake on the path still lets no one else in.
+//! both owned by the agent's user, and every connection's peer must be that user (the kernel's
+//! word: `SO_PEERCRED` on Linux, `getpeereid` on macOS and the BSDs; a peer it cannot name is
+//! refused), so that a permission mistake on the path still lets no one else in.
 
 use crate::base::error::{Error, Result};
 use std::os::unix::net::UnixStream;
@@ -83,7 +84,9 @@ pub fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
 }
 
 /// Who is at the other end, for a person deciding whether to answer: `ssh (pid 4242)` for a
-/// forwarded socket, the program's name from `/proc` on Linux, else the pid alone.
+/// forwarded socket, the program's name from `/proc` on Linux or `proc_name` on macOS, else the
+/// pid alone. The name is the peer's own (any program can call itself `ssh`); the pid is the
+/// kernel's.
 pub fn peer_name(stream: &UnixStream) -> String {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if let Ok(credentials) = credentials(stream) {
@@ -94,13 +97,71 @@ pub fn peer_name(stream: &UnixStream) -> String {
             name => format!("{name} (pid {pid})"),
         };
     }
+    #[cfg(target_os = "macos")]
+    if let Ok(pid) = macos::peer_pid(stream) {
+        return match macos::process_name(pid) {
+            Some(name) => format!("{name} (pid {pid})"),
+            None => format!("pid {pid}"),
+        };
+    }
     let _ = stream;
     "a process".to_owned()
+}
+
+/// The peer's pid and a process's name, for [`peer_name`] on macOS.
+#[cfg(target_os = "macos")]
+mod macos {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    /// The pid of the process that connected (`LOCAL_PEERPID`, recorded at `connect`).
+    pub fn peer_pid(stream: &UnixStream) -> std::io::Result<libc::pid_t> {
+        let mut pid: libc::pid_t = 0;
+        let mut len = std::mem::size_of::<libc::pid_t>() as libc::socklen_t;
+        // SAFETY: the buffer is a pid_t of the length passed, and the descriptor is open.
+        let result = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_LOCAL,
+                libc::LOCAL_PEERPID,
+                (&raw mut pid).cast(),
+                &raw mut len,
+            )
+        };
+        if result != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(pid)
+    }
+
+    /// The process's name (`proc_name`, at most 32 bytes), if it is still there to ask.
+    pub fn process_name(pid: libc::pid_t) -> Option<String> {
+        let mut buffer = [0u8; 64];
+        // SAFETY: proc_name writes at most the length passed, NUL included, into the buffer.
+        let n = unsafe { libc::proc_name(pid, buffer.as_mut_ptr().cast(), buffer.len() as u32) };
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n > 0 && n < buffer.len())?;
+        let name = String::from_utf8_lossy(&buffer[..n]);
+        let name = name.trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    }
 }
 
 /// A line typed on `tty` within `timeout`; `None` when nothing came.
 pub fn read_answer(tty: &std::fs::File, timeout: std::time::Duration) -> Option<String> {
     use std::io::Read;
+    if !answered_within(tty, timeout) {
+        return None;
+    }
+    let mut buffer = [0u8; 64];
+    let n = (&mut &*tty).read(&mut buffer).ok()?;
+    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
+}
+
+/// Whether `tty` has input within `timeout`.
+#[cfg(not(target_os = "macos"))]
+fn answered_within(tty: &std::fs::File, timeout: std::time::Duration) -> bool {
     use std::os::fd::AsRawFd;
     let mut fds = libc::pollfd {
         fd: tty.as_raw_fd(),
@@ -109,12 +170,18 @@ pub fn read_answer(tty: &std::fs::File, timeout: std::time::Duration) -> Option<
     };
     let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     // SAFETY: one valid pollfd, for the length passed.
-    if unsafe { libc::poll(&raw mut fds, 1, millis) } <= 0 {
-        return None;
-    }
-    let mut buffer = [0u8; 64];
-    let n = (&mut &*tty).read(&mut buffer).ok()?;
-    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
+    unsafe { libc::poll(&raw mut fds, 1, millis) > 0 }
+}
+
+/// Whether `tty` has input within `timeout`. macOS's poll(2) reports `POLLNVAL` at once for
+/// `/dev/tty`, so the read after it would wait without the timeout: select(2) instead.
+#[cfg(target_os = "macos")]
+fn answered_within(tty: &std::fs::File, timeout: std::time::Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    matches!(
+        crate::terminal::tty::select_readable(tty.as_raw_fd(), timeout),
+        Ok(true)
+    )
 }
 
 /// Makes the socket's directory (0700, the user's own, as the token directory) and removes a

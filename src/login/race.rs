@@ -273,13 +273,16 @@ fn spawn_keystroke_reader(events: mpsc::Sender<Event>) -> Option<Arc<AtomicBool>
     Some(stop)
 }
 
+// Only Unix can wait on stdin without reading it; elsewhere the keystroke reader never starts
+// (no terminal settings to change: `tty::Saved::take` is `None`), so only `Closed` is made.
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Readable {
     Yes,
     No,
     Closed,
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, not(target_os = "macos")))]
 fn wait_readable(fd: i32, timeout: Duration) -> Readable {
     let mut poll = libc::pollfd {
         fd,
@@ -296,6 +299,18 @@ fn wait_readable(fd: i32, timeout: Duration) -> Readable {
             Readable::No
         }
         _ => Readable::Closed,
+    }
+}
+
+// macOS: select(2), since its poll(2) does not support terminals (`tty::select_readable`). A
+// hangup reads as readable, and the read that follows returns 0: closed.
+#[cfg(target_os = "macos")]
+fn wait_readable(fd: i32, timeout: Duration) -> Readable {
+    match crate::terminal::tty::select_readable(fd, timeout) {
+        Ok(true) => Readable::Yes,
+        Ok(false) => Readable::No,
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Readable::No,
+        Err(_) => Readable::Closed,
     }
 }
 

@@ -104,3 +104,36 @@ pub fn size() -> Option<(u16, u16)> {
     let (rows, columns) = console::Term::stderr().size_checked()?;
     (rows > 0 && columns > 0).then_some((rows, columns))
 }
+
+/// Waits up to `timeout` for `fd` to have input (or its end) a read would return at once:
+/// `Ok(true)` then, `Ok(false)` when the time ran out. For macOS, whose poll(2) "does not
+/// support devices" (its man page) and reports `POLLNVAL` for `/dev/tty`: select(2) does.
+#[cfg(target_os = "macos")]
+pub fn select_readable(fd: i32, timeout: std::time::Duration) -> std::io::Result<bool> {
+    if !usize::try_from(fd).is_ok_and(|fd| fd < libc::FD_SETSIZE) {
+        return Err(std::io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: fd_set is plain data, and all zeroes is the empty set.
+    let mut readable: libc::fd_set = unsafe { std::mem::zeroed() };
+    // SAFETY: FD_SET writes only into the set, for an fd checked above to be in its range.
+    unsafe { libc::FD_SET(fd, &mut readable) };
+    let mut wait = libc::timeval {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::try_from(timeout.subsec_micros()).unwrap_or(0),
+    };
+    // SAFETY: one fd_set and one timeval on the stack, and no other set.
+    let n = unsafe {
+        libc::select(
+            fd + 1,
+            &mut readable,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut wait,
+        )
+    };
+    match n {
+        0 => Ok(false),
+        n if n > 0 => Ok(true),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}

@@ -10,7 +10,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -307,8 +306,11 @@ fn spawn_sshd(config: &Path) -> (Child, Arc<Mutex<String>>, mpsc::Receiver<()>) 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours. (Linux only: elsewhere,
+    // as on macOS, where this file is only compiled, sshd outlives a killed test binary.)
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     unsafe {
+        use std::os::unix::process::CommandExt;
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
             Ok(())
