@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Logs a latchkey binary in to a tests/idp provider by pasting, as scripts outside the Rust test
-# suite need (benches/token.sh, .ci/static-builds): starts `BIN -p PROFILE login --no-loopback
+# suite need (benches/token.sh, .ci/release-checks): starts `BIN -p PROFILE login --no-loopback
 # --no-browser`, completes the provider's pages with browser.js, pastes the redirect URL.
 #
 #   tests/idp/login.sh BIN PROFILE        (HOME / XDG_* / LATCHKEY_* as the caller set them)
