@@ -42,27 +42,40 @@ pub fn current_uid() -> u32 {
 /// The kernel's word on who is at the other end of `stream` (Linux: `SO_PEERCRED`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn credentials(stream: &UnixStream) -> std::io::Result<libc::ucred> {
-    use std::os::fd::AsRawFd;
-    let mut credentials = libc::ucred {
+    let empty = libc::ucred {
         pid: 0,
         uid: 0,
         gid: 0,
     };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: the buffer is a ucred of the length passed, and the descriptor is open.
+    socket_option(stream, libc::SOL_SOCKET, libc::SO_PEERCRED, empty)
+}
+
+/// One fixed-size socket option of `stream` (`getsockopt(2)`), read into a copy of `value`:
+/// the one unsafe call behind the peer's credentials on Linux and its pid on macOS.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "macos"))]
+fn socket_option<T: Copy>(
+    stream: &UnixStream,
+    level: libc::c_int,
+    name: libc::c_int,
+    mut value: T,
+) -> std::io::Result<T> {
+    use std::os::fd::AsRawFd;
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: the buffer is a T of the length passed, the descriptor is open, and callers name
+    // options whose value is plain data of that type (ucred, pid_t).
     let result = unsafe {
         libc::getsockopt(
             stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut credentials).cast(),
+            level,
+            name,
+            (&raw mut value).cast(),
             &raw mut len,
         )
     };
     if result != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(credentials)
+    Ok(value)
 }
 
 /// The user ID of the process at the other end of `stream`.
@@ -111,27 +124,11 @@ pub fn peer_name(stream: &UnixStream) -> String {
 /// The peer's pid and a process's name, for [`peer_name`] on macOS.
 #[cfg(target_os = "macos")]
 mod macos {
-    use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
 
     /// The pid of the process that connected (`LOCAL_PEERPID`, recorded at `connect`).
     pub fn peer_pid(stream: &UnixStream) -> std::io::Result<libc::pid_t> {
-        let mut pid: libc::pid_t = 0;
-        let mut len = std::mem::size_of::<libc::pid_t>() as libc::socklen_t;
-        // SAFETY: the buffer is a pid_t of the length passed, and the descriptor is open.
-        let result = unsafe {
-            libc::getsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_LOCAL,
-                libc::LOCAL_PEERPID,
-                (&raw mut pid).cast(),
-                &raw mut len,
-            )
-        };
-        if result != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(pid)
+        super::socket_option(stream, libc::SOL_LOCAL, libc::LOCAL_PEERPID, 0)
     }
 
     /// The process's name (`proc_name`, at most 32 bytes), if it is still there to ask.
