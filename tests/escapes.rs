@@ -133,3 +133,58 @@ fn a_browser_variable_is_shown_escaped() {
     assert_inert("login with $BROWSER", &run);
     run.stderr_has(r"opening your browser ($BROWSER=true \u{1b}]0;TITLE\u{7}\u{202e})");
 }
+
+/// An email claim whose invisible characters make it print as another address: a variation
+/// selector and a tag-plane selector in `ad\u{FE0F}min@corp\u{E0101}.com` print as nothing,
+/// so it read as "admin@corp.com". Shown escaped, it cannot pass for that. (Failed before: the
+/// login said "Logged in as admin@corp.com" to the eye.)
+#[test]
+fn an_email_claim_cannot_pass_for_another_address() {
+    let idp = Idp::start(&[]);
+    let email = "ad\u{FE0F}min@corp\u{E0101}.com";
+    let answer = idp.post_json(
+        "/__test/claims",
+        serde_json::json!({ "name": null, "email": email }),
+    );
+    assert_eq!(answer["ok"], true, "{answer}");
+    let world = World::for_idp(&idp, "");
+    let login = paste_login(&world, &idp).expect(0);
+    login.stderr_has(r"Logged in as ad\u{fe0f}min@corp\u{e0101}.com with profile `local`");
+    for run in [&login, &world.run(&["status"]).expect(0)] {
+        assert!(
+            !run.stdout.contains(email) && !run.stderr.contains(email),
+            "{run:?}"
+        );
+    }
+    world
+        .run(&["status"])
+        .expect(0)
+        .stdout_has(r"logged in as ad\u{fe0f}min@corp\u{e0101}.com");
+}
+
+/// Every character Perl's Unicode tables call a format character (Cf) or default-ignorable
+/// (`Default_Ignorable_Code_Point`) is escaped by latchkey's sanitizer: a table written by
+/// hand is checked against one that is not.
+#[test]
+fn every_invisible_character_perls_unicode_tables_know_is_escaped() {
+    let out = std::process::Command::new("perl")
+        .args([
+            "-e",
+            r"for my $c (0 .. 0x10FFFF) { next if $c >= 0xD800 && $c <= 0xDFFF; print qq{$c\n} if chr($c) =~ /\p{Default_Ignorable_Code_Point}|\p{Cf}/ }",
+        ])
+        .output()
+        .expect("perl (tests/run installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let invisible: Vec<char> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| char::from_u32(line.parse().unwrap()).unwrap())
+        .collect();
+    assert!(invisible.len() > 4000, "perl listed {}", invisible.len());
+    let missed: Vec<String> = invisible
+        .iter()
+        .filter(|&&c| !latchkey::base::text::is_unsafe(c))
+        .map(|c| format!("U+{:04X}", *c as u32))
+        .collect();
+    assert!(missed.is_empty(), "shown as they are: {missed:?}");
+}

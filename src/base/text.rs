@@ -19,14 +19,23 @@ pub const SHOWN_MAX_CHARS: usize = 200;
 /// ones are far shorter.
 pub const WHOLE_MAX_CHARS: usize = 4096;
 
-/// Whether a character must not reach a terminal as it is (see the module's description).
+/// Whether a character must not reach a terminal as it is (see the module's description):
+/// the controls, and every character Unicode makes invisible — format characters (category
+/// Cf) and default-ignorable code points (`Default_Ignorable_Code_Point`, Unicode 15), which a
+/// terminal draws as nothing, so that `ad\u{fe0f}min` would look like `admin` — plus the line
+/// and paragraph separators. tests/escapes.rs checks the table against Perl's Unicode tables.
 pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{00AD}'                        // soft hyphen
             | '\u{034F}'                      // combining grapheme joiner
+            | '\u{0600}'..='\u{0605}'         // Arabic number signs (Cf)
             | '\u{061C}'                      // Arabic letter mark (bidi)
+            | '\u{06DD}'                      // Arabic end of ayah (Cf)
+            | '\u{070F}'                      // Syriac abbreviation mark (Cf)
+            | '\u{0890}'..='\u{0891}'         // Arabic pound and piastre marks above (Cf)
+            | '\u{08E2}'                      // Arabic disputed end of ayah (Cf)
             | '\u{115F}'..='\u{1160}'         // Hangul fillers
             | '\u{17B4}'..='\u{17B5}'         // Khmer invisible vowels
             | '\u{180B}'..='\u{180F}'         // Mongolian selectors and vowel separator
@@ -34,11 +43,15 @@ pub fn is_unsafe(c: char) -> bool {
             | '\u{2028}'..='\u{202E}'         // line/paragraph separators, bidi embeddings and overrides
             | '\u{2060}'..='\u{206F}'         // word joiner, invisible operators, bidi isolates
             | '\u{3164}'                      // Hangul filler
+            | '\u{FE00}'..='\u{FE0F}'         // variation selectors 1-16
             | '\u{FEFF}'                      // zero-width no-break space (BOM)
             | '\u{FFA0}'                      // halfwidth Hangul filler
-            | '\u{FFF9}'..='\u{FFFB}'         // interlinear annotations
+            | '\u{FFF0}'..='\u{FFFB}'         // reserved ignorables, interlinear annotations
+            | '\u{110BD}' | '\u{110CD}'       // Kaithi number signs (Cf)
+            | '\u{13430}'..='\u{1343F}'       // Egyptian hieroglyph format controls
+            | '\u{1BCA0}'..='\u{1BCA3}'       // shorthand format controls
             | '\u{1D173}'..='\u{1D17A}'       // musical format controls
-            | '\u{E0000}'..='\u{E007F}' // tags
+            | '\u{E0000}'..='\u{E0FFF}' // tags, variation selectors 17-256, reserved ignorables
         )
 }
 
@@ -230,6 +243,11 @@ mod tests {
         ("\u{00ad}", r"\u{ad}"),
         ("\u{3164}", r"\u{3164}"),
         ("\u{e0041}", r"\u{e0041}"),
+        ("\u{fe0f}", r"\u{fe0f}"),
+        ("\u{e0101}", r"\u{e0101}"),
+        ("\u{1bca0}", r"\u{1bca0}"),
+        ("\u{600}", r"\u{600}"),
+        ("\u{13439}", r"\u{13439}"),
     ];
 
     #[test]
@@ -251,6 +269,11 @@ mod tests {
             r"AB\u{1b}]0;TITLE\u{7}\u{1b}[2J"
         );
         assert_eq!(shown("\u{1b}[31mMallory"), r"\u{1b}[31mMallory");
+        // A claim that would print as "admin@corp.com".
+        assert_eq!(
+            shown("ad\u{FE0F}min@corp\u{E0101}.com"),
+            r"ad\u{fe0f}min@corp\u{e0101}.com"
+        );
     }
 
     #[test]
