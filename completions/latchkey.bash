@@ -93,7 +93,7 @@ _latchkey() {
             esac
             ;;
         latchkey_login)
-            opts="--help --profile -p --no-browser --browser --no-loopback --no-paste --timeout --audience --scope --organization --invitation --fresh --device --no-qr --no-agent"
+            opts="--help --profile -p --no-browser --browser --no-loopback --no-paste --timeout --audience --scope --organization --invitation --fresh --device --no-qr --no-agent --same-user"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )

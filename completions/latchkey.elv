@@ -44,6 +44,7 @@ var commands = [
       ['--device' 'use the device authorization grant (RFC 8628): confirm a code on any device']
       ['--no-qr' 'with --device, do not draw the QR code']
       ['--no-agent' 'log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)']
+      ['--same-user' 'replace the stored tokens only with the same user''s: a login whose ID token names another user exits 8 and stores nothing (an agent adds it to the logins it runs)']
     ]
     &values=['--profile' '-p' '--timeout' '--audience' '--scope' '--organization' '--invitation']
   ]

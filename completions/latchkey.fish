@@ -82,6 +82,7 @@ complete -c latchkey -n '__fish_latchkey_using_command login' -f -l fresh -d 'as
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l device -d 'use the device authorization grant (RFC 8628): confirm a code on any device'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-qr -d 'with --device, do not draw the QR code'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l no-agent -d 'log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)'
+complete -c latchkey -n '__fish_latchkey_using_command login' -f -l same-user -d 'replace the stored tokens only with the same user\'s: a login whose ID token names another user exits 8 and stores nothing (an agent adds it to the logins it runs)'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose token to print'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again'

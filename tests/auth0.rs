@@ -138,13 +138,31 @@ fn an_organization_is_sent_and_checked_at_login_and_every_refresh() {
         json!({ "requested": "ACME", "id": "org_acme123", "name": "acme" })
     );
 
-    // A refresh whose ID token names another organization is refused, and nothing stored.
+    // A refresh whose ID token names another organization is refused: neither that ID token
+    // nor the access token with it is stored or served. Only the rotated refresh token is
+    // kept (it came from the endpoint the tokens are bound to): the one sent is spent.
     age_tokens(&world, 60);
-    let file_before = std::fs::read(world.token_file()).unwrap();
+    let before = stored(&world).unwrap();
     idp.post_json("/__test/claims", json!({ "org_name": "globex" }));
     let run = world.run(&["token", "--min-valid", "2h"]).expect(5);
     run.stderr_has("expected org_name \"ACME\", the token says \"globex\"");
-    assert_eq!(std::fs::read(world.token_file()).unwrap(), file_before);
+    assert!(run.stdout.is_empty(), "a token was served: {}", run.stdout);
+    let after = stored(&world).unwrap();
+    assert_eq!(after.access_token.secret(), before.access_token.secret());
+    assert_eq!(
+        after.id_token.as_ref().map(|t| t.secret().to_owned()),
+        before.id_token.as_ref().map(|t| t.secret().to_owned())
+    );
+    let (spent, kept) = (
+        before.refresh_token.unwrap().secret().to_owned(),
+        after.refresh_token.unwrap().secret().to_owned(),
+    );
+    assert_ne!(kept, spent, "the rotated refresh token was dropped");
+    assert_eq!(
+        idp.try_refresh(&kept).0,
+        200,
+        "the kept one is the live one"
+    );
 }
 
 #[test]
@@ -313,6 +331,28 @@ fn other_providers_are_asked_by_rfc_8707_resource() {
     world
         .run(&["token", "--audience", BILLING, "--id-token"])
         .expect(2);
+}
+
+/// `invalid_grant` to a request for another API is that API's refusal (exit 5), and costs the
+/// login nothing: only a refresh of the login's own tokens may record its refresh token as
+/// dead. (Failed before: the refresh token was dropped, and every later `token` was exit 4.)
+#[test]
+fn an_apis_refusal_never_costs_the_login() {
+    let idp = Idp::start(&[]);
+    let world = world_logged_in(&idp);
+    idp.fault("token", "invalid_grant", 1);
+    world
+        .run(&["token", "--audience", BILLING])
+        .expect(5)
+        .stderr_has(&format!(
+            "the provider refused a token for \"{BILLING}\" (invalid_grant: injected); the login of profile `local` is kept as it is"
+        ));
+    let kept = stored(&world).unwrap();
+    assert!(kept.refresh_token.is_some() && kept.refresh_refused.is_none());
+    world.run(&["status"]).expect(0).stdout_has("logged in as");
+    age_tokens(&world, 60);
+    world.run(&["token", "--min-valid", "2h"]).expect(0);
+    world.run(&["token", "--audience", BILLING]).expect(0);
 }
 
 /// The session the browser holds at the provider: kept between logins, so the second logs in

@@ -127,6 +127,8 @@ fn regenerate_token_fixtures() {
         refresh_refused: None,
         organization: None,
         apis: Default::default(),
+        added_roots: Some(Vec::new()),
+        profile: None,
     };
     let homes = fixture_homes();
     let _ = std::fs::remove_dir_all(&homes);

@@ -322,3 +322,207 @@ fn latchkey_cannot_be_dumped_or_write_a_core_file() {
         "the process is dumpable (its /proc belongs to its user)"
     );
 }
+
+/// A world logged in to an HTTPS provider of its own whose CA its profile trusts (`ca_file`),
+/// with tokens aged so that `--min-valid 2h` refreshes.
+fn logged_in_over_tls() -> (Idp, World) {
+    let idp = Idp::start(&["--https"]);
+    let ca = idp.ca.clone().expect("an HTTPS provider has a CA");
+    let world = logged_in(&idp, &format!("ca_file = \"{}\"\n", ca.display()));
+    age_tokens(&world, 60);
+    (idp, world)
+}
+
+/// The refusal of a path that trusts more than the login did: exit 3, the words that say so,
+/// and the way to accept it.
+fn refused_for_trust(run: Run) {
+    run.expect(3)
+        .stderr_has("profile `local` now trusts a certificate that its tokens were not obtained with (SHA-256 ")
+        .stderr_has("but they were obtained trusting 1 certificate from ca_file; nothing was sent")
+        .stderr_has("run `latchkey login -p local` to accept it");
+}
+
+/// The HIGH finding of the review, as an attacker ran it: `LATCHKEY_PROXY` and
+/// `LATCHKEY_CA_FILE` pointing at an intercepting proxy and its CA made a refresh hand it the
+/// refresh token and the rotated one. A refresh, a token for another API and a logout now
+/// trust only what the login trusted: exit 3 before any connection is made, nothing stored or
+/// deleted, and the tokens still good without the attacker's settings. (Failed before the
+/// path check: exit 0, and the proxy read `grant_type=refresh_token&refresh_token=…`.)
+#[test]
+fn an_interceptors_ca_and_proxy_in_the_environment_get_no_stored_token() {
+    let (_idp, world) = logged_in_over_tls();
+    let mitm = support::mitm::Mitm::start();
+    let before = std::fs::read(world.token_file()).unwrap();
+    let (proxy, ca) = (mitm.url(), mitm.ca.display().to_string());
+    let attacker = [
+        ("LATCHKEY_PROXY", proxy.as_str()),
+        ("LATCHKEY_CA_FILE", ca.as_str()),
+    ];
+    for args in [
+        &["token", "--min-valid", "2h"][..],
+        &["token", "--audience", "https://billing.example.com/"],
+        &["logout"],
+    ] {
+        refused_for_trust(world.run_env(args, &attacker));
+    }
+    assert!(mitm.tunnels().is_empty(), "{:?}", mitm.tunnels());
+    assert!(mitm.seen().is_empty(), "{:?}", mitm.seen());
+    assert_eq!(std::fs::read(world.token_file()).unwrap(), before);
+    // As the profile says, the same tokens refresh.
+    world.run(&["token", "--min-valid", "2h"]).expect(0);
+}
+
+/// The same from a cloned repository: `--config repo/profiles.toml` whose profile has the
+/// same issuer and client, a relative `ca_file` shipped beside it and the interceptor as its
+/// `proxy`.
+#[test]
+fn a_cloned_repositorys_profile_with_its_own_ca_gets_no_stored_token() {
+    let (idp, world) = logged_in_over_tls();
+    let mitm = support::mitm::Mitm::start();
+    let repo = world.dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(&mitm.ca, repo.join("ca.pem")).unwrap();
+    let config = repo.join("profiles.toml");
+    std::fs::write(
+        &config,
+        idp.profile_toml(&format!(
+            "ca_file = \"ca.pem\"\nproxy = \"{}\"\n",
+            mitm.url()
+        )),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    refused_for_trust(world.run(&["--config", config, "token", "--min-valid", "2h"]));
+    refused_for_trust(world.run(&["--config", config, "logout"]));
+    assert!(mitm.seen().is_empty(), "{:?}", mitm.seen());
+    // Trusting it is the user's to decide, by logging in with it: then it is what the tokens
+    // were obtained trusting (and the proxy, trusted, reads them: that is what was accepted).
+    let bundle = repo.join("both.pem");
+    let both = [
+        std::fs::read(idp.ca.as_ref().unwrap()).unwrap(),
+        std::fs::read(&mitm.ca).unwrap(),
+    ]
+    .concat();
+    std::fs::write(&bundle, both).unwrap();
+    let accepted = World::for_idp(
+        &idp,
+        &format!(
+            "ca_file = \"{}\"\nproxy = \"{}\"\n",
+            bundle.display(),
+            mitm.url()
+        ),
+    );
+    paste_login(&accepted, &idp).expect(0);
+    age_tokens(&accepted, 60);
+    accepted.run(&["token", "--min-valid", "2h"]).expect(0);
+    assert!(mitm.bodies().contains("grant_type=refresh_token"));
+}
+
+/// A proxy alone cannot read TLS: a refresh and a logout through a new network's proxy (one
+/// that tunnels, as any corporate or hotel proxy does) keep working.
+#[test]
+fn a_new_networks_proxy_changes_nothing_for_tls() {
+    let (_idp, world) = logged_in_over_tls();
+    let proxy = support::proxy::ConnectProxy::start();
+    let url = proxy.url();
+    world
+        .run_env(
+            &["token", "--min-valid", "2h"],
+            &[("LATCHKEY_PROXY", url.as_str())],
+        )
+        .expect(0);
+    world
+        .run_env(&["logout"], &[("LATCHKEY_PROXY", url.as_str())])
+        .expect(0);
+    assert!(!proxy.connects().is_empty(), "the proxy was not used");
+}
+
+/// A plain-http provider (loopback only) through a proxy would be read in the clear: a stored
+/// token is never sent that way, whatever sets the proxy. (Failed before: the proxy read the
+/// refresh token.)
+#[test]
+fn a_stored_token_never_goes_through_a_proxy_in_clear_text() {
+    let idp = Idp::start(&[]);
+    let world = logged_in(&idp, "");
+    age_tokens(&world, 60);
+    let mitm = support::mitm::Mitm::start();
+    let url = mitm.url();
+    for args in [&["token", "--min-valid", "2h"][..], &["logout"]] {
+        world
+            .run_env(args, &[("LATCHKEY_PROXY", url.as_str())])
+            .expect(3)
+            .stderr_has("would send its tokens to http://127.0.0.1:")
+            .stderr_has(&format!(
+                "in clear text through proxy {url} (from the profile's `proxy`), which could read them; nothing was sent"
+            ))
+            .stderr_has("proxy = \"none\"");
+    }
+    assert!(mitm.seen().is_empty(), "{:?}", mitm.seen());
+    world.run(&["token", "--min-valid", "2h"]).expect(0);
+}
+
+/// Tokens stored before their endpoints were recorded are refreshed and revoked at their
+/// issuer's endpoints (discovery), never at a `LATCHKEY_TOKEN_ENDPOINT` or
+/// `LATCHKEY_REVOCATION_ENDPOINT` set since. (Failed before: the refresh token went to the
+/// override.)
+#[test]
+fn tokens_from_before_endpoint_binding_ignore_endpoint_overrides() {
+    let idp = &Idp::start(&[]);
+    let world = logged_in(idp, "");
+    let unbind = |world: &World| {
+        rewrite_tokens(world, |tokens| {
+            tokens.token_endpoint = None;
+            tokens.revocation_endpoint = None;
+            tokens.added_roots = None;
+            tokens.obtained_at -= 60;
+        })
+    };
+    unbind(&world);
+    let trap = Trap::start();
+    let before = idp.counters()["token"].as_u64().unwrap();
+    world
+        .run_env(
+            &["token", "--min-valid", "1h"],
+            &[("LATCHKEY_TOKEN_ENDPOINT", &format!("{}/token", trap.url))],
+        )
+        .expect(0);
+    assert_eq!(trap.hits(), 0, "the refresh token went to the override");
+    assert_eq!(idp.counters()["token"].as_u64().unwrap(), before + 1);
+    // Recorded from now on.
+    assert!(stored(&world).unwrap().token_endpoint.is_some());
+
+    unbind(&world);
+    let revocations = idp.counters()["revocation"].as_u64().unwrap_or(0);
+    world
+        .run_env(
+            &["logout"],
+            &[(
+                "LATCHKEY_REVOCATION_ENDPOINT",
+                &format!("{}/revoke", trap.url),
+            )],
+        )
+        .expect(0);
+    assert_eq!(trap.hits(), 0, "the tokens went to the override");
+    assert!(idp.counters()["revocation"].as_u64().unwrap() > revocations);
+}
+
+/// A token file copied over another profile's (same provider and client) is refused, not
+/// served as that profile's: the file names its profile inside the encryption. (Failed
+/// before: `token -p prod` printed dev's token.)
+#[test]
+fn a_token_file_copied_over_another_profiles_is_refused() {
+    let idp = Idp::shared();
+    let world = World::new();
+    let local = idp.profile_toml("");
+    let (_, body) = local.split_once("[profiles.local]").unwrap();
+    world.write_profiles(&format!("{local}\n[profiles.prod]{body}"));
+    paste_login(&world, idp).expect(0);
+    std::fs::copy(world.token_file(), world.tokens_dir().join("prod.age")).unwrap();
+    for args in [&["token", "-p", "prod"][..], &["status", "-p", "prod"]] {
+        world
+            .run(args)
+            .expect(7)
+            .stderr_has("prod.age holds the tokens of profile `local`, not of `prod`");
+    }
+    world.run(&["token", "-p", "local"]).expect(0);
+}

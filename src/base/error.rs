@@ -21,7 +21,8 @@ pub enum ExitCode {
     Network = 6,
     /// The token store: decrypting, permissions, file I/O.
     TokenStore = 7,
-    /// The login timed out or was cancelled, or another login of the profile is running.
+    /// The login timed out, was cancelled or was refused (`--same-user`: another user), or
+    /// another login of the profile is running.
     LoginAborted = 8,
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
     Interrupted = 130,
@@ -58,7 +59,7 @@ impl ExitCode {
         ),
         (
             ExitCode::LoginAborted as i32,
-            "login timed out or was cancelled, or another login is running",
+            "login timed out, was cancelled or was refused (`--same-user`), or another login is running",
         ),
         (ExitCode::Interrupted as i32, "interrupted (Ctrl-C)"),
     ];

@@ -108,9 +108,76 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Bytes that may hold secrets (a response carrying tokens, an agent's answer), in memory
+/// that is wiped when dropped.
+pub type Wiped = zeroize::Zeroizing<Vec<u8>>;
+
+/// Appends `bytes` to `buffer`, growing it by hand when it is full: a `Vec` that grows by itself
+/// frees its old allocation unwiped, leaving a copy of what it held behind. Here the outgrown
+/// buffer is wiped as it is dropped.
+pub fn extend_wiped(buffer: &mut Wiped, bytes: &[u8]) {
+    let needed = buffer.len().saturating_add(bytes.len());
+    if needed > buffer.capacity() {
+        let mut grown = Wiped::new(Vec::with_capacity(needed.max(buffer.capacity() * 2)));
+        grown.extend_from_slice(buffer);
+        *buffer = grown;
+    }
+    buffer.extend_from_slice(bytes);
+}
+
+/// Reads `reader` to its end, at most `limit` bytes (more is an `InvalidData` error), into
+/// memory that is wiped when dropped, growth included (see [`extend_wiped`]).
+pub fn read_wiped(reader: &mut impl std::io::Read, limit: usize) -> std::io::Result<Wiped> {
+    let mut buffer = Wiped::new(Vec::with_capacity(limit.min(16 * 1024)));
+    let mut chunk = zeroize::Zeroizing::new([0u8; 4096]);
+    loop {
+        let read = match reader.read(&mut chunk[..]) {
+            Ok(0) => return Ok(buffer),
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer.len() + read > limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("more than {limit} bytes"),
+            ));
+        }
+        extend_wiped(&mut buffer, &chunk[..read]);
+    }
+}
+
+/// Wiped bytes as text, in the same wiped allocation; `None` (and wiped) when not UTF-8.
+pub fn wiped_text(mut bytes: Wiped) -> Option<zeroize::Zeroizing<String>> {
+    let owned = std::mem::take(&mut *bytes);
+    match String::from_utf8(owned) {
+        Ok(text) => Some(zeroize::Zeroizing::new(text)),
+        Err(e) => {
+            drop(Wiped::new(e.into_bytes()));
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wiped_reads_are_bounded_and_keep_every_byte() {
+        let body: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let read = read_wiped(&mut &body[..], 50_000).unwrap();
+        assert_eq!(&read[..], &body[..]);
+        let e = read_wiped(&mut &body[..], 49_999).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(
+            wiped_text(Wiped::new(b"caf\xc3\xa9".to_vec()))
+                .as_deref()
+                .map(String::as_str),
+            Some("caf\u{e9}")
+        );
+        assert!(wiped_text(Wiped::new(vec![0xff, 0xfe])).is_none());
+    }
 
     #[test]
     fn debug_never_shows_the_value() {

@@ -25,7 +25,7 @@ use std::path::PathBuf;
     error_code(5, "the identity provider refused (an OAuth error, or any other 4xx)"),
     error_code(6, "network, TLS or timeout talking to the identity provider"),
     error_code(7, "token store: decrypt, permissions or file I/O"),
-    error_code(8, "login timed out or was cancelled, or another login is running"),
+    error_code(8, "login timed out, was cancelled or was refused (`--same-user`), or another login is running"),
     error_code(130, "interrupted (Ctrl-C)")
 )]
 pub struct Cli {
@@ -68,7 +68,7 @@ pub enum Command {
     example = "latchkey token -p prod --format header",
     example = "latchkey token --id-token --format exec-credential   # kubectl exec plugin",
     example = "latchkey token --audience https://billing.example.com/ --scope read:invoices",
-    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token. With --audience, a token for that API is got with the login's refresh token under the same lock and kept beside the login's in the same encrypted file; a JWT whose `aud` lacks the API is refused (exit 5), as Auth0 answers an API outside the application's refresh-token policies with a token for the default one."
+    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token. With --audience, a token for that API is got with the login's refresh token under the same lock and kept beside the login's in the same encrypted file; a JWT whose `aud` lacks the API is refused (exit 5), as Auth0 answers an API outside the application's refresh-token policies with a token for the default one, and so is `invalid_grant` for that API (the login is kept). A refresh goes only to the token endpoint the login used, over TLS that trusts no certificate the profile's ca_file did not add at login: otherwise exit 3, nothing sent."
 )]
 pub struct TokenArgs {
     /// the profile whose token to print
@@ -119,7 +119,7 @@ pub struct TokenArgs {
     example = "ssh -R /run/user/1000/latchkey-agent.sock:$LATCHKEY_AGENT_SOCK remote-host",
     example = "latchkey agent --profile dev --no-login --lifetime 8h",
     example = "latchkey agent --systemd-unit > ~/.config/systemd/user/latchkey-agent.service",
-    note = "The socket is $LATCHKEY_AGENT_SOCK, or $XDG_RUNTIME_DIR/latchkey-agent.sock; its directory is 0700 and the socket 0600, and on Linux every connection must come from the agent's own user (SO_PEERCRED). Refresh tokens never leave the agent: it answers with access and ID tokens and their expiry. Stop it with Ctrl-C, SIGTERM or `latchkey agent --stop`."
+    note = "The socket is $LATCHKEY_AGENT_SOCK, or $XDG_RUNTIME_DIR/latchkey-agent.sock; the socket is 0600 in a directory that is yours and that no one else can write (one the agent makes is 0700; a symbolic link there is refused), and every connection must come from the agent's own user (SO_PEERCRED, getpeereid). Refresh tokens never leave the agent: it answers with access and ID tokens and their expiry. A login through the agent runs here with --same-user, so it can replace this host's tokens with the same user's only; --device and --invitation are refused through it. With --confirm, each request (--stop too) is asked about, naming the process and what the answer allows; keys typed before the question are discarded. Stop it with Ctrl-C, SIGTERM or `latchkey agent --stop`."
 )]
 pub struct AgentArgs {
     /// serve only this profile; repeat for several (default: every profile)
@@ -224,7 +224,7 @@ pub struct StatusArgs {
     example = "latchkey logout -p dev",
     example = "latchkey logout --all --local",
     example = "latchkey logout --browser            # then log in as someone else",
-    note = "The local file is deleted whatever the provider answers. Once the refresh token is revoked, logout exits 0, also when the provider will not revoke the access token (Auth0 cannot revoke its JWTs): it then says until when that stays valid. Only when the refresh token could not be revoked does it say the provider still holds a live one, with why (a provider that requires client authentication for revocation is named), and exit 5 (refused) or 6 (network). --browser then also ends the session the browser holds at the provider, which would otherwise log the same person in again: it opens (or, over SSH, prints) the provider's end_session_endpoint with id_token_hint and client_id, or for an Auth0 `domain` profile https://DOMAIN/v2/logout?client_id=…; a provider that names no end_session_endpoint is exit 3."
+    note = "The local file is deleted whatever the provider answers (but nothing is sent or deleted, exit 3, when the profile now names another provider or client, or its ca_file adds a certificate the login did not trust: see `logout --local`). Once the refresh token is revoked, logout exits 0, also when the provider will not revoke the access token (Auth0 cannot revoke its JWTs): it then says until when that stays valid. Only when the refresh token could not be revoked does it say the provider still holds a live one, with why (a provider that requires client authentication for revocation is named), and exit 5 (refused) or 6 (network). --browser then also ends the session the browser holds at the provider, which would otherwise log the same person in again: it opens (or, over SSH, prints) the provider's end_session_endpoint with id_token_hint and client_id, or for an Auth0 `domain` profile https://DOMAIN/v2/logout?client_id=…; a provider that names no end_session_endpoint is exit 3."
 )]
 pub struct LogoutArgs {
     /// the profile to log out
@@ -315,6 +315,11 @@ pub struct LoginArgs {
     /// log in here even when an agent answers (also LATCHKEY_NO_AGENT=1)
     #[argh(switch)]
     pub no_agent: bool,
+
+    /// replace the stored tokens only with the same user's: a login whose ID token names
+    /// another user exits 8 and stores nothing (an agent adds it to the logins it runs)
+    #[argh(switch)]
+    pub same_user: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

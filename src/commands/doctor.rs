@@ -336,6 +336,9 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
         ));
         return checks;
     }
+    if tokens.refresh_token.is_some() {
+        checks.push(refresh_path_check(profile, &tokens));
+    }
     checks.push(match &tokens.refresh_token {
         Some(_) => Check::pass(
             "refresh token",
@@ -348,6 +351,35 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
         ),
     });
     checks
+}
+
+/// Where a refresh would send the refresh token, and whether the way there is one its login
+/// trusted (the same check a refresh makes before it sends anything; see `store::binding`).
+fn refresh_path_check(profile: &Profile, tokens: &crate::store::StoredTokens) -> Check {
+    let http = Http::new(profile.http_settings(Resend::Transient));
+    // Files from before the endpoint was recorded refresh at their issuer's: its scheme tells.
+    let url = tokens
+        .token_endpoint
+        .as_deref()
+        .and_then(|url| crate::config::parse_endpoint(url).ok())
+        .unwrap_or_else(|| profile.issuer.clone());
+    match tokens.check_path(&profile.name, &http, &url) {
+        Ok(()) if url.scheme() == "https" => Check::pass(
+            "refresh path",
+            format!(
+                "to {} over TLS that trusts no certificate authority beyond what its login trusted",
+                shown_whole(&url.redacted())
+            ),
+        ),
+        Ok(()) => Check::pass(
+            "refresh path",
+            format!(
+                "to {} directly, on this machine",
+                shown_whole(&url.redacted())
+            ),
+        ),
+        Err(e) => Check::fail("refresh path", &e),
+    }
 }
 
 fn as_text(checks: &[Check]) -> String {

@@ -71,6 +71,9 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         Provider::new(&profile, &http, Some(store.metadata_path(&profile.name))).deferring_writes();
     // A login is the moment to look again: discovery is fetched anew, not taken from the cache.
     let endpoints = provider.endpoints_fresh()?;
+    // What `ca_file` adds to the trusted roots, recorded with the tokens: read now, so that a
+    // bad file is said before the browser opens, not after the login.
+    let added_roots = http.added_roots()?.fingerprints;
     let login = Login {
         retry: format!(
             "latchkey{} login -p {}",
@@ -92,6 +95,7 @@ pub fn run(globals: &Globals, args: LoginArgs) -> Result<()> {
         store: &store,
         key: &key,
         invitation: invitation.as_ref(),
+        added_roots: &added_roots,
     };
     if device { login.device() } else { login.code() }
 }
@@ -109,6 +113,7 @@ fn through_agent(
         (args.no_paste, "--no-paste"),
         (args.browser, "--browser"),
         (args.no_browser, "--no-browser"),
+        (args.no_qr, "--no-qr"),
     ];
     if let Some((_, flag)) = local_only.iter().find(|(set, _)| *set) {
         return Err(Error::usage(format!(
@@ -116,19 +121,22 @@ fn through_agent(
         ))
         .hint("drop it, or log in on this host with --no-agent"));
     }
-    let mut forwarded = Vec::new();
-    for (set, flag) in [
-        (args.fresh, "--fresh"),
+    // What would let this host choose whose login the agent's host holds: a device code is
+    // approved wherever it is shown, an invitation is a link of this host's choosing.
+    let refused = [
         (args.device, "--device"),
-        (args.no_qr, "--no-qr"),
-    ] {
-        if set {
-            forwarded.push(flag.to_owned());
-        }
+        (args.invitation.is_some(), "--invitation"),
+        (args.same_user, "--same-user"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(set, _)| *set) {
+        return Err(refused_through_agent(flag));
+    }
+    let mut forwarded = Vec::new();
+    if args.fresh {
+        forwarded.push("--fresh".to_owned());
     }
     let options = [
         ("--organization", args.organization.clone()),
-        ("--invitation", args.invitation.clone()),
         (
             "--timeout",
             args.timeout.map(|t| format!("{}s", t.as_secs())),
@@ -154,6 +162,24 @@ fn through_agent(
             eprintln!("{}", crate::base::text::escape_controls(line));
         })
         .map(|_| ())
+}
+
+/// The refusal of a login flag that a host holding an agent's socket may not use: a device
+/// code or an invitation link would let it choose whose login the agent's host holds.
+pub fn refused_through_agent(flag: &str) -> Error {
+    let why = match flag {
+        "--device" => {
+            "a device code is approved by whoever sees it, and through the agent that would be this host: the agent's host could end up holding someone else's login"
+        }
+        "--invitation" => {
+            "an invitation link would be this host's choice, opened in the browser of the agent's host"
+        }
+        _ => "the agent adds it to every login it runs for a client",
+    };
+    Error::usage(format!(
+        "a login through the agent cannot take {flag}: {why}"
+    ))
+    .hint("log in where the agent runs (there, any flag works), or on this host with --no-agent")
 }
 
 /// Flags that cannot go together.
@@ -216,6 +242,8 @@ struct Login<'a> {
     store: &'a TokenStore,
     key: &'a Key,
     invitation: Option<&'a Invitation>,
+    /// What `ca_file` added to the trusted roots of this login (see `store::binding`).
+    added_roots: &'a [String],
 }
 
 impl Login<'_> {
@@ -461,11 +489,15 @@ impl Login<'_> {
                 token_endpoint: &self.endpoints.token.to_string(),
                 revocation_endpoint: revocation.as_deref(),
                 organization: profile.organization.as_deref(),
+                added_roots: self.added_roots,
             },
         );
         // Under the profile's lock, so a refresh running at the same moment cannot overwrite it,
         // and the tokens read before the save are the ones it replaces.
         let lock = self.store.lock(&profile.name)?;
+        if self.args.same_user {
+            self.check_same_user(&stored)?;
+        }
         let replaced = self.replaced_tokens();
         self.store.save(&profile.name, &stored, self.key)?;
         drop(lock);
@@ -501,6 +533,51 @@ impl Login<'_> {
             return answer.person().describe(&issuer);
         }
         from_id_token.describe(&issuer)
+    }
+
+    /// `--same-user` (every login an agent runs for a client): the new tokens replace stored
+    /// ones only when their ID tokens name the same user of the same provider. Whoever holds
+    /// an agent's socket can start a login on the agent's host, but cannot make it hold, or
+    /// switch to, another account's tokens; nothing is stored, and the replaced refresh token
+    /// is not revoked. Where either side has no ID token there is no telling, and the login
+    /// is refused too; with nothing stored, there is nothing to keep.
+    fn check_same_user(&self, new: &StoredTokens) -> Result<()> {
+        let profile = &self.profile.name;
+        let Some(sealed) = self.store.read_sealed(profile)? else {
+            return Ok(());
+        };
+        let old = sealed.open(self.key).map_err(|e| {
+            Error::aborted(format!(
+                "this login would replace tokens of profile `{profile}` that cannot be read here ({}), so there is no telling whose they are (--same-user); nothing was stored",
+                e.message()
+            ))
+            .hint("log in where the agent runs to replace them")
+        })?;
+        let who = |tokens: &StoredTokens| {
+            tokens
+                .id_token
+                .as_ref()
+                .and_then(|t| jwt::unverified_claims(t.secret()).ok())
+                .and_then(|claims| claims.sub)
+                .map(|sub| (tokens.issuer.clone(), sub))
+        };
+        match (who(&old), who(new)) {
+            (Some(old), Some(new)) if old == new => Ok(()),
+            (old, new) => {
+                let name = |who: &Option<(String, String)>| match who {
+                    Some((_, sub)) => format!("user {}", crate::base::text::quoted(sub)),
+                    None => "a user no ID token names".to_owned(),
+                };
+                Err(Error::aborted(format!(
+                    "this login is of {}, but profile `{profile}` holds the tokens of {}, and a login through the agent may not replace them with another user's (--same-user); nothing was stored",
+                    name(&new),
+                    name(&old)
+                ))
+                .hint(format!(
+                    "log in as the same user; to switch users, run `latchkey logout -p {profile}` where the agent runs, then log in"
+                )))
+            }
+        }
     }
 
     /// The stored tokens this login is about to replace, when the login's key opens them (a
@@ -562,13 +639,19 @@ impl Login<'_> {
         }
         // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts.
         let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
-        let url = match replaced.revocation_url(|| Ok(self.endpoints.revocation.clone())) {
+        let url = match replaced
+            .revocation_url(|| Ok(self.provider.issuers_endpoints()?.revocation))
+        {
             Ok(Some(url)) => url,
             Ok(None) => {
                 return not_revoked("the provider had no revocation endpoint when it was issued");
             }
             Err(e) => return not_revoked(e.message()),
         };
+        // Only over a path the replaced tokens' own login trusted.
+        if let Err(e) = replaced.check_path(&profile.name, &http, &url) {
+            return not_revoked(e.message());
+        }
         match revoke(
             &http,
             &url,
@@ -1094,6 +1177,7 @@ mod tests {
                 token_endpoint: "https://idp.example/token",
                 revocation_endpoint: None,
                 organization: None,
+                added_roots: &[],
             },
         )
     }

@@ -98,8 +98,18 @@ fn logout(
     // Tokens from another provider or client than the profile names now are neither sent there
     // nor deleted: the user decides (put the profile back, or `logout --local`).
     tokens.check_bound_to(profile)?;
+    // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
+    let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
+    // Read from its cache; fetched only for tokens from before endpoints were recorded.
+    let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
+    let url = revocation_url(&provider, &tokens);
+    // Nor over a network path their login did not trust: then nothing is sent, and nothing
+    // deleted, as for another provider above.
+    if let Ok(Some(url)) = &url {
+        tokens.check_path(&profile.name, &http, url)?;
+    }
     id_token.clone_from(&tokens.id_token);
-    let revocation = revoke_all(profile, store, &tokens);
+    let revocation = revoke_all(profile, (&http, &provider), url, &tokens);
     store.delete(&profile.name)?;
     let (line, exit) = report(
         &profile.name,
@@ -171,9 +181,10 @@ fn end_browser_session(profile: &Profile, id_token: Option<&IdToken>) -> Result<
 const DASHBOARD_HINT: &str = "it stays live until it expires; to end it now, revoke the session or grant in the provider's dashboard";
 
 /// Where the tokens are revoked: the revocation endpoint recorded with them at login, and only
-/// there. Files from before it was recorded (no token endpoint either) use the profile's.
+/// there. Files from before it was recorded (no token endpoint either) use their issuer's,
+/// never a profile's `revocation_endpoint` override set since.
 fn revocation_url(provider: &Provider<'_>, tokens: &StoredTokens) -> Result<Option<Url>> {
-    tokens.revocation_url(|| Ok(provider.endpoints()?.revocation))
+    tokens.revocation_url(|| Ok(provider.issuers_endpoints()?.revocation))
 }
 
 /// Why there is nowhere to revoke: configuration (exit 3), naming `revocation_endpoint`, the
@@ -221,26 +232,27 @@ enum Revocation {
 
 /// The refresh token first: it is the long-lived one, and revoking it is what logging out
 /// needs. An access token the provider will not revoke (Auth0's JWTs cannot be) only expires.
-fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> Revocation {
-    // Revoking twice is harmless (RFC 7009 §2.2), so revocation is resent after timeouts too.
-    let http = Http::new(profile.http_settings(crate::net::retry::Resend::Transient));
-    // Read from its cache; fetched only for tokens from before endpoints were recorded.
-    let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
-    let url = match revocation_url(&provider, tokens) {
+fn revoke_all(
+    profile: &Profile,
+    (http, provider): (&Http, &Provider<'_>),
+    url: Result<Option<Url>>,
+    tokens: &StoredTokens,
+) -> Revocation {
+    let url = match url {
         Ok(url) => url,
         Err(e) => return Revocation::Failed(Failure::Other(e)),
     };
     let Some(url) = url else {
         let bound = tokens.token_endpoint.is_some();
         return Revocation::Failed(Failure::Other(no_revocation_endpoint(
-            profile, &provider, bound,
+            profile, provider, bound,
         )));
     };
     // How a client secret, if the profile has one, is sent: as the cached metadata says.
     let auth = provider.auth_methods().revocation;
     if let Some(refresh_token) = &tokens.refresh_token
         && let Err(failure) = revoke(
-            &http,
+            http,
             &url,
             profile,
             auth,
@@ -251,7 +263,7 @@ fn revoke_all(profile: &Profile, store: &TokenStore, tokens: &StoredTokens) -> R
         return Revocation::Failed(failure);
     }
     match revoke(
-        &http,
+        http,
         &url,
         profile,
         auth,

@@ -5,7 +5,7 @@
 use crate::base::error::{Error, Result};
 use crate::net::proxy::{self, ProxyServer, ProxySetting, Route};
 use crate::net::retry::{Failure, Resend, Schedule};
-use crate::net::tls::TrustStore;
+use crate::net::tls::{AddedRoots, TrustStore};
 use crate::net::url::Url;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -21,7 +21,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: Option<String>,
     pub date: Option<String>,
-    pub body: String,
+    /// Wiped when dropped: a token endpoint's answer holds tokens.
+    pub body: zeroize::Zeroizing<String>,
 }
 
 impl Response {
@@ -300,6 +301,24 @@ impl Http {
         }
     }
 
+    /// What the profile's `ca_file` adds to the trusted roots, from the very roots this client
+    /// connects with (read now if they were not yet): what a login records, and what a stored
+    /// token's later requests are checked against before anything is sent.
+    pub fn added_roots(&self) -> Result<AddedRoots> {
+        if self.settings.ca_file.is_none() {
+            return Ok(AddedRoots::default());
+        }
+        Ok(self.trust()?.added.clone())
+    }
+
+    /// The proxy a request to `url` goes through, if any (the profile's `proxy`, else the
+    /// environment's, as [`proxy::route`] decides).
+    pub fn route(&self, url: &Url) -> Result<Option<Route>> {
+        proxy::route(url, self.settings.proxy.as_ref(), &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
     /// How many attempts the last request took (for "after N attempts" in messages).
     pub fn last_attempts(&self) -> u32 {
         self.last_attempts.load(Ordering::Relaxed)
@@ -343,6 +362,7 @@ impl Http {
         authorization: Option<&str>,
         what: &str,
     ) -> Result<Response> {
+        // The body carries a code, a refresh token or a secret: wiped once sent.
         let (content_type, text) = match body {
             Body::Form(pairs) => (
                 "application/x-www-form-urlencoded",
@@ -359,6 +379,7 @@ impl Http {
                 )
             }
         };
+        let text = zeroize::Zeroizing::new(text);
         self.send(url, what, self.settings.resend, &|agent| {
             let request = agent
                 .post(url.to_string())
@@ -385,9 +406,7 @@ impl Http {
         )
             -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Response> {
-        let route = proxy::route(url, self.settings.proxy.as_ref(), &|name| {
-            std::env::var(name).ok()
-        })?;
+        let route = self.route(url)?;
         let agent = self.agent(url, route.as_ref())?;
         let mut schedule = Schedule::new(self.settings.http_timeout);
         let started = Instant::now();
@@ -489,12 +508,16 @@ impl Http {
         let retry_after = header("retry-after")
             .and_then(|v| crate::net::retry::parse_retry_after(&v, crate::base::clock::unix_now()));
         let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_string()
-            .map_err(|e| failed(&e))?;
+        // Read into wiped memory (ureq's own buffers are its own; what latchkey keeps is wiped).
+        let mut reader = response.body_mut().with_config().limit(MAX_BODY).reader();
+        let bytes = crate::base::secret::read_wiped(&mut reader, usize::MAX)
+            .map_err(|e| failed(&ureq::Error::from(e)))?;
+        let body = crate::base::secret::wiped_text(bytes).ok_or_else(|| {
+            failed(&ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )))
+        })?;
         Ok((
             Response {
                 status,
@@ -771,7 +794,7 @@ mod tests {
             status: 502,
             content_type: None,
             date: None,
-            body: format!("<html>\n\t<b>Bad\x07 gateway</b>{}</html>", "x".repeat(500)),
+            body: format!("<html>\n\t<b>Bad\x07 gateway</b>{}</html>", "x".repeat(500)).into(),
         };
         let excerpt = response.excerpt();
         assert!(
@@ -855,7 +878,8 @@ mod tests {
             body: format!(
                 "{{\"access_token\":\"short-at\",\n\"id_token\":\"{JWT}\",\"note\":\"{JWT}\",\"refresh_token\":\"{}\"}}",
                 "r".repeat(300)
-            ),
+            )
+            .into(),
         };
         let excerpt = response.excerpt();
         assert!(!excerpt.contains("short-at"), "{excerpt}");

@@ -11,6 +11,39 @@ use ureq::tls::{Certificate, PemItem, RootCerts};
 pub struct TrustStore {
     roots: RootCerts,
     pub summary: TrustSummary,
+    /// What `ca_file` added, read from the same bytes the roots were made of.
+    pub added: AddedRoots,
+}
+
+/// The certificates a profile's `ca_file` adds to the trusted roots, by SHA-256 of their DER
+/// (lower-case hex, sorted, without repeats): what a login records, so that its tokens are
+/// later sent only over TLS that trusts nothing more (see `store::binding`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddedRoots {
+    /// The file they came from; `None` when the profile adds none.
+    pub ca_file: Option<PathBuf>,
+    pub fingerprints: Vec<String>,
+}
+
+impl AddedRoots {
+    fn of(path: &Path, certs: &[Certificate<'static>]) -> AddedRoots {
+        use sha2::{Digest, Sha256};
+        let mut fingerprints: Vec<String> = certs
+            .iter()
+            .map(|cert| {
+                Sha256::digest(cert.der())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .collect();
+        fingerprints.sort();
+        fingerprints.dedup();
+        AddedRoots {
+            ca_file: Some(path.to_path_buf()),
+            fingerprints,
+        }
+    }
 }
 
 /// How many roots came from each source, and what went wrong reading the system's.
@@ -74,14 +107,17 @@ impl TrustStore {
                 .map(|anchor| Certificate::from_der(&certificate_for_anchor(anchor)).to_owned()),
         );
 
+        let mut added = AddedRoots::default();
         if let Some(path) = ca_file {
             let extra = read_ca_file(path)?;
             summary.ca_file = Some((path.to_path_buf(), extra.len()));
+            added = AddedRoots::of(path, &extra);
             certs.extend(extra);
         }
         Ok(TrustStore {
             roots: RootCerts::new_with_certs(&certs),
             summary,
+            added,
         })
     }
 

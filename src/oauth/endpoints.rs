@@ -10,7 +10,7 @@ use crate::base::files::{
     NotPrivate, is_symlink_refusal, private_problem, read_private_file, symlink_error,
 };
 use crate::base::text::{quoted, shown, shown_whole};
-use crate::config::{Profile, ProviderKind, parse_endpoint};
+use crate::config::{EndpointOverrides, Profile, ProviderKind, parse_endpoint};
 use crate::net::http::Http;
 use crate::net::url::Url;
 use crate::oauth::client_auth::AuthMethod;
@@ -197,18 +197,29 @@ impl<'a> Provider<'a> {
 
     /// The endpoints, from the domain, the overrides, the cache or discovery.
     pub fn endpoints(&self) -> Result<Endpoints> {
-        self.endpoints_with(false)
+        self.endpoints_with(false, &self.profile.endpoints)
     }
 
     /// The endpoints with discovery fetched anew (after an endpoint failed as if it moved).
     pub fn endpoints_fresh(&self) -> Result<Endpoints> {
-        self.endpoints_with(true)
+        self.endpoints_with(true, &self.profile.endpoints)
     }
 
-    fn endpoints_with(&self, refetch: bool) -> Result<Endpoints> {
+    /// The issuer's own endpoints, from the domain, the cache or discovery, without the
+    /// profile's endpoint overrides: for tokens stored before their endpoints were recorded,
+    /// whose issuer is all that binds them (an override set since must not receive them).
+    pub fn issuers_endpoints(&self) -> Result<Endpoints> {
+        self.endpoints_with(false, &EndpointOverrides::default())
+    }
+
+    /// [`Provider::issuers_endpoints`] with discovery fetched anew.
+    pub fn issuers_endpoints_fresh(&self) -> Result<Endpoints> {
+        self.endpoints_with(true, &EndpointOverrides::default())
+    }
+
+    fn endpoints_with(&self, refetch: bool, overrides: &EndpointOverrides) -> Result<Endpoints> {
         self.check_cache()?;
         let profile = self.profile;
-        let overrides = &profile.endpoints;
         let base = match &profile.kind {
             ProviderKind::Auth0 { .. } => auth0_endpoints(profile),
             ProviderKind::Discovery => {

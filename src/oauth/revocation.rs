@@ -144,7 +144,7 @@ mod tests {
                 status,
                 content_type: Some("application/json".into()),
                 date: None,
-                body: body.into(),
+                body: body.to_owned().into(),
             },
             secret_sent,
         )

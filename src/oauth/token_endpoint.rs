@@ -215,11 +215,12 @@ fn clock_skew_warning(theirs: u64, ours: u64) -> Option<String> {
 
 #[derive(Deserialize)]
 struct RawTokenResponse {
-    access_token: Option<String>,
+    // Secrets in their newtypes from the start: wiped however the answer is used or dropped.
+    access_token: Option<AccessToken>,
     token_type: Option<String>,
     expires_in: Option<serde_json::Value>,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
+    refresh_token: Option<RefreshToken>,
+    id_token: Option<IdToken>,
     #[serde(default, deserialize_with = "scope_string_or_list")]
     scope: Option<String>,
     error: Option<String>,
@@ -291,7 +292,7 @@ fn parse_token_response_at(response: &Response, now: u64) -> Result<TokenRespons
     let Some(raw) = raw.filter(|_| response.is_success()) else {
         return Err(not_oauth());
     };
-    let Some(access_token) = raw.access_token.filter(|t| !t.is_empty()) else {
+    let Some(access_token) = raw.access_token.filter(|t| !t.secret().is_empty()) else {
         return Err(not_oauth());
     };
     let token_type = raw.token_type.unwrap_or_default();
@@ -316,15 +317,12 @@ fn parse_token_response_at(response: &Response, now: u64) -> Result<TokenRespons
         .expires_in
         .as_ref()
         .and_then(|v| crate::base::duration::provider_seconds(v, MAX_TOKEN_LIFETIME_SECS))
-        .or_else(|| jwt_lifetime(&access_token, now));
+        .or_else(|| jwt_lifetime(access_token.secret(), now));
     Ok(TokenResponse {
-        access_token: AccessToken::new(access_token),
+        access_token,
         expires_in,
-        refresh_token: raw
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .map(RefreshToken::new),
-        id_token: raw.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
+        refresh_token: raw.refresh_token.filter(|t| !t.secret().is_empty()),
+        id_token: raw.id_token.filter(|t| !t.secret().is_empty()),
         scope: raw.scope,
         token_type: "Bearer".to_owned(),
         date: response.date.clone(),
@@ -462,7 +460,7 @@ mod tests {
             status,
             content_type: Some("application/json".into()),
             date: None,
-            body: body.into(),
+            body: body.to_owned().into(),
         }
     }
 

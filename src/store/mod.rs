@@ -3,6 +3,7 @@
 //! files 0600, directories 0700, atomic writes; the per-profile lock; and keeping the stored
 //! token fresh (`refresh`). May use `base`, `terminal`, `net`, `config` and `oauth`.
 
+pub mod binding;
 pub mod lock;
 pub mod passphrase;
 pub mod refresh;
@@ -62,6 +63,16 @@ pub struct StoredTokens {
     /// map type of its own would cost the binary more than the search saves.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apis: Vec<ApiToken>,
+    /// What the profile's `ca_file` added to the trusted roots when these tokens were obtained
+    /// (SHA-256 of each certificate; empty: nothing). Refreshes and revocations go only over
+    /// TLS that trusts nothing beyond it (`binding`). Absent in files written before it was
+    /// recorded: then nothing beyond the system's and Mozilla's roots is trusted for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_roots: Option<Vec<String>>,
+    /// The profile whose tokens these are: a file copied over another profile's is refused
+    /// (`binding`). Written by every save; absent in files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// An access token for another API than the login's, from the same refresh token.
@@ -102,6 +113,8 @@ pub struct Origin<'a> {
     pub token_endpoint: &'a str,
     pub revocation_endpoint: Option<&'a str>,
     pub organization: Option<&'a str>,
+    /// What `ca_file` added to the trusted roots of the request that got them.
+    pub added_roots: &'a [String],
 }
 
 impl StoredTokens {
@@ -127,39 +140,14 @@ impl StoredTokens {
             refresh_refused: None,
             organization: origin.organization.map(str::to_owned),
             apis: Vec::new(),
+            added_roots: Some(origin.added_roots.to_vec()),
+            profile: None,
         }
     }
 
     /// The token for another API, when one is stored.
     pub fn api(&self, audience: &str) -> Option<&ApiToken> {
         self.apis.iter().find(|t| t.audience == audience)
-    }
-
-    /// Refuses to use tokens for a profile that now names another provider or client than the
-    /// one they came from: a profiles file or `LATCHKEY_*` variable must never be able to
-    /// send a profile's refresh token, or hand out its access token, somewhere else.
-    pub fn check_bound_to(&self, profile: &crate::config::Profile) -> Result<()> {
-        let issuer = profile.issuer.to_string();
-        if self.issuer == issuer && self.client_id == profile.client_id {
-            return Ok(());
-        }
-        let shown = |issuer: &str, client: &str| {
-            format!(
-                "{} (client {})",
-                crate::base::text::escape_controls(issuer),
-                crate::base::text::escape_controls(client)
-            )
-        };
-        Err(Error::config(format!(
-            "profile `{}` now points at {}, but its tokens came from {}; they are not used or sent anywhere",
-            profile.name,
-            shown(&issuer, &profile.client_id),
-            shown(&self.issuer, &self.client_id)
-        ))
-        .hint(format!(
-            "run `latchkey login -p {0}` to log in to the provider it names now, or put the profile back as it was (`latchkey logout --local -p {0}` deletes the old tokens without sending them)",
-            profile.name
-        )))
     }
 
     /// Where these tokens may be revoked: the revocation endpoint recorded with them at login,
@@ -416,7 +404,18 @@ impl TokenStore {
     /// Encrypts and writes a profile's tokens, replacing the old file only once the new one is
     /// complete on disk. A [`Key::NewIdentity`] is written first; when another latchkey wrote
     /// its own identity meanwhile, the tokens are encrypted to that one, the one on disk.
+    /// The file records the profile it belongs to, whatever `tokens` say.
     pub fn save(&self, profile: &str, tokens: &StoredTokens, key: &Key) -> Result<PathBuf> {
+        let named;
+        let tokens = if tokens.profile.as_deref() == Some(profile) {
+            tokens
+        } else {
+            named = StoredTokens {
+                profile: Some(profile.to_owned()),
+                ..tokens.clone()
+            };
+            &named
+        };
         let plaintext = Zeroizing::new(
             serde_json::to_vec(tokens)
                 .map_err(|e| Error::store(format!("cannot serialise tokens: {e}")))?,
@@ -539,14 +538,21 @@ pub enum Opened {
 }
 
 impl Sealed {
-    /// Decrypts and parses; any failure is exit 7, and the file is left as it is.
+    /// Decrypts and parses; any failure is exit 7, and the file is left as it is. Tokens of
+    /// another profile are refused (see [`StoredTokens::check_file_of`]).
     pub fn open(&self, key: &Key) -> Result<StoredTokens> {
         let plaintext = Zeroizing::new(
             key.decrypt(&self.bytes)
                 .map_err(|e| self.cannot_decrypt(decrypt_reason(&e)))?,
         );
-        serde_json::from_slice(&plaintext)
-            .map_err(|e| self.cannot_decrypt(format!("unexpected contents ({e})")))
+        self.parse(&plaintext)
+    }
+
+    fn parse(&self, plaintext: &[u8]) -> Result<StoredTokens> {
+        let tokens: StoredTokens = serde_json::from_slice(plaintext)
+            .map_err(|e| self.cannot_decrypt(format!("unexpected contents ({e})")))?;
+        tokens.check_file_of(&self.profile, &self.path)?;
+        Ok(tokens)
     }
 
     /// Like [`Sealed::open`], but a key that does not fit is [`Opened::WrongKey`], not an error.
@@ -560,9 +566,8 @@ impl Sealed {
             Err(e) => Err(self.cannot_decrypt(decrypt_reason(&e))),
             Ok(plaintext) => {
                 let plaintext = Zeroizing::new(plaintext);
-                serde_json::from_slice(&plaintext)
+                self.parse(&plaintext)
                     .map(|tokens| Opened::Tokens(Box::new(tokens)))
-                    .map_err(|e| self.cannot_decrypt(format!("unexpected contents ({e})")))
             }
         }
     }
@@ -682,6 +687,8 @@ mod tests {
             refresh_refused: None,
             organization: None,
             apis: Vec::new(),
+            added_roots: Some(Vec::new()),
+            profile: None,
         }
     }
 
@@ -784,6 +791,35 @@ mod tests {
         assert!(plain.get("refresh_refused").is_none(), "{plain}");
         let back: StoredTokens = serde_json::from_value(plain).unwrap();
         assert_eq!(back.refresh_refused, None);
+    }
+
+    #[test]
+    fn a_file_copied_over_another_profiles_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("latchkey"));
+        let key = generated(&store);
+        let path = store.save("dev", &tokens("dev-access"), &key).unwrap();
+        std::fs::copy(&path, store.token_path("prod")).unwrap();
+        let err = store.load("prod", &KeySource::Generated).unwrap_err();
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::TokenStore);
+        assert!(
+            err.message()
+                .ends_with("holds the tokens of profile `dev`, not of `prod` (copied or renamed from another profile's file?); they are not used"),
+            "{}",
+            err.message()
+        );
+        assert!(err.hint_text().unwrap().contains("logout --local -p prod"));
+        // The original is fine, and says whose it is.
+        let dev = store.load("dev", &KeySource::Generated).unwrap().unwrap();
+        assert_eq!(dev.profile.as_deref(), Some("dev"));
+        // A file from before the name was recorded is taken, and named by its next save.
+        let unnamed = serde_json::to_vec(&tokens("old")).unwrap();
+        std::fs::write(store.token_path("prod"), key.encrypt(&unnamed).unwrap()).unwrap();
+        let old = store.load("prod", &KeySource::Generated).unwrap().unwrap();
+        assert_eq!(old.profile, None);
+        store.save("prod", &old, &key).unwrap();
+        let named = store.load("prod", &KeySource::Generated).unwrap().unwrap();
+        assert_eq!(named.profile.as_deref(), Some("prod"));
     }
 
     #[cfg(unix)]

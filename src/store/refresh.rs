@@ -268,28 +268,26 @@ pub fn valid_api_token_cached(
     }
     let http = refresh_http(profile);
     let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
-    let (_, _, response) = send_refresh(
+    let (_, _, mut response) = send_refresh(
         (&http, &provider),
         profile,
         (store, &key),
         &mut current,
         Some(api),
     )?;
-    validate_refreshed_id_token(&response, &current, profile, &provider)?;
     // The refresh token may have rotated: the new one replaces the one just used up, whatever
-    // becomes of the access token, or the next refresh would be a replay.
-    let rotated = response.refresh_token.is_some();
-    if let Some(refresh_token) = response.refresh_token {
-        current.refresh_token = Some(refresh_token);
-    }
-    if let Some(id_token) = response.id_token {
-        current.id_token = Some(id_token);
-    }
-    if let Err(refusal) = check_api_audience(&response.access_token, api, profile) {
+    // becomes of the rest of the answer, or the next refresh would be a replay.
+    let rotated = keep_rotated(&mut current, &mut response);
+    let checked = validate_refreshed_id_token(&response, &current, profile, &provider)
+        .and_then(|()| check_api_audience(&response.access_token, api, profile));
+    if let Err(refusal) = checked {
         if rotated {
             store.save(&profile.name, &current, &key)?;
         }
         return Err(refusal);
+    }
+    if let Some(id_token) = response.id_token {
+        current.id_token = Some(id_token);
     }
     let now = unix_now();
     let token = ApiToken {
@@ -369,14 +367,25 @@ fn refresh_locked(
 ) -> Result<StoredTokens> {
     let http = refresh_http(profile);
     let provider = Provider::new(profile, &http, Some(store.metadata_path(&profile.name)));
-    let (token_url, revocation_url, response) = send_refresh(
+    let (token_url, revocation_url, mut response) = send_refresh(
         (&http, &provider),
         profile,
         (store, key),
         &mut current,
         None,
     )?;
-    validate_refreshed_id_token(&response, &current, profile, &provider)?;
+    if let Err(bad) = validate_refreshed_id_token(&response, &current, profile, &provider) {
+        // Neither the ID token nor what came with it is stored or served; the rotated refresh
+        // token is, as it came from the endpoint the tokens are bound to: without it the next
+        // refresh would be a replay of the one just used up.
+        if keep_rotated(&mut current, &mut response) {
+            store.save(&profile.name, &current, key)?;
+        }
+        return Err(bad);
+    }
+    // What the login trusted stays the record (a file from before it was recorded, having
+    // passed the check, trusted nothing more).
+    let added_roots = current.added_roots.clone().unwrap_or_default();
     let mut fresh = StoredTokens::new(
         response,
         Origin {
@@ -386,6 +395,7 @@ fn refresh_locked(
             token_endpoint: &token_url.to_string(),
             revocation_endpoint: revocation_url.map(|u| u.to_string()).as_deref(),
             organization: current.organization.as_deref(),
+            added_roots: &added_roots,
         },
     );
     fresh.apis = std::mem::take(&mut current.apis);
@@ -401,6 +411,17 @@ fn refresh_locked(
     }
     store.save(&profile.name, &fresh, key)?;
     Ok(fresh)
+}
+
+/// Moves a rotated refresh token from `response` into `current`; whether there was one.
+fn keep_rotated(current: &mut StoredTokens, response: &mut token_endpoint::TokenResponse) -> bool {
+    match response.refresh_token.take() {
+        Some(rotated) => {
+            current.refresh_token = Some(rotated);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Sends the stored refresh token (for `api`, or for the login's own tokens), while the caller
@@ -435,21 +456,43 @@ fn send_refresh(
     };
     provider.check_cache()?;
     let sent = match bound_endpoints(current)? {
-        // Bound at login: the refresh token goes back where it came from, and only there.
+        // Bound at login: the refresh token goes back where it came from, and only there,
+        // over a path the login trusted.
         Some((token_url, revocation_url)) => {
+            current.check_path(&profile.name, http, &token_url)?;
             refresh_with_retries(http, &token_url, profile, provider, &refresh_token, api)
                 .map(|response| (token_url, revocation_url, response))
         }
-        None => legacy_refresh(http, provider, profile, &refresh_token, api),
+        None => legacy_refresh(http, provider, profile, current, &refresh_token, api),
     };
     match sent {
         Ok(sent) => {
             token_endpoint::warn_on_clock_skew(sent.2.date.as_deref());
             Ok(sent)
         }
-        Err(e) if is_dead_refresh_token(&e) => Err(record_refusal(profile, store, key, current, e)),
+        // Only the login's own refresh says the refresh token is dead: a provider may answer
+        // `invalid_grant` to a request for another API (a resource or scope this client may
+        // not have) while the refresh token itself is fine.
+        Err(e) if is_dead_refresh_token(&e) => Err(match api {
+            None => record_refusal(profile, store, key, current, e),
+            Some(api) => api_refused(profile, api, &e),
+        }),
         Err(e) => Err(e),
     }
+}
+
+/// A provider's `invalid_grant` to a request for another API: refused for that API (exit 5),
+/// and the login is left as it is. Were the refresh token itself dead, the next refresh of the
+/// login's own tokens would hear so and record it.
+fn api_refused(profile: &Profile, api: &ApiRequest, refusal: &Error) -> Error {
+    Error::provider(format!(
+        "the provider refused a token for {} ({}); the login of profile `{}` is kept as it is",
+        crate::base::text::quoted(&api.audience),
+        refusal.provider_said().unwrap_or("invalid_grant"),
+        profile.name
+    ))
+    .hint("check that this client may get tokens for that API (and those scopes) at the provider; if the login itself has ended, `latchkey token` says so")
+    .with_oauth_code("invalid_grant")
 }
 
 /// The HTTP client of a refresh. It is resent after timeouts and 5xx too: without it there is
@@ -547,16 +590,19 @@ fn bound_endpoints(current: &StoredTokens) -> Result<Option<(Url, Option<Url>)>>
     Ok(Some((parse(token)?, revocation)))
 }
 
-/// A refresh for tokens stored before their endpoints were recorded: the profile's endpoints
-/// (its issuer and client were checked against the file's), recorded from now on.
+/// A refresh for tokens stored before their endpoints were recorded: the endpoints of the issuer
+/// they came from (checked against the file's), by discovery or Auth0's fixed paths, never a
+/// profile's or `LATCHKEY_*` endpoint override; recorded from now on.
 fn legacy_refresh(
     http: &Http,
     provider: &Provider<'_>,
     profile: &Profile,
+    current: &StoredTokens,
     refresh_token: &crate::base::secret::RefreshToken,
     api: Option<&ApiRequest>,
 ) -> Result<(Url, Option<Url>, token_endpoint::TokenResponse)> {
-    let endpoints = provider.endpoints()?;
+    let endpoints = provider.issuers_endpoints()?;
+    current.check_path(&profile.name, http, &endpoints.token)?;
     match refresh_with_retries(
         http,
         &endpoints.token,
@@ -568,10 +614,11 @@ fn legacy_refresh(
         // A token endpoint from a cached discovery document that keeps failing may have moved:
         // look again, and try once more if it did.
         Err(e) if endpoints.from_cache && e.exit_code() == ExitCode::Network => {
-            let fresh = provider.endpoints_fresh()?;
+            let fresh = provider.issuers_endpoints_fresh()?;
             if fresh.token == endpoints.token {
                 return Err(e);
             }
+            current.check_path(&profile.name, http, &fresh.token)?;
             let response =
                 refresh_with_retries(http, &fresh.token, profile, provider, refresh_token, api)?;
             Ok((fresh.token, fresh.revocation, response))
@@ -630,6 +677,8 @@ mod tests {
             refresh_refused: None,
             organization: None,
             apis: Default::default(),
+            added_roots: Some(Vec::new()),
+            profile: None,
         }
     }
 

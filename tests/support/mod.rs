@@ -8,6 +8,7 @@
 
 pub mod fake;
 pub mod hardening;
+pub mod mitm;
 pub mod proxy;
 pub mod sshd;
 pub mod tmux;
@@ -954,6 +955,12 @@ pub fn stored_refresh_token(world: &World) -> String {
 /// Makes the stored tokens of profile `local` look `secs` older than they are (as if the login
 /// had happened earlier), so refresh tests need not sleep past the just-issued window.
 pub fn age_tokens(world: &World, secs: u64) {
+    rewrite_tokens(world, |tokens| tokens.obtained_at -= secs);
+}
+
+/// Changes profile `local`'s stored tokens as `change` says, and stores them again with the
+/// same key (what a test needs of a file an older latchkey wrote, say).
+pub fn rewrite_tokens(world: &World, change: impl FnOnce(&mut latchkey::store::StoredTokens)) {
     let store = latchkey::store::TokenStore::at(world.store_dir());
     let source = latchkey::config::KeySource::Generated;
     let key = store.key_for_reading(&source, "local").unwrap();
@@ -962,6 +969,6 @@ pub fn age_tokens(world: &World, secs: u64) {
         .unwrap()
         .expect("a stored token file");
     let mut tokens = sealed.open(&key).unwrap();
-    tokens.obtained_at -= secs;
+    change(&mut tokens);
     store.save("local", &tokens, &key).unwrap();
 }
