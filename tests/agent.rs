@@ -10,7 +10,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Idp, Run, World, logged_in, stored};
+use support::{Idp, Run, World, logged_in, paste_login, stored};
 
 /// A running `latchkey agent` of a laptop world; stopped when dropped.
 struct Agent {
@@ -57,6 +57,10 @@ impl Agent {
 
     fn socket(&self) -> &str {
         self.socket.to_str().unwrap()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 
     /// One raw exchange with the agent, as any program on the socket could make it.
@@ -609,7 +613,8 @@ fn with_confirm_the_agents_terminal_allows_or_refuses_each_request() {
         .spawn()
         .unwrap();
     tmux.wait_for("the question", |s| {
-        s.contains("latchkey agent: allow token for profile `(default)` to latchkey (pid ")
+        s.contains("latchkey agent: latchkey (pid ")
+            && s.contains(") asks for the access token of the default profile. Allow? [y/N]")
     });
     tmux.send_literal("y\n");
     let allowed = Run::from(asking.wait_with_output().unwrap()).expect(0);
@@ -626,7 +631,7 @@ fn with_confirm_the_agents_terminal_allows_or_refuses_each_request() {
         .spawn()
         .unwrap();
     tmux.wait_for("the second question", |s| {
-        s.contains("allow status for profile")
+        s.contains("asks for the status of the default profile. Allow? [y/N]")
     });
     tmux.send_literal("n\n");
     let refused = Run::from(asking.wait_with_output().unwrap());
@@ -766,4 +771,513 @@ fn api_tokens_through_the_agent_are_served_from_memory() {
         "{said}"
     );
     assert_eq!(said.matches("taking the profile lock").count(), 1, "{said}");
+}
+
+/// Reads answer lines from a raw connection until the final one (a line without `line`), and
+/// returns it.
+fn final_answer(stream: &UnixStream) -> serde_json::Value {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the agent closed without a final answer");
+        let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if answer.get("line").is_none() {
+            return answer;
+        }
+    }
+}
+
+/// A raw login request, as any program on the socket could send it.
+fn login_request(args: &[&str]) -> Vec<u8> {
+    let mut line = serde_json::json!({ "v": 1, "op": "login", "args": args }).to_string();
+    line.push('\n');
+    line.into_bytes()
+}
+
+/// The review's MEDIUM finding: from the remote, `login --device` was run at the agent and its
+/// user code relayed back; approved there as another account, the laptop then held that
+/// account's login. A device login, an invitation link and `--same-user` are refused through
+/// the agent, from latchkey and from a client of the attacker's own, and a laptop profile that
+/// logs in with the device grant is not logged in for a client at all. (Failed before: the
+/// device flow started, and the remote was shown the code.)
+#[test]
+fn device_codes_and_invitations_from_a_remote_are_refused() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let before = std::fs::read(laptop.token_file()).unwrap();
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    for (args, flag) in [
+        (&["login", "--device", "--timeout", "5s"][..], "--device"),
+        (
+            &[
+                "login",
+                "--invitation",
+                "https://app.example/login?invitation=x&organization=org_1",
+            ],
+            "--invitation",
+        ),
+        (&["login", "--same-user"], "--same-user"),
+    ] {
+        remote
+            .run(args)
+            .expect(2)
+            .stderr_has(&format!("a login through the agent cannot take {flag}"));
+    }
+    for args in [
+        &["--device"][..],
+        &["--invitation", "https://x"],
+        &["--same-user"],
+    ] {
+        let answer: serde_json::Value =
+            serde_json::from_str(&agent.exchange(&login_request(args))).unwrap();
+        assert_eq!(answer["exit"], 2, "{answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!(
+                "a login through the agent cannot take {}",
+                args[0]
+            )),
+            "{answer}"
+        );
+    }
+    drop(agent);
+    // A laptop profile of the device grant: the agent does not run it for a client.
+    let device = World::new();
+    device.write_profiles(&idp.profile_toml("flow = \"device\"\n"));
+    let agent = Agent::start(&device, &[]);
+    World::new()
+        .run_env(&["login"], &[("LATCHKEY_AGENT_SOCK", agent.socket())])
+        .expect(3)
+        .stderr_has(
+            "logs in with the device grant, and the agent does not run a device login for a client",
+        );
+    assert_eq!(std::fs::read(laptop.token_file()).unwrap(), before);
+    assert!(!device.token_file().exists());
+}
+
+/// A login through the agent can replace the laptop's tokens with the same user's only: one
+/// finished as another account (a browser session that is not the laptop user's, say) is
+/// refused, nothing is stored, the laptop's refresh token is not revoked, and the agent's own
+/// terminal says what was asked and how it ended. (Failed before: the laptop then held the
+/// other account's tokens, and had revoked its user's.)
+#[test]
+fn a_login_through_the_agent_cannot_switch_the_laptop_to_another_user() {
+    let idp = Idp::start(&[]);
+    let laptop = World::for_idp(&idp, "");
+    paste_login(&laptop, &idp).expect(0);
+    let before = std::fs::read(laptop.token_file()).unwrap();
+    let browser = laptop.browser_script("browser.sh", "");
+    laptop.set_env("BROWSER", browser.to_str().unwrap());
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+
+    idp.log_in_as("mallory");
+    remote
+        .run(&["login"])
+        .expect(8)
+        .stderr_has(
+            "this login is of user \"mallory\", but profile `local` holds the tokens of user \"",
+        )
+        .stderr_has("may not replace them with another user's (--same-user); nothing was stored");
+    assert_eq!(std::fs::read(laptop.token_file()).unwrap(), before);
+    // The laptop's own login is alive: it refreshes with it.
+    support::age_tokens(&laptop, 60);
+    laptop.run(&["token", "--min-valid", "2h"]).expect(0);
+    laptop
+        .run(&["status"])
+        .expect(0)
+        .stdout_has("logged in as alice@example.com");
+
+    // The same user again: the login goes through.
+    idp.log_in_as(support::USER);
+    remote
+        .run(&["login"])
+        .expect(0)
+        .stderr_has("Logged in as Alice Liddell (alice@example.com)");
+    let said = agent.stop();
+    assert!(
+        said.contains("latchkey (pid ") && said.contains(") started a login of profile `local`"),
+        "{said}"
+    );
+    assert!(said.contains("did not succeed (exit 8)"), "{said}");
+    assert!(said.contains("succeeded"), "{said}");
+}
+
+/// The review's slow clients: 32 connections each sending a byte every 8 s kept every other
+/// request failing while they lasted, as each read had 10 s but the request none. Now a
+/// request has 10 s in all, and a client that finds every slot taken waits its turn instead
+/// of being turned away. (Failed before: no slow connection was cut off, and `token` was
+/// exit 6.)
+#[test]
+fn slow_clients_cannot_keep_others_from_their_tokens() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    let started = Instant::now();
+    let slow: Vec<_> = (0..32)
+        .map(|_| {
+            let stream = UnixStream::connect(&agent.socket).unwrap();
+            std::thread::spawn(move || {
+                let connected = Instant::now();
+                let mut stream = stream;
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(8)))
+                    .unwrap();
+                // A byte every 8 s until the agent answers or closes, for at most 30 s.
+                while connected.elapsed() < Duration::from_secs(30) {
+                    if stream.write_all(b" ").is_err() {
+                        return Some(connected.elapsed());
+                    }
+                    let mut byte = [0u8; 1];
+                    match stream.read(&mut byte) {
+                        Ok(_) => return Some(connected.elapsed()),
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(_) => return Some(connected.elapsed()),
+                    }
+                }
+                None
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    let run = remote.run(&["token"]);
+    let waited = asked.elapsed();
+    run.expect(0);
+    assert!(waited < Duration::from_secs(15), "token took {waited:?}");
+    for handle in slow {
+        let cut_off = handle.join().unwrap();
+        assert!(
+            cut_off.is_some_and(|after| after < Duration::from_secs(13)),
+            "a slow client was served for {cut_off:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// The agent's threads and descriptors, from /proc.
+fn threads_and_descriptors(pid: u32) -> (usize, usize) {
+    let count = |what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}"))
+            .unwrap_or_else(|e| panic!("/proc/{pid}/{what}: {e}"))
+            .count()
+    };
+    (count("task"), count("fd"))
+}
+
+/// Logins whose clients stay connected after their answer held a thread and a descriptor each,
+/// past the connection limit (60 held logins: 61 threads). A login is watched in the
+/// connection's own thread now, and nothing of it outlives the answer. (Failed before: 60
+/// threads more, each blocked on its client.)
+#[test]
+fn logins_leave_no_thread_or_descriptor_behind() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let agent = Agent::start(&laptop, &[]);
+    let (threads, descriptors) = threads_and_descriptors(agent.pid());
+    // Sixty, as in the review, in three waves of twenty at once: in each, one waits a second
+    // for a browser that never comes, the others are turned away at once as another login of
+    // the profile runs. Every client stays connected.
+    let mut held: Vec<UnixStream> = Vec::new();
+    for _ in 0..3 {
+        let wave: Vec<UnixStream> = (0..20)
+            .map(|_| {
+                let mut stream = UnixStream::connect(&agent.socket).unwrap();
+                stream
+                    .write_all(&login_request(&["--timeout", "1s"]))
+                    .unwrap();
+                stream
+            })
+            .collect();
+        for stream in &wave {
+            assert_eq!(final_answer(stream)["exit"], 8);
+        }
+        held.extend(wave);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (threads_after, descriptors_after) = threads_and_descriptors(agent.pid());
+    assert!(
+        threads_after <= threads && descriptors_after <= descriptors,
+        "threads {threads} -> {threads_after}, descriptors {descriptors} -> {descriptors_after}, with {} clients still connected",
+        held.len()
+    );
+}
+
+/// The pids of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|ppid| ppid.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+/// A `sleep` of the test's own under pid `pid`, by asking the kernel to hand out that pid next
+/// (`ns_last_pid`, root only); `None` when other processes kept taking it.
+fn process_with_pid(pid: u32) -> Option<Child> {
+    for _ in 0..200 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1)).unwrap();
+        let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+        if sleeper.id() == pid {
+            return Some(sleeper);
+        }
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
+    }
+    None
+}
+
+/// A login's client that goes away after the login has ended must not make the agent signal
+/// anything: the login's pid has been reaped and may be another process's. Here the kernel is
+/// made to give that pid to a process of the test's own at once. (Failed before: the watch
+/// thread sent that process SIGTERM.)
+#[test]
+fn a_login_that_ended_is_never_signalled_again() {
+    if unsafe { libc::geteuid() } != 0 {
+        panic!(
+            "this test hands a reaped pid to a process of its own (ns_last_pid): run it as root (CI does)"
+        );
+    }
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let agent = Agent::start(&laptop, &[]);
+    let mut client = UnixStream::connect(&agent.socket).unwrap();
+    client
+        .write_all(&login_request(&["--timeout", "2s"]))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let login = loop {
+        if let Some(&pid) = children_of(agent.pid()).first() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the agent started no login");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(final_answer(&client)["exit"], 8, "the login timed out");
+    let mut victim = process_with_pid(login)
+        .unwrap_or_else(|| panic!("could not get pid {login} again for the test's process"));
+    drop(client);
+    std::thread::sleep(Duration::from_millis(500));
+    let ended = victim.try_wait().unwrap();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    assert!(
+        ended.is_none(),
+        "the process that took the login's pid was signalled: {ended:?}"
+    );
+}
+
+/// `--confirm` says all it allows, and only a key pressed after the question answers it:
+/// `agent --stop` is asked about; an ID token, a token for another API with its scopes and a
+/// login with its flags are named; a `y` typed before any request answers nothing. (Failed
+/// before: the early `y` answered the first request, and `--stop` was never asked about.)
+#[test]
+fn confirm_names_what_it_allows_and_only_an_answer_to_the_question_counts() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s").join("agent.sock");
+    let socket_text = socket.to_str().unwrap();
+    let tmux = support::tmux::Tmux::new("agent-confirm-names");
+    tmux.start_latchkey(
+        &laptop,
+        &format!("agent --confirm --socket {socket_text}"),
+        "",
+    );
+    tmux.wait_for("the agent", |s| s.contains("serving local"));
+    // Typed ahead, before any question.
+    tmux.send_literal("y\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let remote = World::new();
+    remote.set_env("LATCHKEY_AGENT_SOCK", socket_text);
+    let ask = |args: &[&str], question: &str, answer: &str| -> Run {
+        let mut asking = remote
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        tmux.wait_for(question, |s| s.contains(question));
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            asking.try_wait().unwrap().is_none(),
+            "answered before the question was:\n{}",
+            tmux.screen()
+        );
+        tmux.send_literal(answer);
+        Run::from(asking.wait_with_output().unwrap())
+    };
+    ask(
+        &["token", "--id-token"],
+        "asks for the ID token of the default profile. Allow? [y/N]",
+        "n\n",
+    )
+    .expect(8);
+    ask(
+        &["token", "--audience", "https://billing.example.com/", "--scope", "read:invoices"],
+        "asks for an access token for API \"https://billing.example.com/\" with scopes \"read:invoices\", from the default profile. Allow?",
+        "n\n",
+    )
+    .expect(8);
+    ask(
+        &["login", "--scope", "admin:everything", "-p", "local"],
+        "asks for a login of profile \"local\" in this host's browser, with \"--scope\" \"admin:everything\". Allow?",
+        "n\n",
+    )
+    .expect(8);
+    // Stopping the agent is asked about too; refused, it keeps serving.
+    let stop = ["agent", "--stop", "--socket", socket_text];
+    let refused = {
+        let asking = laptop
+            .cmd(&stop)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        tmux.wait_for("the stop question", |s| {
+            s.contains("asks to stop the agent. Allow? [y/N]")
+        });
+        tmux.send_literal("n\n");
+        Run::from(asking.wait_with_output().unwrap())
+    };
+    refused.expect(8);
+    assert!(UnixStream::connect(&socket).is_ok(), "the agent stopped");
+    let asking = laptop
+        .cmd(&stop)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tmux.wait_for("the second stop question", |s| {
+        s.matches("asks to stop the agent").count() == 2
+    });
+    tmux.send_literal("y\n");
+    Run::from(asking.wait_with_output().unwrap())
+        .expect(0)
+        .stderr_has("Stopped the agent");
+    wait_gone(&socket);
+}
+
+/// Runs the agent as a test expects it to refuse to start: its run, or a failure if it is
+/// still running after 10 s (it started).
+fn agent_refusing(world: &World, args: &[&str]) -> Run {
+    let mut child = world
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the agent started: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// Without a runtime directory the socket goes in `$TMPDIR/latchkey-UID/`, a name anyone can
+/// guess: a symbolic link planted there is refused, never followed to where it points. (Failed
+/// before: the agent made its socket in the link's target, a directory of the user's.)
+#[test]
+fn a_link_planted_where_the_socket_directory_belongs_is_refused() {
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    let tmp = laptop.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    laptop.set_env("TMPDIR", tmp.to_str().unwrap());
+    // A private directory of the user's, where the planter wants the socket (or a chmod).
+    let target = laptop.home().join("private");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let uid = unsafe { libc::geteuid() };
+    std::os::unix::fs::symlink(&target, tmp.join(format!("latchkey-{uid}"))).unwrap();
+    agent_refusing(&laptop, &["agent"])
+        .expect(7)
+        .stderr_has(&format!(
+            "latchkey-{uid} is a symbolic link; latchkey does not follow it"
+        ));
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+}
+
+/// A socket in a directory only its owner can write — a home of mode 0755 or 0750, as most
+/// systems make them and OpenSSH's StrictModes accepts — is served (the socket is 0600 and
+/// its peers checked), and the directory's mode is left alone; a directory others can write
+/// is refused. (Failed before: `LATCHKEY_AGENT_SOCK=~/agent.sock` was refused for mode 0755.)
+#[test]
+fn a_socket_in_a_home_only_its_owner_can_write_is_served() {
+    use std::os::unix::fs::PermissionsExt;
+    let idp = Idp::shared();
+    let laptop = logged_in(idp, "");
+    for mode in [0o755, 0o750] {
+        std::fs::set_permissions(laptop.home(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let socket = laptop.home().join("agent.sock");
+        let socket_text = socket.to_str().unwrap().to_owned();
+        let mut agent = laptop
+            .cmd(&["agent"])
+            .env("LATCHKEY_AGENT_SOCK", &socket_text)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&socket).is_err() {
+            if Instant::now() > deadline || agent.try_wait().unwrap().is_some() {
+                let _ = agent.kill();
+                let out = agent.wait_with_output().unwrap();
+                panic!(
+                    "no agent in a home of mode {mode:o}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let remote = World::new();
+        remote.set_env("LATCHKEY_AGENT_SOCK", &socket_text);
+        remote.run(&["token"]).expect(0);
+        let home_mode = std::fs::metadata(laptop.home())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(home_mode, mode);
+        unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+        let _ = agent.wait();
+        wait_gone(&socket);
+    }
+    let shared = laptop.dir.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let socket = shared.join("agent.sock");
+    agent_refusing(&laptop, &["agent", "--socket", socket.to_str().unwrap()])
+        .expect(7)
+        .stderr_has("can be written by others (mode 0775): they could replace the socket");
 }

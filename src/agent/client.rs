@@ -7,7 +7,7 @@ use crate::agent::protocol::{self, Request, Response, VERSION};
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
 use crate::base::text::shown_whole;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,18 +55,25 @@ pub fn find(no_agent: bool) -> Result<Option<Agent>> {
     }
 }
 
-/// The agent at the other end must run as this user (on Linux, the kernel says who it is): a
-/// socket another user planted where latchkey looks (`/tmp/latchkey-UID/`, say) would hand
-/// out tokens of that user's choosing. Over SSH the peer is the user's own sshd session.
+/// The agent at the other end must run as this user (the kernel says who it is): a socket
+/// another user planted where latchkey looks (`/tmp/latchkey-UID/`, say) would hand out tokens
+/// of that user's choosing. Over SSH the peer is the user's own sshd session. A peer the
+/// kernel cannot name is refused too, as the agent refuses such a client.
 fn trusted(path: PathBuf, stream: UnixStream) -> Result<Agent> {
     let uid = socket::current_uid();
+    let shown = || shown_whole(&path.display().to_string());
     match socket::peer_uid(&stream) {
-        Ok(peer) if peer != uid => Err(Error::store(format!(
+        Ok(peer) if peer == uid => Ok(Agent { path, stream }),
+        Ok(peer) => Err(Error::store(format!(
             "the agent at {} runs as uid {peer}, not as you (uid {uid}): it is not used",
-            shown_whole(&path.display().to_string())
+            shown()
         ))
         .hint("remove that socket (and find out who put it there), or use --no-agent")),
-        _ => Ok(Agent { path, stream }),
+        Err(e) => Err(Error::store(format!(
+            "cannot tell who runs the agent at {} ({e}): it is not used",
+            shown()
+        ))
+        .hint("use --no-agent, or point LATCHKEY_AGENT_SOCK at an agent of your own")),
     }
 }
 
@@ -105,14 +112,14 @@ impl Agent {
             .stream
             .set_read_timeout(timeout)
             .and_then(|()| self.stream.set_write_timeout(Some(ANSWER_TIMEOUT)))
-            .and_then(|()| self.stream.write_all(protocol::to_line(request).as_bytes()));
+            .and_then(|()| self.stream.write_all(&protocol::to_line(request)));
         // An agent that refuses the connection answers before reading: its answer may be
         // waiting even when the request could not be written in full.
         let unsent = sent.err();
-        let mut reader = BufReader::new(&self.stream);
+        let mut reader = protocol::LineReader::new(&self.stream);
         loop {
             use std::io::ErrorKind::*;
-            let line = match protocol::read_line(&mut reader) {
+            let line = match reader.read_line() {
                 Ok(Some(line)) => line,
                 Ok(None) => {
                     return Err(fail(match &unsent {
@@ -139,5 +146,44 @@ impl Agent {
                 None => return response.into_result(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_whose_user_cannot_be_told_is_not_used() {
+        use std::os::fd::FromRawFd;
+        // A pipe where a socket should be: the kernel names no peer for it.
+        let mut ends = [0; 2];
+        // SAFETY: pipe writes two descriptors into the array passed.
+        assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+        // SAFETY: the descriptors were just made, and each is owned by one value from here on.
+        let (not_a_socket, other_end) = unsafe {
+            (
+                UnixStream::from_raw_fd(ends[0]),
+                std::fs::File::from_raw_fd(ends[1]),
+            )
+        };
+        let refused = trusted(PathBuf::from("/run/agent.sock"), not_a_socket)
+            .err()
+            .expect("refused");
+        assert_eq!(
+            refused.exit_code(),
+            crate::base::error::ExitCode::TokenStore
+        );
+        assert!(
+            refused
+                .message()
+                .starts_with("cannot tell who runs the agent at /run/agent.sock"),
+            "{}",
+            refused.message()
+        );
+        drop(other_end);
+        // The agent's own side of a connection is its user's: used.
+        let (client, _agent) = UnixStream::pair().unwrap();
+        assert!(trusted(PathBuf::from("/run/agent.sock"), client).is_ok());
     }
 }

@@ -3,7 +3,7 @@
 //! speak with an error that says both, so an older client and a newer agent fail clearly.
 
 use crate::base::error::{Error, ExitCode};
-use crate::base::secret::ServedToken;
+use crate::base::secret::{ServedToken, Wiped, extend_wiped};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks.
@@ -162,35 +162,82 @@ pub fn parse_request(line: &[u8]) -> Result<Request, String> {
     Ok(request)
 }
 
-/// A message as one line: JSON has no raw newlines in it.
-pub fn to_line<T: Serialize>(message: &T) -> String {
-    let mut line = serde_json::to_string(message).unwrap_or_else(|_| "{}".to_owned());
-    line.push('\n');
+/// A message as one line (JSON has no raw newlines in it), in memory wiped when dropped: an
+/// answer holds a token. Written into room for the longest line, so that growing leaves no
+/// unwiped copy behind.
+pub fn to_line<T: Serialize>(message: &T) -> Wiped {
+    let mut line = Wiped::new(Vec::with_capacity(MAX_LINE + 1));
+    if serde_json::to_writer(&mut *line, message).is_err() {
+        line.clear();
+        line.extend_from_slice(b"{}");
+    }
+    line.push(b'\n');
     line
 }
 
-/// Reads one line of at most [`MAX_LINE`] bytes; `Ok(None)` at the end of the stream. A line
-/// that does not end within the limit is an error, and nothing more is read.
-pub fn read_line(reader: &mut impl std::io::BufRead) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::{BufRead, Read};
-    let mut line = Vec::new();
-    let limit = u64::try_from(MAX_LINE + 1).unwrap_or(u64::MAX);
-    reader.by_ref().take(limit).read_until(b'\n', &mut line)?;
-    if line.is_empty() {
-        return Ok(None);
+/// Reads the lines of a stream, each at most [`MAX_LINE`] bytes, holding what it has read in
+/// memory that is wiped when dropped (lines carry tokens), where a `BufReader` would leave them
+/// in a buffer of its own.
+pub struct LineReader<R> {
+    inner: R,
+    /// What was read and not yet returned: never more than a line and one read past it.
+    pending: Wiped,
+}
+
+/// How much one read takes.
+const CHUNK: usize = 4096;
+
+impl<R: std::io::Read> LineReader<R> {
+    pub fn new(inner: R) -> LineReader<R> {
+        LineReader {
+            inner,
+            pending: Wiped::new(Vec::with_capacity(MAX_LINE + 1 + CHUNK)),
+        }
     }
-    if line.last() != Some(&b'\n') {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            if line.len() > MAX_LINE {
-                format!("a message longer than {MAX_LINE} bytes")
-            } else {
-                "the connection ended in the middle of a message".to_owned()
-            },
-        ));
+
+    /// The next line (without its newline); `Ok(None)` at the end of the stream. A line that
+    /// does not end within the limit is an error, and nothing more is read.
+    pub fn read_line(&mut self) -> std::io::Result<Option<Wiped>> {
+        let mut chunk = zeroize::Zeroizing::new([0u8; CHUNK]);
+        loop {
+            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+                if end > MAX_LINE {
+                    return Err(too_long());
+                }
+                let mut line = Wiped::new(Vec::with_capacity(end));
+                line.extend_from_slice(&self.pending[..end]);
+                // Shifted down in place: the allocation, wiped when dropped, stays the same.
+                self.pending.drain(..=end);
+                return Ok(Some(line));
+            }
+            if self.pending.len() > MAX_LINE {
+                return Err(too_long());
+            }
+            let read = match self.inner.read(&mut chunk[..]) {
+                Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if read == 0 {
+                return if self.pending.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "the connection ended in the middle of a message",
+                    ))
+                };
+            }
+            extend_wiped(&mut self.pending, &chunk[..read]);
+        }
     }
-    line.pop();
-    Ok(Some(line))
+}
+
+fn too_long() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("a message longer than {MAX_LINE} bytes"),
+    )
 }
 
 #[cfg(test)]
@@ -208,10 +255,10 @@ mod tests {
         };
         let line = to_line(&request);
         assert_eq!(
-            line,
-            "{\"v\":1,\"op\":\"token\",\"profile\":\"dev\",\"min_valid\":60}\n"
+            &line[..],
+            b"{\"v\":1,\"op\":\"token\",\"profile\":\"dev\",\"min_valid\":60}\n"
         );
-        assert_eq!(parse_request(line.trim_end().as_bytes()).unwrap(), request);
+        assert_eq!(parse_request(&line[..line.len() - 1]).unwrap(), request);
     }
 
     #[test]
@@ -243,14 +290,27 @@ mod tests {
 
     #[test]
     fn lines_are_bounded_and_an_unfinished_one_is_an_error() {
-        let mut ok = std::io::Cursor::new(b"{\"a\":1}\nrest".to_vec());
-        assert_eq!(read_line(&mut ok).unwrap().unwrap(), b"{\"a\":1}");
-        assert!(read_line(&mut ok).is_err(), "a line without its newline");
-        let mut empty = std::io::Cursor::new(Vec::new());
-        assert!(read_line(&mut empty).unwrap().is_none());
-        let mut huge = std::io::Cursor::new(vec![b'x'; MAX_LINE + 10]);
-        let e = read_line(&mut huge).unwrap_err();
+        let mut ok = LineReader::new(&b"{\"a\":1}\n{}\nrest"[..]);
+        assert_eq!(&ok.read_line().unwrap().unwrap()[..], b"{\"a\":1}");
+        assert_eq!(&ok.read_line().unwrap().unwrap()[..], b"{}");
+        assert!(ok.read_line().is_err(), "a line without its newline");
+        assert!(LineReader::new(&b""[..]).read_line().unwrap().is_none());
+        let huge = vec![b'x'; MAX_LINE + 10];
+        let e = LineReader::new(&huge[..]).read_line().unwrap_err();
         assert!(e.to_string().contains("longer than"), "{e}");
+        // The longest line there may be, and one byte more, however the reads fall.
+        let mut longest = vec![b'x'; MAX_LINE];
+        longest.push(b'\n');
+        assert_eq!(
+            LineReader::new(&longest[..])
+                .read_line()
+                .unwrap()
+                .unwrap()
+                .len(),
+            MAX_LINE
+        );
+        longest.insert(0, b'x');
+        assert!(LineReader::new(&longest[..]).read_line().is_err());
     }
 
     #[test]
@@ -267,7 +327,7 @@ mod tests {
     fn an_answer_carries_its_token_on_the_wire_but_never_in_debug_output() {
         let mut answer = Response::ok();
         answer.token = Some(ServedToken::new("eyJ-served-token"));
-        let line = to_line(&answer);
+        let line = String::from_utf8(to_line(&answer).to_vec()).unwrap();
         assert!(line.contains("\"token\":\"eyJ-served-token\""), "{line}");
         let read: Response = serde_json::from_str(line.trim_end()).unwrap();
         assert_eq!(

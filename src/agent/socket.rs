@@ -145,6 +145,41 @@ mod macos {
     }
 }
 
+/// Reads from a socket under one deadline for everything read through it: each read waits only
+/// for the time left, so a peer sending a byte now and then cannot stretch a bounded wait.
+pub struct ReadBy<'a> {
+    stream: &'a UnixStream,
+    deadline: std::time::Instant,
+}
+
+impl<'a> ReadBy<'a> {
+    pub fn new(stream: &'a UnixStream, deadline: std::time::Instant) -> ReadBy<'a> {
+        ReadBy { stream, deadline }
+    }
+}
+
+impl std::io::Read for ReadBy<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let left = self
+            .deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the time for it ran out")
+            })?;
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buffer)
+    }
+}
+
+/// Throws away what was typed on `tty` before a question is asked: a `y` typed ahead must not
+/// answer a question its typist never saw.
+pub fn discard_typed_ahead(tty: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcflush only acts on the descriptor, which is open for the call.
+    unsafe { libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH) };
+}
+
 /// A line typed on `tty` within `timeout`; `None` when nothing came.
 pub fn read_answer(tty: &std::fs::File, timeout: std::time::Duration) -> Option<String> {
     use std::io::Read;
@@ -181,9 +216,9 @@ fn answered_within(tty: &std::fs::File, timeout: std::time::Duration) -> bool {
     )
 }
 
-/// Makes the socket's directory (0700, the user's own, as the token directory) and removes a
-/// socket file left by an agent that is gone. An agent that still answers there is an error:
-/// two agents must not take turns on one path.
+/// Makes the socket's directory, or takes the one there, and removes a socket file left by an
+/// agent that is gone. An agent that still answers there is an error: two agents must not take
+/// turns on one path.
 pub fn prepare(path: &std::path::Path) -> Result<()> {
     let dir = path.parent().ok_or_else(|| {
         Error::config(format!(
@@ -191,7 +226,7 @@ pub fn prepare(path: &std::path::Path) -> Result<()> {
             path.display()
         ))
     })?;
-    crate::base::files::make_private_dir(dir)?;
+    socket_dir(dir)?;
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
@@ -208,4 +243,180 @@ pub fn prepare(path: &std::path::Path) -> Result<()> {
             path.display()
         ))
     })
+}
+
+/// The socket's directory, made 0700 when it is missing (its parents as well), else taken as it
+/// is when only its owner, this user, can write in it: no one else can then replace the socket,
+/// and the socket itself is 0600 with every peer checked, so a 0755 home serves as OpenSSH's
+/// StrictModes would accept it. It is opened without following a symbolic link (`O_NOFOLLOW`)
+/// and checked and, when made here, `chmod`ed through that one descriptor: a link planted at
+/// the path (`/tmp/latchkey-UID` is guessable) is refused, never followed to where it points.
+fn socket_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    let shown = || crate::base::text::shown_whole(&dir.display().to_string());
+    let mut made = false;
+    if std::fs::symlink_metadata(dir).is_err() {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| {
+                    Error::store(format!("cannot create directory {}: {e}", parent.display()))
+                })?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => made = true,
+            // Made meanwhile (another agent starting): checked below like any other.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::store(format!(
+                    "cannot create the agent's directory {}: {e}",
+                    shown()
+                )));
+            }
+        }
+    }
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(dir)
+        .map_err(|e| {
+            // O_NOFOLLOW with O_DIRECTORY says ENOTDIR for a link on Linux, ELOOP elsewhere.
+            let is_link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+            (e, is_link)
+        })
+        .map_err(|(e, is_link)| match e.raw_os_error() {
+            _ if is_link => Error::store(format!(
+                "the agent's directory {} is a symbolic link; latchkey does not follow it",
+                shown()
+            ))
+            .hint(format!(
+                "remove the link (`rm {}`) and find out who made it, or pass --socket PATH",
+                shown()
+            )),
+            Some(libc::ENOTDIR) => Error::store(format!(
+                "the agent's directory {} is not a directory",
+                shown()
+            ))
+            .hint("pass --socket PATH"),
+            _ => Error::store(format!(
+                "cannot open the agent's directory {}: {e}",
+                shown()
+            )),
+        })?;
+    let meta = handle.metadata().map_err(|e| {
+        Error::store(format!(
+            "cannot read the agent's directory {}: {e}",
+            shown()
+        ))
+    })?;
+    let uid = current_uid();
+    if meta.uid() != uid {
+        return Err(Error::store(format!(
+            "the agent's directory {} belongs to uid {}, not to you (uid {uid}); the socket is not made there",
+            shown(),
+            meta.uid()
+        ))
+        .hint("find out who made it, or pass --socket PATH in a directory of your own"));
+    }
+    if made {
+        handle
+            .set_permissions(std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::store(format!("cannot make {} private: {e}", shown())))?;
+    } else if meta.mode() & 0o022 != 0 {
+        return Err(Error::store(format!(
+            "the agent's directory {} can be written by others (mode {:04o}): they could replace the socket",
+            shown(),
+            meta.mode() & 0o7777
+        ))
+        .hint(format!("chmod go-w {}, or pass --socket PATH", shown())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_missing_directory_is_made_private_and_a_readable_own_one_is_taken_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = dir.path().join("a/b");
+        socket_dir(&made).unwrap();
+        assert_eq!(mode(&made), 0o700);
+        // A home as most systems make it: readable by others, writable by its owner alone.
+        for kept in [0o755, 0o750, 0o700, 0o711] {
+            let home = dir.path().join(format!("home-{kept:o}"));
+            std::fs::create_dir(&home).unwrap();
+            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(kept)).unwrap();
+            socket_dir(&home).unwrap();
+            assert_eq!(mode(&home), kept, "its mode was changed");
+        }
+        for open in [0o775, 0o757, 0o777] {
+            let shared = dir.path().join(format!("shared-{open:o}"));
+            std::fs::create_dir(&shared).unwrap();
+            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(open)).unwrap();
+            let e = socket_dir(&shared).unwrap_err();
+            assert!(
+                e.message().contains("can be written by others"),
+                "{}",
+                e.message()
+            );
+            assert_eq!(mode(&shared), open);
+        }
+    }
+
+    #[test]
+    fn a_planted_link_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("someone-elses");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("latchkey-1000");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = socket_dir(&link).unwrap_err();
+        assert!(
+            e.message().contains("is a symbolic link"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(mode(&target), 0o755, "the link was followed");
+        // The socket path through it is refused the same way.
+        let e = prepare(&link.join("agent.sock")).unwrap_err();
+        assert!(
+            e.message().contains("is a symbolic link"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn a_request_read_by_a_deadline_ends_however_slowly_bytes_come() {
+        let (mut client, server) = UnixStream::pair().unwrap();
+        let started = std::time::Instant::now();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            // A byte every 100 ms, each well within a per-read timeout.
+            for _ in 0..30 {
+                if client.write_all(b"x").is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let deadline = started + std::time::Duration::from_millis(500);
+        let mut reader = crate::agent::protocol::LineReader::new(ReadBy::new(&server, deadline));
+        let e = reader.read_line().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(900));
+        drop(reader);
+        drop(server);
+        writer.join().unwrap();
+    }
 }

@@ -270,20 +270,37 @@ pub fn make_private_dir(dir: &Path) -> Result<()> {
         make_private_dir(parent)?;
     }
     let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder
-        .create(dir)
-        .map_err(|e| Error::store(format!("cannot create directory {}: {e}", dir.display())))?;
+    match builder.create(dir) {
+        Ok(()) => {}
+        // Made meanwhile by another latchkey: it must be private like any existing one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return check_private(dir, true);
+        }
+        Err(e) => {
+            return Err(Error::store(format!(
+                "cannot create directory {}: {e}",
+                dir.display()
+            )));
+        }
+    }
+    // The mode is set through a descriptor opened without following a link: what is at the
+    // path now is the directory just made, or (swapped in since) it is refused, never chmoded.
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::store(format!("cannot make {} private: {e}", dir.display())))?;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let private =
+            |e: std::io::Error| Error::store(format!("cannot make {} private: {e}", dir.display()));
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(dir)
+            .and_then(|handle| handle.set_permissions(std::fs::Permissions::from_mode(0o700)))
+            .map_err(private)?;
     }
     Ok(())
 }

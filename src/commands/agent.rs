@@ -9,24 +9,25 @@ use crate::agent::protocol::{self, Request, Response};
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
 use crate::base::secret::ServedToken;
-use crate::base::text::shown_whole;
+use crate::base::text::{quoted, shown_whole};
 use crate::cli::AgentArgs;
 use crate::config::ProfilesFile;
 use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::TokenStore;
 use crate::store::refresh::{self, Need, OpenedCache};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-/// Longest wait for a client's request once it has connected.
+/// Longest a client may take to send its whole request once it has connected: one deadline
+/// for the request, not per read, so a client trickling a byte at a time is cut off too.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections served at once; more are turned away (a forwarded socket is open to whoever
-/// controls the remote host, and each connection is a thread).
+/// Connections served at once (a forwarded socket is open to whoever controls the remote host,
+/// and each connection is a thread). Further clients wait in the socket's listen queue and are
+/// served in turn, within [`REQUEST_TIMEOUT`] of a slot's holder at most, unless it is a login.
 const MAX_CONNECTIONS: usize = 32;
 
 /// What every connection shares.
@@ -41,11 +42,35 @@ struct Agent {
     /// The profiles file as last read, and what its metadata was then: read again only when
     /// it changed (a parse costs more than the rest of a token request).
     profiles: Mutex<Option<(FileStamp, Arc<ProfilesFile>)>>,
-    connections: AtomicUsize,
+    slots: Slots,
 }
 
 /// What tells a changed file from the one read before.
 type FileStamp = (u64, u64, std::time::SystemTime);
+
+/// The connections being served, at most [`MAX_CONNECTIONS`].
+#[derive(Default)]
+struct Slots {
+    taken: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    /// Waits until fewer than [`MAX_CONNECTIONS`] are served, and takes a slot.
+    fn take(&self) {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        while *taken >= MAX_CONNECTIONS {
+            taken = self.freed.wait(taken).unwrap_or_else(|p| p.into_inner());
+        }
+        *taken += 1;
+    }
+
+    fn give_back(&self) {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        *taken = taken.saturating_sub(1);
+        self.freed.notify_one();
+    }
+}
 
 pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
     let path = args
@@ -59,14 +84,7 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
     if args.systemd_unit {
         return super::print_stdout(&systemd_unit(&args)?);
     }
-    let mut allowed = args.profile.clone();
-    allowed.extend(globals.profile.clone());
-    // The profiles file is read for every request (edits apply at once), but a broken one or
-    // an unknown --profile is better said now than to the first client.
-    let file = globals.load_profiles()?;
-    for name in &allowed {
-        file.select(Some(name))?;
-    }
+    let (allowed, served) = profiles_to_serve(globals, &args)?;
     if args.daemon {
         if args.confirm {
             return Err(Error::usage(
@@ -76,31 +94,8 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
         }
         return daemonize(&path, &args);
     }
-    let confirm = if args.confirm {
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .map_err(|e| {
-                Error::usage(format!(
-                    "--confirm needs a terminal to ask on, and this agent has none ({e})"
-                ))
-                .hint("run it in a terminal or tmux pane, or without --confirm")
-            })?;
-        Some(Mutex::new(tty))
-    } else {
-        None
-    };
-    socket::prepare(&path)?;
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| Error::store(format!("cannot listen on {}: {e}", path.display())))?;
-    set_mode(&path, 0o600)?;
-    remove_on_exit(&path);
-    let served = if allowed.is_empty() {
-        file.profile_names().collect::<Vec<_>>().join(", ")
-    } else {
-        allowed.join(", ")
-    };
+    let confirm = args.confirm.then(confirm_terminal).transpose()?;
+    let listener = listen(&path)?;
     let shown_path = shown_whole(&path.display().to_string());
     eprintln!(
         "latchkey agent (pid {}) serving {served} at {shown_path}\nOn this host: export {}={shown_path}",
@@ -111,48 +106,109 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
         config: globals.config.clone(),
         allowed,
         no_login: args.no_login,
-        confirm,
+        confirm: confirm.map(Mutex::new),
         cache: Mutex::new(OpenedCache::new(args.lifetime)),
         profiles: Mutex::new(None),
-        connections: AtomicUsize::new(0),
+        slots: Slots::default(),
     });
     if args.lifetime.is_some() {
-        let agent = Arc::clone(&agent);
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-                if let Ok(mut cache) = agent.cache.lock() {
-                    cache.forget_expired();
-                }
-            }
-        });
+        forget_after_lifetime(Arc::clone(&agent));
     }
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        if agent.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            agent.connections.fetch_sub(1, Ordering::SeqCst);
-            continue;
-        }
-        let agent = Arc::clone(&agent);
-        std::thread::spawn(move || {
-            serve(&agent, stream);
-            agent.connections.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
+    accept(&agent, &listener);
     Ok(())
 }
 
-/// One connection: the peer checked, one request read (bounded in size and time), answered.
+/// The profiles `--profile` names (all when none), each checked to exist, and how they are
+/// named in the agent's first line. The file is read again for every request (edits apply at
+/// once), but a broken one or an unknown --profile is better said now than to a client.
+fn profiles_to_serve(globals: &Globals, args: &AgentArgs) -> Result<(Vec<String>, String)> {
+    let mut allowed = args.profile.clone();
+    allowed.extend(globals.profile.clone());
+    let file = globals.load_profiles()?;
+    for name in &allowed {
+        file.select(Some(name))?;
+    }
+    let served = if allowed.is_empty() {
+        file.profile_names().collect::<Vec<_>>().join(", ")
+    } else {
+        allowed.join(", ")
+    };
+    Ok((allowed, served))
+}
+
+/// `--confirm`'s terminal: the agent's own, where its user answers.
+fn confirm_terminal() -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| {
+            Error::usage(format!(
+                "--confirm needs a terminal to ask on, and this agent has none ({e})"
+            ))
+            .hint("run it in a terminal or tmux pane, or without --confirm")
+        })
+}
+
+/// The socket, bound in a directory only its user can write, 0600, and removed when the agent
+/// is ended by a signal.
+fn listen(path: &Path) -> Result<UnixListener> {
+    socket::prepare(path)?;
+    let listener = UnixListener::bind(path)
+        .map_err(|e| Error::store(format!("cannot listen on {}: {e}", path.display())))?;
+    set_mode(path, 0o600)?;
+    remove_on_exit(path);
+    Ok(listener)
+}
+
+/// `--lifetime`: once a second, forgets what was opened longer ago than that.
+fn forget_after_lifetime(agent: Arc<Agent>) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Ok(mut cache) = agent.cache.lock() {
+                cache.forget_expired();
+            }
+        }
+    });
+}
+
+/// Serves connections, each on a thread of its own, at most [`MAX_CONNECTIONS`] at once: while
+/// all are taken, nothing more is accepted, and new clients wait in the listen queue.
+fn accept(agent: &Arc<Agent>, listener: &UnixListener) {
+    loop {
+        agent.slots.take();
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                agent.slots.give_back();
+                crate::debug!("agent: accept failed: {e}");
+                // Out of descriptors, say: a moment for connections to end.
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let served = Arc::clone(agent);
+        let spawned = std::thread::Builder::new().spawn(move || {
+            serve(&served, stream);
+            served.slots.give_back();
+        });
+        if let Err(e) = spawned {
+            crate::debug!("agent: cannot start a thread for a connection: {e}");
+            agent.slots.give_back();
+        }
+    }
+}
+
+/// One connection: the peer checked, one request read (bounded in size, and in time by one
+/// deadline), answered.
 fn serve(agent: &Agent, stream: UnixStream) {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut writer = match stream.try_clone() {
         Ok(writer) => writer,
         Err(_) => return,
     };
-    let mut answer = |response: &Response| {
-        writer
-            .write_all(protocol::to_line(response).as_bytes())
-            .is_ok()
-    };
+    let mut answer = |response: &Response| writer.write_all(&protocol::to_line(response)).is_ok();
     let uid = socket::current_uid();
     match socket::peer_uid(&stream) {
         Ok(peer) if peer == uid => {}
@@ -160,8 +216,9 @@ fn serve(agent: &Agent, stream: UnixStream) {
             crate::debug!("agent: refused a connection from uid {peer}");
             // The request is read (bounded) and dropped, so that the answer reaches the
             // client rather than a reset connection.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-            let _ = protocol::read_line(&mut BufReader::new(&stream));
+            let within_a_second = Instant::now() + Duration::from_secs(1);
+            let _ = protocol::LineReader::new(socket::ReadBy::new(&stream, within_a_second))
+                .read_line();
             answer(&Response::failed(&Error::config(format!(
                 "refused: the connection comes from uid {peer}, not from the agent's user ({uid})"
             ))));
@@ -172,9 +229,8 @@ fn serve(agent: &Agent, stream: UnixStream) {
             return;
         }
     }
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
-    let mut reader = BufReader::new(&stream);
-    let request = match protocol::read_line(&mut reader) {
+    let mut reader = protocol::LineReader::new(socket::ReadBy::new(&stream, deadline));
+    let request = match reader.read_line() {
         Ok(Some(line)) => protocol::parse_request(&line).map_err(Error::other),
         Ok(None) => return,
         Err(e) => Err(Error::other(format!("the request could not be read: {e}"))),
@@ -188,7 +244,6 @@ fn serve(agent: &Agent, stream: UnixStream) {
         }
     };
     if request.op != "hello"
-        && request.op != "stop"
         && let Err(refused) = confirmed(agent, &request, &stream)
     {
         answer(&Response::failed(&refused));
@@ -227,30 +282,31 @@ fn serve(agent: &Agent, stream: UnixStream) {
 /// How long a `--confirm` question waits for its answer.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `--confirm`: asks in the agent's terminal whether to answer `request`, naming the profile,
-/// the operation and the process that connected. One question at a time; no answer within
-/// [`CONFIRM_TIMEOUT`] is a no.
+/// The longest question `--confirm` asks: what is asked for is shown whole up to this.
+const QUESTION_MAX_CHARS: usize = 800;
+
+/// `--confirm`: asks in the agent's terminal whether to answer `request`, saying all it
+/// would allow (the operation, profile, API, scopes, ID token, login flags) and the process
+/// that connected. One question at a time; input typed before the question does not answer
+/// it; no answer within [`CONFIRM_TIMEOUT`] is a no.
 fn confirmed(agent: &Agent, request: &Request, stream: &UnixStream) -> Result<()> {
     let Some(tty) = &agent.confirm else {
         return Ok(());
     };
     let mut tty = tty.lock().unwrap_or_else(|p| p.into_inner());
-    let profile = request.profile.as_deref().unwrap_or("(default)");
-    let what = match request.audience.as_deref() {
-        Some(audience) => format!("a token for {audience}"),
-        None => request.op.clone(),
-    };
-    let question = crate::base::text::escape_controls(&format!(
-        "latchkey agent: allow {what} for profile `{profile}` to {}? [y/N] ",
-        socket::peer_name(stream)
-    ));
-    let _ = tty.write_all(question.as_bytes());
+    let question = crate::base::text::shown_within(
+        &question(request, &socket::peer_name(stream)),
+        QUESTION_MAX_CHARS,
+    );
+    socket::discard_typed_ahead(&tty);
+    let _ = tty.write_all(format!("{question} [y/N] ").as_bytes());
     let answer = socket::read_answer(&tty, CONFIRM_TIMEOUT);
     let allowed = matches!(answer.as_deref().map(str::trim), Some("y" | "Y" | "yes"));
     let _ = writeln!(tty, "{}", if allowed { "allowed" } else { "refused" });
     crate::debug!(
-        "agent: {} for profile {profile}: {}",
+        "agent: {} for profile {}: {}",
         request.op,
+        request.profile.as_deref().unwrap_or("(default)"),
         if allowed { "allowed" } else { "refused" }
     );
     if allowed {
@@ -263,6 +319,48 @@ fn confirmed(agent: &Agent, request: &Request, stream: &UnixStream) -> Result<()
     }
 }
 
+/// The `--confirm` question for `request` from `peer`, naming everything the answer allows.
+/// Each value from the client is quoted (escaped, and bounded).
+fn question(request: &Request, peer: &str) -> String {
+    let profile = match &request.profile {
+        Some(name) => format!("profile {}", quoted(name)),
+        None => "the default profile".to_owned(),
+    };
+    let asks = match request.op.as_str() {
+        "stop" => "to stop the agent".to_owned(),
+        "token" => match (&request.audience, request.id_token) {
+            (Some(audience), _) => {
+                let scopes = if request.scopes.is_empty() {
+                    "its default scopes".to_owned()
+                } else {
+                    format!("scopes {}", quoted(&request.scopes.join(" ")))
+                };
+                format!(
+                    "for an access token for API {} with {scopes}, from {profile}",
+                    quoted(audience)
+                )
+            }
+            (None, true) => format!("for the ID token of {profile}"),
+            (None, false) => format!("for the access token of {profile}"),
+        },
+        "status" if request.all => "for the status of every profile this agent serves".to_owned(),
+        "status" => format!("for the status of {profile}"),
+        "login" if request.args.is_empty() => {
+            format!("for a login of {profile} in this host's browser")
+        }
+        "login" => format!(
+            "for a login of {profile} in this host's browser, with {}",
+            request
+                .args
+                .iter()
+                .map(|word| quoted(word))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        other => format!("for operation {} of {profile}", quoted(other)),
+    };
+    format!("latchkey agent: {peer} asks {asks}. Allow?")
+}
 fn hello(agent: &Agent) -> Result<Response> {
     let file = load(agent)?;
     let mut ok = Response::ok();
@@ -408,27 +506,24 @@ fn status(agent: &Agent, request: &Request) -> Result<Response> {
 }
 
 /// The flags a login through the agent may carry: those that choose what to log in to, never
-/// what the agent's host would read (a paste) or where the browser is.
-const LOGIN_FLAGS: &[&str] = &["--fresh", "--device", "--no-qr"];
-const LOGIN_OPTIONS: &[&str] = &[
-    "--organization",
-    "--invitation",
-    "--timeout",
-    "--audience",
-    "--scope",
-];
+/// what the agent's host would read (a paste), where the browser is, or whose login it holds.
+const LOGIN_FLAGS: &[&str] = &["--fresh"];
+const LOGIN_OPTIONS: &[&str] = &["--organization", "--timeout", "--audience", "--scope"];
+/// Refused in words (see `login::refused_through_agent`): a device code or an invitation from
+/// the client would let its host choose whose login this host holds.
+const REFUSED_LOGIN_FLAGS: &[&str] = &["--device", "--invitation", "--same-user"];
+
+/// The longest line of a login's output relayed to the client; a longer one is cut there.
+const MAX_RELAYED_LINE: usize = 16 * 1024;
 
 /// Runs `latchkey login` here (the browser and loopback listener of this host), streaming what
-/// it says to the client, which may cancel it by going away.
+/// it says to the client, which may cancel it by going away. The agent's own terminal says
+/// that a client asked for it, and how it ended.
 fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let mut send = |response: &Response| {
-        writer
-            .write_all(protocol::to_line(response).as_bytes())
-            .is_ok()
-    };
+    let mut send = |response: &Response| writer.write_all(&protocol::to_line(response)).is_ok();
     let started = (|| {
         if agent.no_login {
             return Err(
@@ -438,6 +533,13 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
         }
         let file = load(agent)?;
         let profile = profile_for(agent, &file, request.profile.as_deref())?;
+        if profile.flow == crate::config::Flow::Device {
+            return Err(Error::config(format!(
+                "profile `{}` logs in with the device grant, and the agent does not run a device login for a client: whoever sees the code approves it, and through the agent that is the client's host",
+                profile.name
+            ))
+            .hint("log in where the agent runs"));
+        }
         let args = login_args(&request.args)?;
         Ok((profile.name, args))
     })();
@@ -448,6 +550,15 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
             return;
         }
     };
+    let peer = socket::peer_name(stream);
+    eprintln!(
+        "latchkey agent: {peer} started a login of profile `{name}`{}",
+        if args.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", crate::base::text::shown(&args.join(" ")))
+        }
+    );
     let host = crate::terminal::browser::host_name();
     send(&Response::progress(format!(
         "Logging in with profile `{name}` through the agent on {host}: finish the login in the browser there."
@@ -459,7 +570,14 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
             return;
         }
     };
-    crate::debug!("agent: login for profile {name}: exit {exit}");
+    eprintln!(
+        "latchkey agent: the login of profile `{name}` for {peer} {}",
+        if exit == 0 {
+            "succeeded".to_owned()
+        } else {
+            format!("did not succeed (exit {exit})")
+        }
+    );
     if exit == 0 {
         send(&Response::ok());
     } else {
@@ -483,6 +601,8 @@ fn login_args(args: &[String]) -> Result<Vec<String>> {
                 .next()
                 .ok_or_else(|| Error::usage(format!("{word} needs a value")))?;
             checked.extend([word.clone(), value.clone()]);
+        } else if REFUSED_LOGIN_FLAGS.contains(&word.as_str()) {
+            return Err(super::login::refused_through_agent(word));
         } else {
             return Err(Error::usage(format!(
                 "a login through the agent cannot take {}",
@@ -494,8 +614,10 @@ fn login_args(args: &[String]) -> Result<Vec<String>> {
     Ok(checked)
 }
 
-/// `latchkey login -p NAME --no-paste ARGS` as a child, its stderr sent to the client line by
-/// line; killed if the client goes away. Returns its exit status.
+/// `latchkey login -p NAME --no-paste --same-user ARGS` as a child: its tokens may replace
+/// only the same user's (whoever holds the socket cannot make this host hold another
+/// account's login). Its stderr is sent to the client line by line; it is ended if the client
+/// goes away. Returns its exit status.
 fn run_login(
     agent: &Agent,
     name: &str,
@@ -510,7 +632,14 @@ fn run_login(
         command.arg("--config").arg(config);
     }
     command
-        .args(["login", "-p", name, "--no-paste", "--no-agent"])
+        .args([
+            "login",
+            "-p",
+            name,
+            "--no-paste",
+            "--no-agent",
+            "--same-user",
+        ])
         .args(args)
         .env(socket::NO_AGENT_VAR, "1")
         .stdin(std::process::Stdio::null())
@@ -519,27 +648,8 @@ fn run_login(
     let mut child = command
         .spawn()
         .map_err(|e| Error::other(format!("cannot start the login: {e}")))?;
-    let pid = child.id();
-    // The client going away (Ctrl-C on the remote) cancels the login: its end of the socket
-    // closes, and the child is sent SIGTERM, which it answers as a Ctrl-C.
-    if let Ok(watch) = client.try_clone() {
-        std::thread::spawn(move || {
-            let _ = watch.set_read_timeout(None);
-            let mut byte = [0u8; 1];
-            if matches!(std::io::Read::read(&mut &watch, &mut byte), Ok(0) | Err(_)) {
-                // SAFETY: kill has no memory effects; a pid that already exited is harmless
-                // here, as the child is reaped only after this thread's parent waits.
-                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-            }
-        });
-    }
     if let Some(stderr) = child.stderr.take() {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if !send(&Response::progress(line)) {
-                break;
-            }
-        }
+        relay(stderr, child.id(), client, send);
     }
     let status = child
         .wait()
@@ -549,6 +659,92 @@ fn run_login(
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// Relays the login's stderr to the client line by line until the login closes it (it ends),
+/// watching the client in the same `poll(2)`: when the client goes away (Ctrl-C on the
+/// remote), the login is sent SIGTERM, which it answers as a Ctrl-C. No thread outlives this,
+/// and the child is signalled only here, before anyone waits for it: its pid cannot have been
+/// reaped and reused yet.
+fn relay(
+    mut stderr: std::process::ChildStderr,
+    pid: u32,
+    client: &UnixStream,
+    send: &mut dyn FnMut(&Response) -> bool,
+) {
+    use std::os::fd::AsRawFd;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut client_here = true;
+    let end_login = |client_here: &mut bool| {
+        if std::mem::replace(client_here, false) {
+            crate::debug!("agent: the client went away: ending its login (pid {pid})");
+            // SAFETY: kill has no memory effects; the child is not reaped yet (see above).
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        }
+    };
+    let mut buffer = [0u8; 4096];
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: stderr.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: client.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let watched: libc::nfds_t = if client_here { 2 } else { 1 };
+        // SAFETY: `fds` holds `watched` valid pollfds for the length passed.
+        if unsafe { libc::poll(fds.as_mut_ptr(), watched, -1) } < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            end_login(&mut client_here);
+            break;
+        }
+        if client_here && fds[1].revents != 0 {
+            // A client sends nothing after its request: this is its end of the socket closing
+            // (or bytes that mean nothing, read and dropped).
+            match (&*client).read(&mut buffer) {
+                Ok(0) | Err(_) => end_login(&mut client_here),
+                Ok(_) => {}
+            }
+        }
+        if fds[0].revents == 0 {
+            continue;
+        }
+        let read = match stderr.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buffer[..read]);
+        while let Some(line) = next_line(&mut pending) {
+            if client_here && !send(&Response::progress(line)) {
+                end_login(&mut client_here);
+            }
+        }
+    }
+    if !pending.is_empty() && client_here {
+        send(&Response::progress(
+            String::from_utf8_lossy(&pending).into_owned(),
+        ));
+    }
+}
+
+/// The first complete line in `pending` (taken out of it), or its first
+/// [`MAX_RELAYED_LINE`] bytes when a line runs on that long.
+fn next_line(pending: &mut Vec<u8>) -> Option<String> {
+    let end = match pending.iter().position(|&b| b == b'\n') {
+        Some(newline) => newline + 1,
+        None if pending.len() >= MAX_RELAYED_LINE => MAX_RELAYED_LINE,
+        None => return None,
+    };
+    let line: Vec<u8> = pending.drain(..end).collect();
+    let text = String::from_utf8_lossy(&line);
+    Some(text.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// `--systemd-unit`: a `systemd --user` service running this program as the agent, with this

@@ -6,17 +6,18 @@
 //! Input: the bytes a client sends, read as the agent reads them (line by line).
 #![no_main]
 
-use latchkey::agent::protocol::{MAX_LINE, VERSION, parse_request, read_line, to_line};
+use latchkey::agent::protocol::{LineReader, MAX_LINE, VERSION, parse_request, to_line};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut reader = std::io::BufReader::new(data);
-    while let Ok(Some(line)) = read_line(&mut reader) {
+    let mut reader = LineReader::new(data);
+    while let Ok(Some(line)) = reader.read_line() {
         assert!(line.len() <= MAX_LINE);
         if let Ok(request) = parse_request(&line) {
             assert_eq!(request.v, VERSION);
             let again = to_line(&request);
-            let reparsed = parse_request(again.trim_end_matches('\n').as_bytes())
+            assert_eq!(again.last(), Some(&b'\n'));
+            let reparsed = parse_request(&again[..again.len() - 1])
                 .expect("a request written back reads again");
             assert_eq!(reparsed, request);
         }
