@@ -10,7 +10,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Idp, Run, World, logged_in, paste_login, stored};
+use support::{Idp, Run, World, logged_in, paste_login, spawn_piped, stored};
 
 /// A running `latchkey agent` of a laptop world; stopped when dropped.
 struct Agent {
@@ -340,6 +340,23 @@ fn daemon_prints_what_to_eval_and_stop_ends_it() {
     }
 }
 
+/// Waits until the agent `child` listens at `socket`; fails with what it said if it ends or
+/// takes more than 10 s.
+fn wait_listening(child: &mut Child, socket: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(socket).is_err() {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let mut said = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut said);
+            }
+            panic!("no agent at {}: {said}", socket.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_gone(socket: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while socket.exists() {
@@ -366,19 +383,7 @@ fn the_default_socket_is_found_in_the_runtime_directory() {
         .spawn()
         .unwrap();
     let socket = runtime.path().join("latchkey-agent.sock");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while UnixStream::connect(&socket).is_err() {
-        if Instant::now() > deadline {
-            let _ = agent.kill();
-            let out = agent.wait_with_output().unwrap();
-            panic!(
-                "no agent at {}: {}",
-                socket.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(&mut agent, &socket);
     let mode = std::fs::metadata(&socket).unwrap();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
@@ -587,31 +592,49 @@ fn the_systemd_unit_starts_an_agent() {
     let _ = child.wait();
 }
 
+/// `latchkey agent --confirm` in a tmux terminal of its own, where a test answers its questions.
+struct ConfirmingAgent {
+    tmux: support::tmux::Tmux,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ConfirmingAgent {
+    fn start(laptop: &World, name: &str) -> ConfirmingAgent {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s").join("agent.sock");
+        let tmux = support::tmux::Tmux::new(name);
+        tmux.start_latchkey(
+            laptop,
+            &format!("agent --confirm --socket {}", socket.display()),
+            "",
+        );
+        tmux.wait_for("the agent", |s| s.contains("serving local"));
+        ConfirmingAgent {
+            tmux,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    /// Another host using this agent.
+    fn remote(&self) -> World {
+        let world = World::new();
+        world.set_env("LATCHKEY_AGENT_SOCK", self.socket.to_str().unwrap());
+        world
+    }
+}
+
 /// `--confirm`: each request is asked about in the agent's terminal, naming the profile and
 /// who asks; `y` answers it, anything else (or nothing) refuses it, exit 8 at the client.
 #[test]
 fn with_confirm_the_agents_terminal_allows_or_refuses_each_request() {
     let idp = Idp::shared();
     let laptop = logged_in(idp, "");
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("s").join("agent.sock");
-    let socket_text = socket.to_str().unwrap();
-    let tmux = support::tmux::Tmux::new("agent-confirm");
-    tmux.start_latchkey(
-        &laptop,
-        &format!("agent --confirm --socket {socket_text}"),
-        "",
-    );
-    tmux.wait_for("the agent", |s| s.contains("serving local"));
-    let remote = World::new();
-    remote.set_env("LATCHKEY_AGENT_SOCK", socket_text);
+    let agent = ConfirmingAgent::start(&laptop, "agent-confirm");
+    let (tmux, remote) = (&agent.tmux, agent.remote());
 
-    let asking = remote
-        .cmd(&["token"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let asking = spawn_piped(&remote, &["token"]);
     tmux.wait_for("the question", |s| {
         s.contains("latchkey agent: latchkey (pid ")
             && s.contains(") asks for the access token of the default profile. Allow? [y/N]")
@@ -624,12 +647,7 @@ fn with_confirm_the_agents_terminal_allows_or_refuses_each_request() {
     );
     tmux.wait_for("allowed", |s| s.contains("allowed"));
 
-    let asking = remote
-        .cmd(&["status"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let asking = spawn_piped(&remote, &["status"]);
     tmux.wait_for("the second question", |s| {
         s.contains("asks for the status of the default profile. Allow? [y/N]")
     });
@@ -1098,28 +1116,14 @@ fn a_login_that_ended_is_never_signalled_again() {
 fn confirm_names_what_it_allows_and_only_an_answer_to_the_question_counts() {
     let idp = Idp::shared();
     let laptop = logged_in(idp, "");
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("s").join("agent.sock");
+    let agent = ConfirmingAgent::start(&laptop, "agent-confirm-names");
+    let (tmux, remote, socket) = (&agent.tmux, agent.remote(), &agent.socket);
     let socket_text = socket.to_str().unwrap();
-    let tmux = support::tmux::Tmux::new("agent-confirm-names");
-    tmux.start_latchkey(
-        &laptop,
-        &format!("agent --confirm --socket {socket_text}"),
-        "",
-    );
-    tmux.wait_for("the agent", |s| s.contains("serving local"));
     // Typed ahead, before any question.
     tmux.send_literal("y\n");
     std::thread::sleep(Duration::from_millis(300));
-    let remote = World::new();
-    remote.set_env("LATCHKEY_AGENT_SOCK", socket_text);
     let ask = |args: &[&str], question: &str, answer: &str| -> Run {
-        let mut asking = remote
-            .cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut asking = spawn_piped(&remote, args);
         tmux.wait_for(question, |s| s.contains(question));
         std::thread::sleep(Duration::from_millis(500));
         assert!(
@@ -1151,12 +1155,7 @@ fn confirm_names_what_it_allows_and_only_an_answer_to_the_question_counts() {
     // Stopping the agent is asked about too; refused, it keeps serving.
     let stop = ["agent", "--stop", "--socket", socket_text];
     let refused = {
-        let asking = laptop
-            .cmd(&stop)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let asking = spawn_piped(&laptop, &stop);
         tmux.wait_for("the stop question", |s| {
             s.contains("asks to stop the agent. Allow? [y/N]")
         });
@@ -1164,13 +1163,8 @@ fn confirm_names_what_it_allows_and_only_an_answer_to_the_question_counts() {
         Run::from(asking.wait_with_output().unwrap())
     };
     refused.expect(8);
-    assert!(UnixStream::connect(&socket).is_ok(), "the agent stopped");
-    let asking = laptop
-        .cmd(&stop)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    assert!(UnixStream::connect(socket).is_ok(), "the agent stopped");
+    let asking = spawn_piped(&laptop, &stop);
     tmux.wait_for("the second stop question", |s| {
         s.matches("asks to stop the agent").count() == 2
     });
@@ -1178,7 +1172,7 @@ fn confirm_names_what_it_allows_and_only_an_answer_to_the_question_counts() {
     Run::from(asking.wait_with_output().unwrap())
         .expect(0)
         .stderr_has("Stopped the agent");
-    wait_gone(&socket);
+    wait_gone(socket);
 }
 
 /// Runs the agent as a test expects it to refuse to start: its run, or a failure if it is
@@ -1248,18 +1242,7 @@ fn a_socket_in_a_home_only_its_owner_can_write_is_served() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&socket).is_err() {
-            if Instant::now() > deadline || agent.try_wait().unwrap().is_some() {
-                let _ = agent.kill();
-                let out = agent.wait_with_output().unwrap();
-                panic!(
-                    "no agent in a home of mode {mode:o}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(&mut agent, &socket);
         let remote = World::new();
         remote.set_env("LATCHKEY_AGENT_SOCK", &socket_text);
         remote.run(&["token"]).expect(0);

@@ -25,7 +25,10 @@ use std::path::PathBuf;
     error_code(5, "the identity provider refused (an OAuth error, or any other 4xx)"),
     error_code(6, "network, TLS or timeout talking to the identity provider"),
     error_code(7, "token store: decrypt, permissions or file I/O"),
-    error_code(8, "login timed out, was cancelled or was refused (`--same-user`), or another login is running"),
+    error_code(
+        8,
+        "login timed out, was cancelled or was refused (`--same-user`), or another login is running"
+    ),
     error_code(130, "interrupted (Ctrl-C)")
 )]
 pub struct Cli {

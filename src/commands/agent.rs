@@ -204,6 +204,10 @@ fn accept(agent: &Arc<Agent>, listener: &UnixListener) {
 /// deadline), answered.
 fn serve(agent: &Agent, stream: UnixStream) {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
+    // A client that stops reading cannot hold its slot either: an answer line that cannot be
+    // written within the time a request has is given up (a login then ends, as when the
+    // client goes away).
+    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
     let mut writer = match stream.try_clone() {
         Ok(writer) => writer,
         Err(_) => return,

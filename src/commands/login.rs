@@ -553,14 +553,7 @@ impl Login<'_> {
             ))
             .hint("log in where the agent runs to replace them")
         })?;
-        let who = |tokens: &StoredTokens| {
-            tokens
-                .id_token
-                .as_ref()
-                .and_then(|t| jwt::unverified_claims(t.secret()).ok())
-                .and_then(|claims| claims.sub)
-                .map(|sub| (tokens.issuer.clone(), sub))
-        };
+        let who = |tokens: &StoredTokens| subject(tokens).map(|sub| (tokens.issuer.clone(), sub));
         match (who(&old), who(new)) {
             (Some(old), Some(new)) if old == new => Ok(()),
             (old, new) => {
@@ -915,14 +908,17 @@ fn require_id_token(profile: &Profile, has_id_token: bool) -> Result<()> {
 /// user (often in the same browser session) shares it, and revoking the replaced token would
 /// leave the new one dead.
 fn issued_to_another_user(replaced: &StoredTokens, stored: &StoredTokens) -> bool {
-    let subject = |tokens: &StoredTokens| {
-        tokens
-            .id_token
-            .as_ref()
-            .and_then(|t| jwt::unverified_claims(t.secret()).ok())
-            .and_then(|claims| claims.sub)
-    };
     matches!((subject(replaced), subject(stored)), (Some(old), Some(new)) if old != new)
+}
+
+/// The user the tokens' ID token names (`sub`), when they have one. Read without verifying:
+/// every ID token stored was verified when it arrived.
+fn subject(tokens: &StoredTokens) -> Option<String> {
+    tokens
+        .id_token
+        .as_ref()
+        .and_then(|t| jwt::unverified_claims(t.secret()).ok())
+        .and_then(|claims| claims.sub)
 }
 
 /// What --browser / --no-browser ask for.

@@ -7,7 +7,7 @@
 //
 // Makes its own attacker CA and a leaf certificate for 127.0.0.1 / localhost, listens on
 // 127.0.0.1, and prints exactly one JSON line on stdout once listening:
-//   {"ready":true,"port":PORT,"ca":"/abs/attacker-ca.pem"}
+//   {"ready":true,"port":PORT,"ca":"/abs/ca.pem"} (the attacker's CA)
 // CONNECT tunnels are decrypted with the leaf certificate and each request is forwarded over
 // HTTPS (certificates not checked) to 127.0.0.1 at the CONNECT target's port (a tunnel that
 // carries plain http is read as it is, and forwarded over HTTP); plain proxy
@@ -27,7 +27,6 @@ const { Duplex } = require('node:stream');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 
 const log = (...a) => console.error('[mitm]', ...a);
 const args = process.argv.slice(2);
@@ -36,31 +35,11 @@ for (const a of args) {
 }
 
 // ---------------------------------------------------------------- attacker CA and leaf
-// (as makeCerts() in server.js, with a CA of the attacker's own)
+// (certs.js, as the test provider's, with a CA of the attacker's own)
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-mitm-'));
 const cleanup = () => fs.rmSync(tmpDir, { recursive: true, force: true });
 process.on('exit', cleanup);
-function makeCerts() {
-  const p = (f) => path.resolve(tmpDir, f);
-  const ossl = (...a) => execFileSync('openssl', a, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ossl('req', '-x509', ...ec, '-keyout', p('attacker-ca.key'), '-out', p('attacker-ca.pem'), '-days', '2',
-    '-subj', '/CN=attacker CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  ossl('req', ...ec, '-keyout', p('leaf.key'), '-out', p('leaf.csr'), '-subj', '/CN=127.0.0.1');
-  fs.writeFileSync(p('ext.cnf'), [
-    'basicConstraints=critical,CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    'subjectKeyIdentifier=hash',
-    'authorityKeyIdentifier=keyid',
-  ].join('\n'));
-  ossl('x509', '-req', '-in', p('leaf.csr'), '-CA', p('attacker-ca.pem'), '-CAkey', p('attacker-ca.key'),
-    '-CAcreateserial', '-out', p('leaf.pem'), '-days', '2', '-extfile', p('ext.cnf'));
-  return { ca: p('attacker-ca.pem'), key: fs.readFileSync(p('leaf.key')), cert: fs.readFileSync(p('leaf.pem')) };
-}
+const makeCerts = () => require('./certs.js').makeCerts(tmpDir, 'attacker CA');
 
 // ---------------------------------------------------------------- recording and forwarding
 let seen = [];

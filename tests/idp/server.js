@@ -17,7 +17,6 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { AsyncLocalStorage } = require('node:async_hooks');
 
 // oidc-provider prints NOTICEs with console.info (stdout). stdout is reserved for the
@@ -121,25 +120,7 @@ const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 let tmpDir = null;
 function makeCerts() {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-idp-'));
-  const p = (f) => path.join(tmpDir, f);
-  const ossl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ossl('req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2',
-    '-subj', '/CN=latchkey test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  ossl('req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=127.0.0.1');
-  fs.writeFileSync(p('ext.cnf'), [
-    'basicConstraints=critical,CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    'subjectKeyIdentifier=hash',
-    'authorityKeyIdentifier=keyid',
-  ].join('\n'));
-  ossl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
-    '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile', p('ext.cnf'));
-  return { ca: p('ca.pem'), key: fs.readFileSync(p('server.key')), cert: fs.readFileSync(p('server.pem')) };
+  return require('./certs.js').makeCerts(tmpDir, 'latchkey test CA');
 }
 
 // ---------------------------------------------------------------- test control state

@@ -835,19 +835,21 @@ impl Session {
     }
 }
 
+/// `latchkey ARGS` in `world`, started with its output captured: for a test that does
+/// something (answers a question, races it) before it waits for the run.
+pub fn spawn_piped(world: &World, args: &[&str]) -> Child {
+    world
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// `n` processes of `latchkey ARGS` started at once in `world`, as scripts and kubectl racing
 /// for a token would: their runs, in start order, once all have ended.
 pub fn racing(world: &World, n: usize, args: &[&str]) -> Vec<Run> {
-    let children: Vec<_> = (0..n)
-        .map(|_| {
-            world
-                .cmd(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = (0..n).map(|_| spawn_piped(world, args)).collect();
     children
         .into_iter()
         .map(|child| Run::from(child.wait_with_output().unwrap()))
