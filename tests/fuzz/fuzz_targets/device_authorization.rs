@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         status,
         content_type: Some("application/json".to_owned()),
         date: None,
-        body: String::from_utf8_lossy(body).into_owned(),
+        body: String::from_utf8_lossy(body).into_owned().into(),
     };
     match parse_device_authorization(&response) {
         Ok(authorization) => {

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         status,
         content_type: Some("application/json".to_owned()),
         date: (!date.is_empty()).then(|| date.into_owned()),
-        body: String::from_utf8_lossy(body).into_owned(),
+        body: String::from_utf8_lossy(body).into_owned().into(),
     };
     match parse_token_response(&response) {
         Ok(tokens) => {
