@@ -1022,8 +1022,15 @@ fn logins_leave_no_thread_or_descriptor_behind() {
         }
         held.extend(wave);
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let (threads_after, descriptors_after) = threads_and_descriptors(agent.pid());
+    // A connection's thread ends just after its answer: a moment for the last ones to go.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (threads_after, descriptors_after) = loop {
+        let now = threads_and_descriptors(agent.pid());
+        if (now.0 <= threads && now.1 <= descriptors) || Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
         threads_after <= threads && descriptors_after <= descriptors,
         "threads {threads} -> {threads_after}, descriptors {descriptors} -> {descriptors_after}, with {} clients still connected",

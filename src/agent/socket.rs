@@ -160,15 +160,21 @@ impl<'a> ReadBy<'a> {
 
 impl std::io::Read for ReadBy<'_> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let ran_out =
+            || std::io::Error::new(std::io::ErrorKind::TimedOut, "the time for it ran out");
         let left = self
             .deadline
             .checked_duration_since(std::time::Instant::now())
             .filter(|left| !left.is_zero())
-            .ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "the time for it ran out")
-            })?;
+            .ok_or_else(ran_out)?;
         self.stream.set_read_timeout(Some(left))?;
-        (&mut &*self.stream).read(buffer)
+        // The socket's timeout is the deadline's: its EAGAIN says the same as the check above.
+        (&mut &*self.stream)
+            .read(buffer)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ran_out(),
+                _ => e,
+            })
     }
 }
 
