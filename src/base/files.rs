@@ -269,12 +269,13 @@ pub fn make_private_dir(dir: &Path) -> Result<()> {
     {
         make_private_dir(parent)?;
     }
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
+    let builder = {
+        #[cfg_attr(not(unix), allow(unused_mut))]
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+    };
     match builder.create(dir) {
         Ok(()) => {}
         // Made meanwhile by another latchkey: it must be private like any existing one.

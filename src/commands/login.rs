@@ -166,6 +166,7 @@ fn through_agent(
 
 /// The refusal of a login flag that a host holding an agent's socket may not use: a device
 /// code or an invitation link would let it choose whose login the agent's host holds.
+#[cfg(unix)]
 pub fn refused_through_agent(flag: &str) -> Error {
     let why = match flag {
         "--device" => {
