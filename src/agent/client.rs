@@ -3,10 +3,11 @@
 //! and its answer. A failure to reach the agent, or an agent that goes away mid-answer, is
 //! exit 6, as the network is: over SSH the socket is the connection.
 
-use crate::agent::protocol::{self, Request, Response, VERSION};
+use crate::agent::protocol::{self, Answer, Request};
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
 use crate::base::text::shown_whole;
+use serde::de::DeserializeOwned;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -87,20 +88,19 @@ impl Agent {
         &self.path
     }
 
-    /// A request with one answer (not a login).
-    pub fn ask(&mut self, mut request: Request) -> Result<Response> {
-        self.ask_streaming(&mut request, Some(ANSWER_TIMEOUT), &mut |_| {})
+    /// A request with one answer (not a login), read as the answer `T` it must be.
+    pub fn ask<T: DeserializeOwned>(&mut self, request: &Request) -> Result<T> {
+        self.ask_streaming(request, Some(ANSWER_TIMEOUT), &mut |_| {})
     }
 
     /// A request whose answer may be preceded by lines of progress, each given to `progress`.
     /// `timeout` bounds each wait for a line (`None`: a login, which the agent ends itself).
-    pub fn ask_streaming(
+    pub fn ask_streaming<T: DeserializeOwned>(
         &mut self,
-        request: &mut Request,
+        request: &Request,
         timeout: Option<Duration>,
         progress: &mut dyn FnMut(&str),
-    ) -> Result<Response> {
-        request.v = VERSION;
+    ) -> Result<T> {
         let fail = |what: String| {
             Error::network(format!(
                 "the agent at {} {what}",
@@ -112,7 +112,7 @@ impl Agent {
             .stream
             .set_read_timeout(timeout)
             .and_then(|()| self.stream.set_write_timeout(Some(ANSWER_TIMEOUT)))
-            .and_then(|()| self.stream.write_all(&protocol::to_line(request)));
+            .and_then(|()| self.stream.write_all(&protocol::request_line(request)));
         // An agent that refuses the connection answers before reading: its answer may be
         // waiting even when the request could not be written in full.
         let unsent = sent.err();
@@ -138,12 +138,24 @@ impl Agent {
                 }
                 Err(e) => return Err(fail(format!("answered badly: {e}"))),
             };
-            let response: Response = serde_json::from_slice(&line).map_err(|_| {
+            let answer: Answer<T> = serde_json::from_slice(&line).map_err(|_| {
                 fail("answered with something that is not a latchkey agent answer".into())
             })?;
-            match response.line {
-                Some(text) => progress(&text),
-                None => return response.into_result(),
+            match answer {
+                Answer::Progress { line, .. } => progress(&line),
+                Answer::Failed {
+                    exit, error, hint, ..
+                } => {
+                    return Err(protocol::failure(exit, &error, hint.as_deref()));
+                }
+                Answer::Done { ok: true, answer } => return Ok(answer),
+                Answer::Done { ok: false, .. } => {
+                    return Err(protocol::failure(
+                        1,
+                        "the agent failed without saying why",
+                        None,
+                    ));
+                }
             }
         }
     }

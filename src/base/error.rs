@@ -87,6 +87,83 @@ impl ExitCode {
     }
 }
 
+/// The codes providers answer in OAuth's `error` field, one list that both reads and writes
+/// them: callers match on the variant, never on its text.
+macro_rules! oauth_codes {
+    ($($(#[$doc:meta])* $name:ident = $text:literal,)*) => {
+        /// An OAuth error code, parsed once where an answer is read: RFC 6749 (§4.1.2.1, §5.2),
+        /// RFC 8628 §3.5, RFC 7009 §2.2.1, RFC 8707 §2, RFC 9449 §12, OpenID Connect Core
+        /// §3.1.2.6; any other code as the provider wrote it.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum OAuthCode {
+            $($(#[$doc])* $name,)*
+            Other(String),
+        }
+
+        impl OAuthCode {
+            pub fn parse(code: &str) -> OAuthCode {
+                match code {
+                    $($text => OAuthCode::$name,)*
+                    other => OAuthCode::Other(other.to_owned()),
+                }
+            }
+
+            /// The code as the provider wrote it (unescaped: show it through `base::text`).
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(OAuthCode::$name => $text,)*
+                    OAuthCode::Other(code) => code,
+                }
+            }
+        }
+    };
+}
+
+oauth_codes! {
+    InvalidRequest = "invalid_request",
+    InvalidClient = "invalid_client",
+    /// The grant (code, refresh token, device code) is invalid, expired or revoked.
+    InvalidGrant = "invalid_grant",
+    UnauthorizedClient = "unauthorized_client",
+    UnsupportedGrantType = "unsupported_grant_type",
+    InvalidScope = "invalid_scope",
+    AccessDenied = "access_denied",
+    UnsupportedResponseType = "unsupported_response_type",
+    ServerError = "server_error",
+    TemporarilyUnavailable = "temporarily_unavailable",
+    /// The device grant's user has not decided yet (RFC 8628).
+    AuthorizationPending = "authorization_pending",
+    SlowDown = "slow_down",
+    ExpiredToken = "expired_token",
+    /// The revocation endpoint does not revoke this type of token (RFC 7009).
+    UnsupportedTokenType = "unsupported_token_type",
+    /// A resource indicator the provider refuses (RFC 8707).
+    InvalidTarget = "invalid_target",
+    /// RFC 9449 (DPoP).
+    InvalidDpopProof = "invalid_dpop_proof",
+    UseDpopNonce = "use_dpop_nonce",
+    /// OpenID Connect's answers to `prompt=none`.
+    InteractionRequired = "interaction_required",
+    LoginRequired = "login_required",
+    AccountSelectionRequired = "account_selection_required",
+    ConsentRequired = "consent_required",
+}
+
+impl fmt::Display for OAuthCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A provider's OAuth refusal behind an error: its code, and what it said (`error:
+/// error_description`, already escaped and bounded), for callers that act on the code or
+/// record the words (a refused refresh token's reason, kept in the token file for `status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthRefusal {
+    pub code: OAuthCode,
+    pub said: String,
+}
+
 /// A failure with a one-line message and an optional hint saying what to do next.
 ///
 /// Messages never contain secret values: the constructors take text that callers build from
@@ -96,13 +173,8 @@ pub struct Error {
     exit: ExitCode,
     message: String,
     hint: Option<String>,
-    /// The OAuth `error` code a provider answered with (`invalid_grant`), for callers that act
-    /// on it rather than show it.
-    oauth: Option<String>,
-    /// The provider's own words behind that code (`error: error_description`, escaped and
-    /// bounded), for callers that record them (a refused refresh token's reason, kept in the
-    /// token file for `status`).
-    provider_said: Option<String>,
+    /// The provider's OAuth refusal this error reports, when it is one.
+    oauth: Option<OAuthRefusal>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -114,7 +186,6 @@ impl Error {
             message: message.into(),
             hint: None,
             oauth: None,
-            provider_said: None,
         }
     }
 
@@ -160,27 +231,26 @@ impl Error {
         self
     }
 
-    /// Records the provider's OAuth `error` code behind this error.
-    pub fn with_oauth_code(mut self, code: &str) -> Self {
-        self.oauth = Some(code.to_owned());
+    /// The same error said in other words (its exit code, hint and refusal kept).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
         self
     }
 
-    /// The provider's OAuth `error` code, when this error is its refusal.
-    pub fn oauth_code(&self) -> Option<&str> {
-        self.oauth.as_deref()
-    }
-
-    /// Records what the provider said with its OAuth error, already made safe to show.
-    pub fn with_provider_said(mut self, said: impl Into<String>) -> Self {
-        self.provider_said = Some(said.into());
+    /// Records the provider's OAuth refusal behind this error.
+    pub fn with_oauth(mut self, refusal: OAuthRefusal) -> Self {
+        self.oauth = Some(refusal);
         self
     }
 
-    /// What the provider said with its OAuth error (`invalid_grant: token expired`), when this
-    /// error is its refusal.
-    pub fn provider_said(&self) -> Option<&str> {
-        self.provider_said.as_deref()
+    /// The provider's OAuth refusal, when this error is one.
+    pub fn oauth(&self) -> Option<&OAuthRefusal> {
+        self.oauth.as_ref()
+    }
+
+    /// The provider's OAuth error code, when this error is its refusal.
+    pub fn oauth_code(&self) -> Option<&OAuthCode> {
+        self.oauth.as_ref().map(|refusal| &refusal.code)
     }
 
     pub fn exit_code(&self) -> ExitCode {
@@ -213,6 +283,28 @@ mod tests {
         let codes: Vec<i32> = ExitCode::ALL.iter().map(|(c, _)| *c).collect();
         assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]);
         assert_eq!(Error::store("x").exit_code().code(), 7);
+    }
+
+    #[test]
+    fn oauth_codes_read_and_write_the_same_text() {
+        for text in [
+            "invalid_grant",
+            "authorization_pending",
+            "use_dpop_nonce",
+            "invalid_target",
+        ] {
+            let code = OAuthCode::parse(text);
+            assert!(!matches!(code, OAuthCode::Other(_)), "{text}");
+            assert_eq!(code.as_str(), text);
+        }
+        assert_eq!(OAuthCode::parse("invalid_grant"), OAuthCode::InvalidGrant);
+        let other = OAuthCode::parse("Invalid_Grant");
+        assert_eq!(
+            other,
+            OAuthCode::Other("Invalid_Grant".into()),
+            "codes are case-sensitive"
+        );
+        assert_eq!(other.to_string(), "Invalid_Grant");
     }
 
     #[test]

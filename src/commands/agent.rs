@@ -5,7 +5,9 @@
 //! is, and streams what it says to the client.
 
 use super::Globals;
-use crate::agent::protocol::{self, Request, Response};
+use crate::agent::protocol::{
+    self, Answer, HelloAnswer, LoggedIn, Request, StatusAnswer, Stopped, TokenAnswer,
+};
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
 use crate::base::secret::ServedToken;
@@ -15,6 +17,8 @@ use crate::config::ProfilesFile;
 use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::TokenStore;
 use crate::store::refresh::{self, Need, OpenedCache};
+use crate::store::report::StatusReport;
+use serde::Serialize;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -212,7 +216,6 @@ fn serve(agent: &Agent, stream: UnixStream) {
         Ok(writer) => writer,
         Err(_) => return,
     };
-    let mut answer = |response: &Response| writer.write_all(&protocol::to_line(response)).is_ok();
     let uid = socket::current_uid();
     match socket::peer_uid(&stream) {
         Ok(peer) if peer == uid => {}
@@ -223,9 +226,12 @@ fn serve(agent: &Agent, stream: UnixStream) {
             let within_a_second = Instant::now() + Duration::from_secs(1);
             let _ = protocol::LineReader::new(socket::ReadBy::new(&stream, within_a_second))
                 .read_line();
-            answer(&Response::failed(&Error::config(format!(
-                "refused: the connection comes from uid {peer}, not from the agent's user ({uid})"
-            ))));
+            reply::<LoggedIn>(
+                &mut writer,
+                Err(Error::config(format!(
+                    "refused: the connection comes from uid {peer}, not from the agent's user ({uid})"
+                ))),
+            );
             return;
         }
         Err(e) => {
@@ -243,44 +249,67 @@ fn serve(agent: &Agent, stream: UnixStream) {
         Ok(request) => request,
         Err(e) => {
             crate::debug!("agent: refused a request: {}", e.message());
-            answer(&Response::failed(&e));
+            reply::<LoggedIn>(&mut writer, Err(e));
             return;
         }
     };
-    if request.op != "hello"
+    if request != (Request::Hello {})
         && let Err(refused) = confirmed(agent, &request, &stream)
     {
-        answer(&Response::failed(&refused));
+        reply::<LoggedIn>(&mut writer, Err(refused));
         return;
     }
-    let result = match request.op.as_str() {
-        "hello" => hello(agent),
-        "token" => token(agent, &request),
-        "status" => status(agent, &request),
-        "login" => return login(agent, &request, &stream),
-        "stop" => {
+    let answered = match &request {
+        Request::Hello {} => reply(&mut writer, hello(agent)),
+        Request::Token {
+            profile,
+            id_token,
+            min_valid,
+            audience,
+            scopes,
+        } => {
+            let asked = TokenAsked {
+                id_token: *id_token,
+                min_valid: Duration::from_secs(min_valid.unwrap_or(60)),
+                api: audience
+                    .as_deref()
+                    .map(|audience| ApiRequest::new(audience, scopes)),
+            };
+            reply(&mut writer, token(agent, profile.as_deref(), &asked))
+        }
+        Request::Status { profile, all } => {
+            reply(&mut writer, status(agent, profile.as_deref(), *all))
+        }
+        Request::Login { profile, args } => {
+            return login(agent, profile.as_deref(), args, &stream);
+        }
+        Request::Stop {} => {
             crate::debug!("agent: stopped by a client");
-            let mut ok = Response::ok();
-            ok.pid = Some(std::process::id());
-            answer(&ok);
+            reply(
+                &mut writer,
+                Ok(Stopped {
+                    pid: std::process::id(),
+                }),
+            );
             exit_now();
         }
-        other => Err(Error::other(format!(
-            "unknown operation {}",
-            crate::base::text::quoted(other)
-        ))),
-    };
-    let response = match result {
-        Ok(response) => response,
-        Err(e) => Response::failed(&e),
     };
     crate::debug!(
         "agent: {} for profile {}: {}",
-        request.op,
-        request.profile.as_deref().unwrap_or("(default)"),
-        if response.ok { "answered" } else { "refused" }
+        request.op(),
+        request.profile().unwrap_or("(default)"),
+        if answered { "answered" } else { "refused" }
     );
-    answer(&response);
+}
+
+/// Sends the request's answer, or its failure; whether it was an answer.
+fn reply<T: Serialize>(writer: &mut UnixStream, result: Result<T>) -> bool {
+    let (answer, answered) = match result {
+        Ok(answer) => (Answer::done(answer), true),
+        Err(e) => (Answer::failed(&e), false),
+    };
+    let _ = writer.write_all(&protocol::answer_line(&answer));
+    answered
 }
 
 /// How long a `--confirm` question waits for its answer.
@@ -309,8 +338,8 @@ fn confirmed(agent: &Agent, request: &Request, stream: &UnixStream) -> Result<()
     let _ = writeln!(tty, "{}", if allowed { "allowed" } else { "refused" });
     crate::debug!(
         "agent: {} for profile {}: {}",
-        request.op,
-        request.profile.as_deref().unwrap_or("(default)"),
+        request.op(),
+        request.profile().unwrap_or("(default)"),
         if allowed { "allowed" } else { "refused" }
     );
     if allowed {
@@ -326,51 +355,54 @@ fn confirmed(agent: &Agent, request: &Request, stream: &UnixStream) -> Result<()
 /// The `--confirm` question for `request` from `peer`, naming everything the answer allows.
 /// Each value from the client is quoted (escaped, and bounded).
 fn question(request: &Request, peer: &str) -> String {
-    let profile = match &request.profile {
+    let profile = match request.profile() {
         Some(name) => format!("profile {}", quoted(name)),
         None => "the default profile".to_owned(),
     };
-    let asks = match request.op.as_str() {
-        "stop" => "to stop the agent".to_owned(),
-        "token" => match (&request.audience, request.id_token) {
-            (Some(audience), _) => {
-                let scopes = if request.scopes.is_empty() {
-                    "its default scopes".to_owned()
-                } else {
-                    format!("scopes {}", quoted(&request.scopes.join(" ")))
-                };
-                format!(
-                    "for an access token for API {} with {scopes}, from {profile}",
-                    quoted(audience)
-                )
-            }
-            (None, true) => format!("for the ID token of {profile}"),
-            (None, false) => format!("for the access token of {profile}"),
-        },
-        "status" if request.all => "for the status of every profile this agent serves".to_owned(),
-        "status" => format!("for the status of {profile}"),
-        "login" if request.args.is_empty() => {
+    let asks = match request {
+        Request::Stop {} => "to stop the agent".to_owned(),
+        Request::Hello {} => "who this agent is".to_owned(),
+        Request::Token {
+            audience: Some(audience),
+            scopes,
+            ..
+        } => {
+            let scopes = if scopes.is_empty() {
+                "its default scopes".to_owned()
+            } else {
+                format!("scopes {}", quoted(&scopes.join(" ")))
+            };
+            format!(
+                "for an access token for API {} with {scopes}, from {profile}",
+                quoted(audience)
+            )
+        }
+        Request::Token { id_token: true, .. } => format!("for the ID token of {profile}"),
+        Request::Token { .. } => format!("for the access token of {profile}"),
+        Request::Status { all: true, .. } => {
+            "for the status of every profile this agent serves".to_owned()
+        }
+        Request::Status { .. } => format!("for the status of {profile}"),
+        Request::Login { args, .. } if args.is_empty() => {
             format!("for a login of {profile} in this host's browser")
         }
-        "login" => format!(
+        Request::Login { args, .. } => format!(
             "for a login of {profile} in this host's browser, with {}",
-            request
-                .args
-                .iter()
+            args.iter()
                 .map(|word| quoted(word))
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-        other => format!("for operation {} of {profile}", quoted(other)),
     };
     format!("latchkey agent: {peer} asks {asks}. Allow?")
 }
-fn hello(agent: &Agent) -> Result<Response> {
+
+fn hello(agent: &Agent) -> Result<HelloAnswer> {
     let file = load(agent)?;
-    let mut ok = Response::ok();
-    ok.pid = Some(std::process::id());
-    ok.profiles = served(agent, &file);
-    Ok(ok)
+    Ok(HelloAnswer {
+        pid: std::process::id(),
+        profiles: served(agent, &file),
+    })
 }
 
 /// The profiles file, read again when its metadata changed since the last request: edits
@@ -434,63 +466,74 @@ fn profile_for(
     file.resolve_profile(&name, &Default::default())
 }
 
-fn token(agent: &Agent, request: &Request) -> Result<Response> {
+/// What a token request asks for.
+struct TokenAsked {
+    id_token: bool,
+    min_valid: Duration,
+    /// Another API's token (`--audience`, with its scopes).
+    api: Option<ApiRequest>,
+}
+
+fn token(agent: &Agent, profile: Option<&str>, asked: &TokenAsked) -> Result<TokenAnswer> {
     let file = load(agent)?;
-    let profile = profile_for(agent, &file, request.profile.as_deref())?;
+    let profile = profile_for(agent, &file, profile)?;
     let store = TokenStore::open()?;
-    let min_valid = Duration::from_secs(request.min_valid.unwrap_or(60));
-    let mut ok = Response::ok();
-    if let Some(audience) = &request.audience {
-        let api = ApiRequest::new(audience, &request.scopes);
+    if let Some(api) = &asked.api {
         let token = {
             let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
-            refresh::valid_api_token_cached(&profile, &store, &api, min_valid, &mut cache)?
+            refresh::valid_api_token_cached(&profile, &store, api, asked.min_valid, &mut cache)?
         };
-        ok.token = Some(ServedToken::new(token.access_token.secret()));
-        ok.expires_at = token.expires_at;
-        ok.token_type = Some(token.token_type);
-        ok.scope = token.scope;
-        return Ok(ok);
+        return Ok(TokenAnswer {
+            token: ServedToken::new(token.access_token.secret()),
+            expires_at: token.expires_at,
+            token_type: token.token_type,
+            scope: token.scope,
+        });
     }
-    let need = if request.id_token {
+    let need = if asked.id_token {
         Need::IdToken
     } else {
         Need::AccessToken
     };
     let tokens = {
         let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
-        refresh::valid_tokens_cached(&profile, &store, need, min_valid, &mut cache)?
+        refresh::valid_tokens_cached(&profile, &store, need, asked.min_valid, &mut cache)?
     };
-    if request.id_token {
+    let token_type = tokens.token_type.clone();
+    if asked.id_token {
         let (token, exp) = super::token::id_token_to_print(
             &tokens,
             &profile.name,
             crate::base::clock::unix_now(),
         )?;
-        ok.token = Some(ServedToken::new(token));
-        ok.expires_at = exp;
-    } else {
-        ok.token = Some(ServedToken::new(tokens.access_token.secret()));
-        ok.expires_at = tokens.expires_at;
-        ok.scope = tokens.scope.clone();
+        return Ok(TokenAnswer {
+            token: ServedToken::new(token),
+            expires_at: exp,
+            token_type,
+            scope: None,
+        });
     }
-    ok.token_type = Some(tokens.token_type.clone());
-    Ok(ok)
+    Ok(TokenAnswer {
+        token: ServedToken::new(tokens.access_token.secret()),
+        expires_at: tokens.expires_at,
+        token_type,
+        scope: tokens.scope.clone(),
+    })
 }
 
-fn status(agent: &Agent, request: &Request) -> Result<Response> {
+fn status(agent: &Agent, profile: Option<&str>, all: bool) -> Result<StatusAnswer> {
     let file = load(agent)?;
-    let profiles = if request.all {
+    let profiles = if all {
         served(agent, &file)
             .iter()
             .map(|name| file.resolve_profile(name, &Default::default()))
             .collect::<Result<Vec<_>>>()?
     } else {
-        vec![profile_for(agent, &file, request.profile.as_deref())?]
+        vec![profile_for(agent, &file, profile)?]
     };
     let store = TokenStore::open()?;
     let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
-    let reports = profiles
+    let status = profiles
         .iter()
         .map(|profile| {
             let loaded = cache.load(&store, profile).and_then(|tokens| match tokens {
@@ -498,15 +541,15 @@ fn status(agent: &Agent, request: &Request) -> Result<Response> {
                 None => Ok(None),
             });
             match loaded {
-                Ok(tokens) => super::status::report(profile, &store, tokens.as_ref(), None),
-                Err(e) => super::status::report(profile, &store, None, Some(e.message())),
+                Ok(tokens) => StatusReport::of(profile, &store, tokens.as_ref(), None),
+                Err(e) => StatusReport::of(profile, &store, None, Some(e.message())),
             }
         })
         .collect();
-    let mut ok = Response::ok();
-    ok.pid = Some(std::process::id());
-    ok.status = Some(serde_json::Value::Array(reports));
-    Ok(ok)
+    Ok(StatusAnswer {
+        pid: std::process::id(),
+        status,
+    })
 }
 
 /// The flags a login through the agent may carry: those that choose what to log in to, never
@@ -523,11 +566,12 @@ const MAX_RELAYED_LINE: usize = 16 * 1024;
 /// Runs `latchkey login` here (the browser and loopback listener of this host), streaming what
 /// it says to the client, which may cancel it by going away. The agent's own terminal says
 /// that a client asked for it, and how it ended.
-fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
+fn login(agent: &Agent, profile: Option<&str>, args: &[String], stream: &UnixStream) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let mut send = |response: &Response| writer.write_all(&protocol::to_line(response)).is_ok();
+    let mut send =
+        |answer: &Answer<LoggedIn>| writer.write_all(&protocol::answer_line(answer)).is_ok();
     let started = (|| {
         if agent.no_login {
             return Err(
@@ -536,7 +580,7 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
             );
         }
         let file = load(agent)?;
-        let profile = profile_for(agent, &file, request.profile.as_deref())?;
+        let profile = profile_for(agent, &file, profile)?;
         if profile.flow == crate::config::Flow::Device {
             return Err(Error::config(format!(
                 "profile `{}` logs in with the device grant, and the agent does not run a device login for a client: whoever sees the code approves it, and through the agent that is the client's host",
@@ -544,13 +588,13 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
             ))
             .hint("log in where the agent runs"));
         }
-        let args = login_args(&request.args)?;
+        let args = login_args(args)?;
         Ok((profile.name, args))
     })();
     let (name, args) = match started {
         Ok(started) => started,
         Err(e) => {
-            send(&Response::failed(&e));
+            send(&Answer::failed(&e));
             return;
         }
     };
@@ -564,13 +608,13 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
         }
     );
     let host = crate::terminal::browser::host_name();
-    send(&Response::progress(format!(
+    send(&Answer::progress(format!(
         "Logging in with profile `{name}` through the agent on {host}: finish the login in the browser there."
     )));
     let exit = match run_login(agent, &name, &args, stream, &mut send) {
         Ok(code) => code,
         Err(e) => {
-            send(&Response::failed(&e));
+            send(&Answer::failed(&e));
             return;
         }
     };
@@ -583,10 +627,10 @@ fn login(agent: &Agent, request: &Request, stream: &UnixStream) {
         }
     );
     if exit == 0 {
-        send(&Response::ok());
+        send(&Answer::done(LoggedIn {}));
     } else {
         let code = crate::base::error::ExitCode::from_code(exit);
-        send(&Response::failed(&Error::new(
+        send(&Answer::failed(&Error::new(
             code,
             format!("the login on {host} did not succeed (exit {exit})"),
         )));
@@ -627,7 +671,7 @@ fn run_login(
     name: &str,
     args: &[String],
     client: &UnixStream,
-    send: &mut dyn FnMut(&Response) -> bool,
+    send: &mut dyn FnMut(&Answer<LoggedIn>) -> bool,
 ) -> Result<i32> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::other(format!("cannot find latchkey's own program: {e}")))?;
@@ -674,7 +718,7 @@ fn relay(
     mut stderr: std::process::ChildStderr,
     pid: u32,
     client: &UnixStream,
-    send: &mut dyn FnMut(&Response) -> bool,
+    send: &mut dyn FnMut(&Answer<LoggedIn>) -> bool,
 ) {
     use std::os::fd::AsRawFd;
     let mut pending: Vec<u8> = Vec::new();
@@ -726,13 +770,13 @@ fn relay(
         };
         pending.extend_from_slice(&buffer[..read]);
         while let Some(line) = next_line(&mut pending) {
-            if client_here && !send(&Response::progress(line)) {
+            if client_here && !send(&Answer::progress(line)) {
                 end_login(&mut client_here);
             }
         }
     }
     if !pending.is_empty() && client_here {
-        send(&Response::progress(
+        send(&Answer::progress(
             String::from_utf8_lossy(&pending).into_owned(),
         ));
     }
@@ -806,13 +850,10 @@ fn stop(path: &Path) -> Result<()> {
         ))
     })?;
     let mut agent = crate::agent::client::Agent::over(path.to_owned(), stream);
-    let answer = agent.ask(Request {
-        op: "stop".into(),
-        ..Request::default()
-    })?;
+    let stopped: Stopped = agent.ask(&Request::Stop {})?;
     eprintln!(
         "Stopped the agent (pid {}) at {}.",
-        answer.pid.unwrap_or_default(),
+        stopped.pid,
         shown_whole(&path.display().to_string())
     );
     Ok(())

@@ -4,7 +4,7 @@
 use super::Globals;
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, relative, rfc3339};
-use crate::base::error::{Error, Result};
+use crate::base::error::{Error, OAuthCode, Result};
 use crate::base::text::{shown, shown_whole};
 use crate::cli::LoginArgs;
 use crate::config::{FlagOverrides, Flow, Profile};
@@ -151,17 +151,15 @@ fn through_agent(
     for scope in &args.scope {
         forwarded.extend(["--scope".to_owned(), scope.clone()]);
     }
-    let mut request = crate::agent::protocol::Request {
-        op: "login".into(),
+    let request = crate::agent::protocol::Request::Login {
         profile: globals.agent_profile(args.profile.as_deref()),
         args: forwarded,
-        ..Default::default()
     };
     agent
-        .ask_streaming(&mut request, None, &mut |line| {
+        .ask_streaming(&request, None, &mut |line| {
             eprintln!("{}", crate::base::text::escape_controls(line));
         })
-        .map(|_| ())
+        .map(|crate::agent::protocol::LoggedIn {}| ())
 }
 
 /// The refusal of a login flag that a host holding an agent's socket may not use: a device
@@ -341,14 +339,14 @@ impl Login<'_> {
                     description,
                     iss_missing,
                 } => {
-                    let refused = token_endpoint::oauth_error(&error, description.as_deref());
+                    let refused = token_endpoint::oauth_error(error, description.as_deref());
                     let refused = if iss_missing {
                         // Taken anyway (it carries no code), but the provider broke its word.
                         let message = format!(
                             "{}, but its response lacks `iss`, which the provider's metadata promises (RFC 9207)",
                             refused.message()
                         );
-                        Error::provider(message).with_oauth_code(&error)
+                        refused.with_message(message)
                     } else {
                         refused
                     };
@@ -380,11 +378,14 @@ impl Login<'_> {
             match exchanged {
                 // A bare code carries nothing to check before it is sent: a stray or mistyped
                 // paste is for the provider to refuse, and then the login goes on.
-                Err(e) if via == Via::PastedCode && e.oauth_code() == Some("invalid_grant") => {
+                Err(e)
+                    if via == Via::PastedCode
+                        && e.oauth_code() == Some(&OAuthCode::InvalidGrant) =>
+                {
                     eprintln!(
                         "The provider refused that code ({}): it may be mistyped, incomplete or used already. Paste it again (or the whole redirect URL), or finish in the browser.",
-                        e.message()
-                            .trim_start_matches("the identity provider refused: ")
+                        e.oauth()
+                            .map_or(e.message(), |refusal| refusal.said.as_str())
                     );
                     last_refusal = Some(e);
                 }

@@ -5,8 +5,6 @@ use super::{Globals, print_stdout};
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, rfc3339};
 use crate::base::error::{Error, Result};
-#[cfg(unix)]
-use crate::base::secret::ServedToken;
 use crate::cli::{TokenArgs, TokenFormat};
 use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::refresh::{self, Need};
@@ -28,19 +26,15 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
     }
     #[cfg(unix)]
     if let Some(mut agent) = crate::agent::client::find(args.no_agent)? {
-        let answer = agent.ask(crate::agent::protocol::Request {
-            op: "token".into(),
-            profile: globals.agent_profile(args.profile.as_deref()),
-            id_token: args.id_token,
-            min_valid: args.min_valid.map(|d| d.as_secs()),
-            audience: api.as_ref().map(|a| a.audience.clone()),
-            scopes: api.map(|a| a.scopes).unwrap_or_default(),
-            ..Default::default()
-        })?;
-        let token = answer
-            .token
-            .as_ref()
-            .map(ServedToken::secret)
+        let answer: crate::agent::protocol::TokenAnswer =
+            agent.ask(&crate::agent::protocol::Request::Token {
+                profile: globals.agent_profile(args.profile.as_deref()),
+                id_token: args.id_token,
+                min_valid: args.min_valid.map(|d| d.as_secs()),
+                audience: api.as_ref().map(|a| a.audience.clone()),
+                scopes: api.map(|a| a.scopes).unwrap_or_default(),
+            })?;
+        let token = Some(answer.token.secret())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 Error::network(format!(
@@ -52,7 +46,7 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
             token,
             field: printed_field(args.id_token),
             expires_at: answer.expires_at,
-            token_type: answer.token_type.as_deref().unwrap_or("Bearer"),
+            token_type: &answer.token_type,
             scope: answer.scope.as_deref(),
         };
         return print_stdout(&printed.render(args.format, exec_info));

@@ -406,7 +406,7 @@ fn respond(head: &[u8], expected: &Expected<'_>) -> (Reply, Option<Received>) {
                 AuthResponse::Code { .. } => Reply::received(),
                 AuthResponse::Refused {
                     error, description, ..
-                } => Reply::refused(error, description.as_deref()),
+                } => Reply::refused(error.as_str(), description.as_deref()),
             };
             (reply, Some(Received::Response(response)))
         }
@@ -776,7 +776,7 @@ mod tests {
             AuthResponse::Refused {
                 error, description, ..
             } => {
-                assert_eq!(error, "access_denied");
+                assert_eq!(error, crate::base::error::OAuthCode::AccessDenied);
                 assert_eq!(description.as_deref(), Some("<script>alert(1)</script>"));
             }
             other => panic!("{other:?}"),

@@ -1,6 +1,7 @@
 //! The authorization response (RFC 6749 §4.1.2): reading it from the loopback request's query or
 //! from text the user pasted, and checking it against this login's `state` and issuer.
 
+use crate::base::error::OAuthCode;
 use crate::base::secret::{AuthorizationCode, State, constant_time_eq};
 use crate::base::text::quoted;
 use crate::net::url::parse_query;
@@ -14,9 +15,9 @@ pub enum AuthResponse {
         code: AuthorizationCode,
         iss: Option<String>,
     },
-    /// The provider refused (error=access_denied etc.); strings are provider-supplied.
+    /// The provider refused (error=access_denied etc.); `description` is provider-supplied.
     Refused {
-        error: String,
+        error: OAuthCode,
         description: Option<String>,
         /// The provider promised `iss` (RFC 9207) but this refusal lacks it. A refusal carries
         /// no code for a mix-up to steal, so it is taken (the login ends with the provider's
@@ -222,7 +223,7 @@ impl ResponseFields {
             // Both at once is malformed; the refusal wins, since a code the provider also calls
             // an error is not one to redeem.
             (Some(error), _) => Ok(AuthResponse::Refused {
-                error,
+                error: OAuthCode::parse(&error),
                 description: self.error_description.filter(|d| !d.is_empty()),
                 iss_missing,
             }),
@@ -427,7 +428,7 @@ mod tests {
                 iss_missing,
             } => {
                 assert!(!iss_missing);
-                assert_eq!(error, "access_denied");
+                assert_eq!(error, OAuthCode::AccessDenied);
                 assert_eq!(description.as_deref(), Some("User said no"));
             }
             other => panic!("{other:?}"),

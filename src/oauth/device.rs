@@ -2,7 +2,7 @@
 //! and poll the token endpoint at the pace the provider sets until the user has decided.
 
 use crate::base::duration::provider_seconds;
-use crate::base::error::{Error, ExitCode, Result};
+use crate::base::error::{Error, ExitCode, OAuthCode, Result};
 use crate::base::secret::DeviceCode;
 use crate::config::Profile;
 use crate::net::http::{Http, Response};
@@ -147,8 +147,8 @@ pub fn request(
 /// no device authorization response is described, never quoted (it may hold a device code).
 pub fn parse_device_authorization(response: &Response) -> Result<DeviceAuthorization> {
     if !response.is_success() {
-        if let Some((error, description)) = token_endpoint::oauth_error_of(response) {
-            return Err(token_endpoint::oauth_error(&error, description.as_deref()));
+        if let Some(answer) = token_endpoint::error_answer(response) {
+            return Err(answer.into_error());
         }
         return Err(Error::network(format!(
             "device authorization: the provider answered HTTP {}: {}",
@@ -161,8 +161,8 @@ pub fn parse_device_authorization(response: &Response) -> Result<DeviceAuthoriza
     let authorization: DeviceAuthorization =
         serde_json::from_str(&response.body).map_err(|_| {
             // An OAuth error with a 2xx status is still the provider's refusal.
-            if let Some((error, description)) = token_endpoint::oauth_error_of(response) {
-                return token_endpoint::oauth_error(&error, description.as_deref());
+            if let Some(answer) = token_endpoint::error_answer(response) {
+                return answer.into_error();
             }
             Error::network(format!(
                 "device authorization: the provider's HTTP {} answer is not a device authorization response: {} ({}; its body is not shown, as it may hold a device code)",
@@ -261,25 +261,22 @@ fn poll_once(
         &pairs,
         "device token request",
     )?;
-    if (400..500).contains(&response.status)
-        && response.status != 429
-        && let Some((error, description)) = token_endpoint::oauth_error_of(&response)
-    {
-        return match error.as_str() {
-            "authorization_pending" => Ok(Poll::Pending),
-            "slow_down" => Ok(Poll::SlowDown),
-            "access_denied" => Err(Error::provider(
+    // Read once: a 4xx OAuth error (RFC 8628 §3.5) says how the wait goes on, or why it ends.
+    match token_endpoint::parse_token_response(&response) {
+        Ok(tokens) => Ok(Poll::Done(tokens)),
+        Err(e) if (400..500).contains(&response.status) => match e.oauth_code() {
+            Some(OAuthCode::AuthorizationPending) => Ok(Poll::Pending),
+            Some(OAuthCode::SlowDown) => Ok(Poll::SlowDown),
+            Some(OAuthCode::AccessDenied) => Err(Error::provider(
                 "the login was denied on the device page (access_denied)",
             )
             .hint("run `latchkey login --device` again and approve it, if that was a mistake")),
-            "expired_token" => Err(expired()),
-            _ => Err(hints::profile_mismatch(
-                profile,
-                token_endpoint::oauth_error(&error, description.as_deref()),
-            )),
-        };
+            Some(OAuthCode::ExpiredToken) => Err(expired()),
+            Some(_) => Err(hints::profile_mismatch(profile, e)),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
     }
-    token_endpoint::parse_token_response(&response).map(Poll::Done)
 }
 
 #[cfg(test)]

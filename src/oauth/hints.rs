@@ -2,12 +2,17 @@
 //! rather than from the user's login: the provider's words stay, and the hint points at the
 //! setting to change instead of at `latchkey login`, which would only fail the same way.
 
-use crate::base::error::Error;
+use crate::base::error::{Error, OAuthCode};
 use crate::config::{Profile, TokenRequestFormat};
 
-/// OAuth errors a provider that takes only form bodies (RFC 6749's) answers a JSON one with:
-/// it reads no `grant_type` at all, or no parameters.
-const FORM_ONLY_ERRORS: &[&str] = &["unsupported_grant_type", "invalid_request"];
+/// Whether `code` is what a provider that takes only form bodies (RFC 6749's) answers a JSON
+/// one with: it reads no `grant_type` at all, or no parameters.
+fn form_only_refusal(code: &OAuthCode) -> bool {
+    matches!(
+        code,
+        OAuthCode::UnsupportedGrantType | OAuthCode::InvalidRequest
+    )
+}
 
 /// A token or device endpoint's refusal, with a hint at the profile setting behind it:
 /// `token_request_format = "form"` when the profile sends JSON and the refusal is what a
@@ -18,7 +23,7 @@ pub fn profile_mismatch(profile: &Profile, error: Error) -> Error {
     let name = &profile.name;
     match error.oauth_code() {
         Some(code)
-            if FORM_ONLY_ERRORS.contains(&code)
+            if form_only_refusal(code)
                 && profile.token_request_format == TokenRequestFormat::Json =>
         {
             error.hint(format!(
@@ -26,12 +31,12 @@ pub fn profile_mismatch(profile: &Profile, error: Error) -> Error {
                  remove that setting (or set it to \"form\", RFC 6749's encoding) and try again"
             ))
         }
-        Some("invalid_client") if profile.client_secret.is_none() => error.hint(format!(
+        Some(OAuthCode::InvalidClient) if profile.client_secret.is_none() => error.hint(format!(
             "the provider did not accept the client `{}` without authentication: if it issued the client a secret \
              (as Google does for desktop apps), set `client_secret` in profile `{name}`; otherwise check `client_id`",
             crate::base::text::shown(&profile.client_id)
         )),
-        Some("invalid_client") => error.hint(format!(
+        Some(OAuthCode::InvalidClient) => error.hint(format!(
             "the provider refused the client's credentials: check `client_id` and `client_secret` of profile `{name}` against its console"
         )),
         _ => error,
@@ -50,7 +55,12 @@ mod tests {
             Some(d) => format!("{code}: {d}"),
             None => code.to_owned(),
         };
-        Error::provider(format!("the identity provider refused: {text}")).with_oauth_code(code)
+        Error::provider(format!("the identity provider refused: {text}")).with_oauth(
+            crate::base::error::OAuthRefusal {
+                code: OAuthCode::parse(code),
+                said: text,
+            },
+        )
     }
 
     fn profile(format: &str) -> Profile {

@@ -1,12 +1,12 @@
 //! Token revocation (RFC 7009): telling the provider to forget a refresh or access token, and
 //! telling apart why it did not — `logout` reports each differently.
 
-use crate::base::error::{Error, ExitCode};
+use crate::base::error::{Error, ExitCode, OAuthCode};
 use crate::config::{Profile, TokenRequestFormat};
 use crate::net::http::{Http, Response};
 use crate::net::url::Url;
 use crate::oauth::client_auth::{AuthMethod, Client};
-use crate::oauth::token_endpoint::{oauth_error, oauth_error_of};
+use crate::oauth::token_endpoint::error_answer;
 
 /// Why a token was not revoked.
 #[derive(Debug)]
@@ -100,24 +100,23 @@ fn read_answer(response: &Response, secret_sent: bool) -> Result<(), Failure> {
     if response.is_success() {
         return Ok(());
     }
-    let oauth = oauth_error_of(response).filter(|_| response.status < 500);
-    // The provider's words, escaped and cut like every OAuth error's.
-    let said = |error: &str, description: Option<&str>| {
-        oauth_error(error, description)
-            .message()
-            .replace("the identity provider refused: ", "")
-    };
+    let oauth = error_answer(response).filter(|_| response.status < 500);
     match oauth {
-        Some((error, _)) if error == "unsupported_token_type" => Err(Failure::UnsupportedTokenType),
-        Some((error, description)) if error == "invalid_client" || response.status == 401 => {
+        Some(answer) if answer.code == OAuthCode::UnsupportedTokenType => {
+            Err(Failure::UnsupportedTokenType)
+        }
+        Some(answer) if answer.code == OAuthCode::InvalidClient || response.status == 401 => {
+            // The provider's words, escaped and cut like every OAuth error's.
+            let refused = answer.into_error();
             Err(Failure::ClientAuthentication {
-                said: said(&error, description.as_deref()),
+                said: refused
+                    .oauth()
+                    .map(|refusal| refusal.said.clone())
+                    .unwrap_or_default(),
                 secret_sent,
             })
         }
-        Some((error, description)) => {
-            Err(Failure::Other(oauth_error(&error, description.as_deref())))
-        }
+        Some(answer) => Err(Failure::Other(answer.into_error())),
         None if response.status == 401 => Err(Failure::ClientAuthentication {
             said: "HTTP 401".to_owned(),
             secret_sent,

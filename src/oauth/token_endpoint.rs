@@ -1,7 +1,7 @@
 //! The token endpoint (RFC 6749 §4.1.3, §5): the code exchange with the PKCE verifier, and
 //! reading its answer — tokens, or an OAuth error shown as `error: error_description`.
 
-use crate::base::error::{Error, Result};
+use crate::base::error::{Error, OAuthCode, OAuthRefusal, Result};
 use crate::base::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
 use crate::config::{Profile, ProviderKind};
 use crate::net::http::{Http, Response};
@@ -139,44 +139,57 @@ fn refresh_request(
         &pairs,
         "token refresh",
     )?;
-    if (400..500).contains(&response.status)
-        && response.status != 429
-        && let Ok(RawTokenResponse {
-            error: Some(error),
-            error_description,
-            ..
-        }) = serde_json::from_str::<RawTokenResponse>(&response.body)
-        && error == "invalid_grant"
-    {
-        let said = provider_said(&error, error_description.as_deref());
-        // The code and the provider's words go with the error: the store records them, so
-        // that the dead token is never sent again and `status` can say why.
-        return Err(Error::login_required(format!(
-            "the refresh token was refused ({said}); profile `{}` must log in again",
-            profile.name
-        ))
-        .hint(format!("run `latchkey login -p {}`", profile.name))
-        .with_oauth_code(&error)
-        .with_provider_said(said));
-    }
-    // Any other OAuth error comes without a hint of its own; every error has one.
-    parse_token_response(&response).map_err(|e| match e.hint_text() {
-        Some(_) => e,
-        None => e.hint(format!(
-            "the stored tokens are unchanged; if this persists, run `latchkey login -p {}`",
-            profile.name
-        )),
+    parse_token_response(&response).map_err(|e| match e.oauth() {
+        // `invalid_grant` in a 4xx (RFC 6749 §5.2; a 5xx or 429 carries no code here) is the one
+        // answer that says the refresh token is dead. The refusal goes with the error: the
+        // store records it, so that the dead token is never sent again and `status` can say
+        // why.
+        Some(refusal)
+            if refusal.code == OAuthCode::InvalidGrant && (400..500).contains(&response.status) =>
+        {
+            Error::login_required(format!(
+                "the refresh token was refused ({}); profile `{}` must log in again",
+                refusal.said, profile.name
+            ))
+            .hint(format!("run `latchkey login -p {}`", profile.name))
+            .with_oauth(refusal.clone())
+        }
+        // Any other OAuth error comes without a hint of its own; every error has one.
+        _ => match e.hint_text() {
+            Some(_) => e,
+            None => e.hint(format!(
+                "the stored tokens are unchanged; if this persists, run `latchkey login -p {}`",
+                profile.name
+            )),
+        },
     })
 }
 
-/// The OAuth `error` and `error_description` of a response, when its body carries them.
-pub fn oauth_error_of(response: &Response) -> Option<(String, Option<String>)> {
+/// An OAuth error answer (RFC 6749 §5.2): its `error`, parsed, and its `error_description`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorAnswer {
+    pub code: OAuthCode,
+    pub description: Option<String>,
+}
+
+impl ErrorAnswer {
+    /// The refusal as an error (see [`oauth_error`]).
+    pub fn into_error(self) -> Error {
+        oauth_error(self.code, self.description.as_deref())
+    }
+}
+
+/// The OAuth error a response's body carries, if it carries one.
+pub fn error_answer(response: &Response) -> Option<ErrorAnswer> {
     match serde_json::from_str::<RawTokenResponse>(&response.body) {
         Ok(RawTokenResponse {
             error: Some(error),
             error_description,
             ..
-        }) => Some((error, error_description)),
+        }) => Some(ErrorAnswer {
+            code: OAuthCode::parse(&error),
+            description: error_description,
+        }),
         _ => None,
     }
 }
@@ -268,7 +281,7 @@ fn parse_token_response_at(response: &Response, now: u64) -> Result<TokenRespons
                 error: Some(error),
                 error_description,
                 ..
-            }) => provider_said(error, error_description.as_deref()),
+            }) => provider_said(&OAuthCode::parse(error), error_description.as_deref()),
             _ => response.excerpt(),
         };
         return Err(Error::network(format!(
@@ -283,7 +296,10 @@ fn parse_token_response_at(response: &Response, now: u64) -> Result<TokenRespons
         ..
     }) = &raw
     {
-        return Err(oauth_error(error, error_description.as_deref()));
+        return Err(oauth_error(
+            OAuthCode::parse(error),
+            error_description.as_deref(),
+        ));
     }
     if (400..500).contains(&response.status) {
         return Err(refused_without_oauth_error(response));
@@ -431,22 +447,22 @@ fn success_problem(body: &str) -> String {
     }
 }
 
-/// `error: error_description`, the provider's strings shown as all outside text is: escaped
-/// and cut short (`base::text`).
-pub fn oauth_error(error: &str, description: Option<&str>) -> Error {
-    let said = provider_said(error, description);
+/// A provider's OAuth refusal as an error: exit 5, `the identity provider refused: error:
+/// error_description`, the provider's strings shown as all outside text is (escaped and cut
+/// short, `base::text`), and the refusal itself for callers that act on its code.
+pub fn oauth_error(code: OAuthCode, description: Option<&str>) -> Error {
+    let said = provider_said(&code, description);
     Error::provider(format!("the identity provider refused: {said}"))
-        .with_oauth_code(error)
-        .with_provider_said(said)
+        .with_oauth(OAuthRefusal { code, said })
 }
 
 /// `error: error_description` (or `error` alone), each escaped and cut short: what the provider
 /// said, safe to show and to keep.
-fn provider_said(error: &str, description: Option<&str>) -> String {
+fn provider_said(code: &OAuthCode, description: Option<&str>) -> String {
     let clean = |s: &str| crate::base::text::shown_within(s, 300);
     match description.filter(|d| !d.is_empty()) {
-        Some(d) => format!("{}: {}", clean(error), clean(d)),
-        None => clean(error),
+        Some(d) => format!("{}: {}", clean(code.as_str()), clean(d)),
+        None => clean(code.as_str()),
     }
 }
 
@@ -686,8 +702,11 @@ mod tests {
             r#"{"error":"invalid_scope","error_description":"no\u001b[2J"}"#,
         ))
         .unwrap_err();
-        assert_eq!(err.oauth_code(), Some("invalid_scope"));
-        assert_eq!(err.provider_said(), Some(r"invalid_scope: no\u{1b}[2J"));
+        assert_eq!(err.oauth_code(), Some(&OAuthCode::InvalidScope));
+        assert_eq!(
+            err.oauth().map(|refusal| refusal.said.as_str()),
+            Some(r"invalid_scope: no\u{1b}[2J")
+        );
     }
 
     fn tokens(body: &str, now: u64) -> TokenResponse {

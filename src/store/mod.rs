@@ -7,6 +7,7 @@ pub mod binding;
 pub mod lock;
 pub mod passphrase;
 pub mod refresh;
+pub mod report;
 
 use crate::base::clock::unix_now;
 use crate::base::error::{Error, Result};

@@ -2,7 +2,7 @@
 //! refresh that is single-flight across processes (a per-profile lock, and a re-read under it).
 
 use crate::base::clock::unix_now;
-use crate::base::error::{Error, ExitCode, Result};
+use crate::base::error::{Error, ExitCode, OAuthCode, Result};
 use crate::config::Profile;
 use crate::config::parse_endpoint;
 use crate::net::http::Http;
@@ -485,14 +485,19 @@ fn send_refresh(
 /// and the login is left as it is. Were the refresh token itself dead, the next refresh of the
 /// login's own tokens would hear so and record it.
 fn api_refused(profile: &Profile, api: &ApiRequest, refusal: &Error) -> Error {
-    Error::provider(format!(
+    let refused = Error::provider(format!(
         "the provider refused a token for {} ({}); the login of profile `{}` is kept as it is",
         crate::base::text::quoted(&api.audience),
-        refusal.provider_said().unwrap_or("invalid_grant"),
+        refusal
+            .oauth()
+            .map_or(OAuthCode::InvalidGrant.as_str(), |r| r.said.as_str()),
         profile.name
     ))
-    .hint("check that this client may get tokens for that API (and those scopes) at the provider; if the login itself has ended, `latchkey token` says so")
-    .with_oauth_code("invalid_grant")
+    .hint("check that this client may get tokens for that API (and those scopes) at the provider; if the login itself has ended, `latchkey token` says so");
+    match refusal.oauth() {
+        Some(oauth) => refused.with_oauth(oauth.clone()),
+        None => refused,
+    }
 }
 
 /// The HTTP client of a refresh. It is resent after timeouts and 5xx too: without it there is
@@ -526,7 +531,7 @@ fn validate_refreshed_id_token(
 /// (`invalid_grant` in a 4xx, RFC 6749 §5.2): the one answer that says it is dead. A 5xx, a 429
 /// or a 4xx without an OAuth error may be passing, and say nothing about the token.
 fn is_dead_refresh_token(e: &Error) -> bool {
-    e.exit_code() == ExitCode::LoginRequired && e.oauth_code() == Some("invalid_grant")
+    e.exit_code() == ExitCode::LoginRequired && e.oauth_code() == Some(&OAuthCode::InvalidGrant)
 }
 
 /// Records in the token file, under the profile's lock the caller holds, that the provider
@@ -544,8 +549,8 @@ fn record_refusal(
     current.refresh_refused = Some(RefreshRefused {
         at: unix_now(),
         said: refusal
-            .provider_said()
-            .unwrap_or("invalid_grant")
+            .oauth()
+            .map_or(OAuthCode::InvalidGrant.as_str(), |r| r.said.as_str())
             .to_owned(),
     });
     // The refusal is what the user must hear about; a file that cannot be written only means
