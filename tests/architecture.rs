@@ -1,5 +1,7 @@
-//! The layer rule of ARCHITECTURE.md, enforced: a module uses only its own folder and the layers
-//! below it, and no two modules use each other (directly or round a longer loop).
+//! ARCHITECTURE.md, enforced. The layer rule: a module uses only its own folder and the layers
+//! below it, and no two modules use each other (directly or round a longer loop). The map: every
+//! module is named in its layer's row, every layer's number agrees with its `mod.rs`. And no
+//! comment or document names a file of the repository that is not there.
 //!
 //! It reads `src/` as text: every `crate::a::b` path and `super::` in code (comments are skipped)
 //! is an edge from the file's module to the longest module path it names.
@@ -292,4 +294,210 @@ fn the_checker_sees_uses_in_every_form() {
     );
     assert_eq!(upward_uses(&graph).len(), 1);
     assert_eq!(cycles(&graph).len(), 1);
+}
+
+/// The repository's root.
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// ARCHITECTURE.md's layer map: the row of each layer, by its number.
+fn map_rows() -> BTreeMap<usize, String> {
+    let text = std::fs::read_to_string(repo().join("ARCHITECTURE.md")).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let number = cells.get(1)?.parse::<usize>().ok()?;
+            Some((number, line.to_owned()))
+        })
+        .collect()
+}
+
+/// What the map and the `mod.rs` files say of one layer that is not so.
+fn map_drift(rows: &BTreeMap<usize, String>, modules: &[Module]) -> Vec<String> {
+    let mut drift = Vec::new();
+    for (number, layer) in LAYERS.iter().enumerate() {
+        let Some(row) = rows.get(&number) else {
+            drift.push(format!(
+                "ARCHITECTURE.md has no row for layer {number}, `{layer}/`"
+            ));
+            continue;
+        };
+        if !row.contains(&format!("`{layer}/`")) {
+            drift.push(format!(
+                "ARCHITECTURE.md's row {number} is not `{layer}/`: {row}"
+            ));
+        }
+        let mod_file = modules
+            .iter()
+            .find(|m| m.path == *layer && m.file.ends_with("mod.rs"));
+        match mod_file.and_then(|m| m.source.lines().next()) {
+            Some(first) if first.starts_with(&format!("//! Layer {number},")) => {}
+            other => drift.push(format!(
+                "src/{layer}/mod.rs should begin `//! Layer {number},` as ARCHITECTURE.md numbers it: {other:?}"
+            )),
+        }
+        for module in modules {
+            let Some(rest) = module.path.strip_prefix(&format!("{layer}::")) else {
+                continue;
+            };
+            let name = rest.rsplit("::").next().unwrap_or(rest);
+            if !row.contains(&format!("`{name}`")) && !row.contains(&format!("`{rest}`")) {
+                drift.push(format!(
+                    "{} (module {}) is missing from ARCHITECTURE.md's row for layer {number}",
+                    module.file.display(),
+                    module.path
+                ));
+            }
+        }
+    }
+    drift
+}
+
+#[test]
+fn the_map_names_every_module_and_agrees_with_each_layers_number() {
+    let drift = map_drift(&map_rows(), &modules());
+    assert!(
+        drift.is_empty(),
+        "ARCHITECTURE.md has drifted from src/:\n  {}",
+        drift.join("\n  ")
+    );
+}
+
+#[test]
+fn the_map_check_sees_a_planted_drift() {
+    let mut rows = map_rows();
+    let modules = modules();
+    assert!(map_drift(&rows, &modules).is_empty());
+    // A module left out of its row, and a layer renumbered.
+    let store = rows.get_mut(&5).unwrap();
+    *store = store.replace("`refresh`", "`refreshing`");
+    let mut renumbered = modules;
+    let cli = renumbered
+        .iter_mut()
+        .find(|m| m.path == "cli" && m.file.ends_with("mod.rs"))
+        .unwrap();
+    cli.source = cli.source.replacen("//! Layer 8,", "//! Layer 7,", 1);
+    let drift = map_drift(&rows, &renumbered);
+    assert_eq!(drift.len(), 2, "{drift:#?}");
+    assert!(drift[0].contains("(module store::refresh) is missing"));
+    assert!(drift[1].contains("src/cli/mod.rs should begin `//! Layer 8,`"));
+}
+
+/// The files a repository path is looked for in: sources, tests, scripts and documents (not
+/// generated files, fixtures, corpora or what the tests install).
+fn text_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let skipped = [
+            "node_modules",
+            ".venv",
+            "corpus",
+            "fixtures",
+            "target",
+            "artifacts",
+        ];
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !skipped.contains(&name.as_str()) {
+                    walk(&path, found);
+                }
+            } else if [".rs", ".md", ".toml", ".js", ".py", ".sh"]
+                .iter()
+                .any(|end| name.ends_with(end))
+                || path
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|dir| dir == ".ci")
+                || name == "run"
+            {
+                found.push(path);
+            }
+        }
+    }
+    let root = repo();
+    let mut found = Vec::new();
+    for dir in ["src", "tests", "benches", ".ci"] {
+        walk(&root.join(dir), &mut found);
+    }
+    for file in [
+        "Cargo.toml",
+        "build.rs",
+        "README.md",
+        "ARCHITECTURE.md",
+        "SECURITY.md",
+    ] {
+        found.push(root.join(file));
+    }
+    found.sort();
+    found
+}
+
+/// The repository paths `text` names (`src/…`, `tests/…`, `.ci/…`, …), as they are written:
+/// not those inside another path (`~/.cargo/bin`, `/usr/share/man/man1`), not patterns
+/// (`tests/cmd/*.toml`), not those with a placeholder (`tests/fuzz/corpus/TARGET/`).
+fn repository_paths(text: &str) -> Vec<String> {
+    const ROOTS: &[&str] = &[
+        "src/",
+        "tests/",
+        "benches/",
+        "man/",
+        "completions/",
+        ".ci/",
+        ".cargo/",
+    ];
+    let in_path = |c: char| c.is_ascii_alphanumeric() || "_./*-".contains(c);
+    let mut found = Vec::new();
+    for root in ROOTS {
+        for (at, _) in text.match_indices(root) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| in_path(c) || c == '~' || c == '$') {
+                continue;
+            }
+            let end = text[at..]
+                .find(|c: char| !in_path(c))
+                .map_or(text.len(), |n| at + n);
+            let path = text[at..end].trim_end_matches(['.', ',', ';', ':']);
+            let placeholder = path.split('/').any(|part| {
+                part.len() > 1 && part.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            });
+            if !path.contains('*') && !placeholder {
+                found.push(path.to_owned());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_file_names_a_repository_path_that_is_not_there() {
+    let root = repo();
+    let mut missing = Vec::new();
+    for file in text_files() {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for path in repository_paths(&text) {
+            if !root.join(&path).exists() {
+                missing.push(format!(
+                    "{} names {path}",
+                    file.strip_prefix(&root).unwrap_or(&file).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "paths that are not there:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn repository_paths_are_read_as_written() {
+    let text = "see src/net/tls.rs, and `tests/cmd/*.toml`; ~/.cargo/bin and /usr/share/man/man1 \
+                are not ours; tests/fuzz/corpus/TARGET/ is a pattern; (.ci/run).";
+    assert_eq!(repository_paths(text), ["src/net/tls.rs", ".ci/run"]);
 }

@@ -435,7 +435,7 @@ fn sigkill_during_login_storage_leaves_the_old_or_the_new_file_and_no_lock() {
 // ---------------------------------------------------------------------------------------------
 // The loopback listener under abuse
 
-/// The listener's limits (src/callback.rs): a read may wait 10 s, a connection lives 15 s.
+/// The listener's limits (src/login/callback.rs): a read may wait 10 s, a connection lives 15 s.
 const LISTENER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const LISTENER_DEADLINE: Duration = Duration::from_secs(15);
 /// Slack over those limits for a loaded 2-core machine.

@@ -1,7 +1,7 @@
 //! The committed completion scripts in the real shells (Debian's bash with bash-completion, zsh,
 //! fish) and the man page in mandoc and man. A missing tool fails the test with what to install;
 //! nothing is skipped. The nushell, PowerShell and elvish scripts are checked structurally by
-//! the unit tests in src/generate.rs.
+//! the unit tests in src/cli/completions.rs.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Layer 7, the command line, declared once with argh: parsing, `--help`, and (through
+//! Layer 8, the command line, declared once with argh: parsing, `--help`, and (through
 //! `ArgsInfo`) the man page and shell completions all come from these structs; `usage` explains
 //! mistakes. May use every layer below; the generators use this module, never the reverse.
 

@@ -1,4 +1,4 @@
-//! Layer 8, the commands: dispatch from the parsed command line to one module per command,
+//! Layer 9, the commands: dispatch from the parsed command line to one module per command,
 //! which glues the layers below together. Nothing uses this layer but `lib.rs`.
 
 #[cfg(unix)]
