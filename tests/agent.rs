@@ -3,14 +3,14 @@
 //! stored on the client's side, and the refusals — an unknown or withheld profile, logins
 //! turned off, another user, malformed and oversized requests, an agent that goes away.
 
-mod support;
+use crate::support;
 
+use crate::support::{Idp, Run, World, logged_in, paste_login, spawn_piped, stored};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Idp, Run, World, logged_in, paste_login, spawn_piped, stored};
 
 /// A running `latchkey agent` of a laptop world; stopped when dropped.
 struct Agent {

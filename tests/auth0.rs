@@ -4,13 +4,13 @@
 //! Token, and RFC 8707 `resource` elsewhere), and switching users (`--fresh`,
 //! `logout --browser`).
 
-mod support;
+use crate::support;
 
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     Idp, Kind, PASTE_LOGIN, Session, World, age_tokens, approve, paste_login, query_param, racing,
     stored, stored_refresh_token,
 };
+use serde_json::{Value, json};
 
 const API: &str = "https://api.example.com/";
 /// In the test application's refresh-token policies, with these scopes.

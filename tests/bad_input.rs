@@ -5,17 +5,17 @@
 //!
 //! The cases that need no server are snapshot cases in `tests/cmd/*.toml` (run by trycmd from
 //! `snapshot_cases`), so a reviewer reads the exact text a user gets; `TRYCMD=overwrite cargo
-//! test --test bad_input` rewrites them after a deliberate change of wording. The cases that
+//! test --test tests bad_input::` rewrites them after a deliberate change of wording. The cases that
 //! need a provider are the tables below, with the full expected message lines.
 
-mod support;
+use crate::support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use support::fake::{self, http_response, json_response};
-use support::{
+use crate::support::fake::{self, http_response, json_response};
+use crate::support::{
     Idp, PASTE_LOGIN, Run, Session, World, loopback_login, loopback_port, paste_login, query_param,
 };
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cmd/fixtures")
@@ -101,7 +101,7 @@ fn snapshot_cases() {
 }
 
 /// Writes the token-file fixtures again (they are committed; run this only to change them):
-/// `cargo test --test bad_input -- --ignored regenerate_token_fixtures`.
+/// `cargo test --test tests bad_input:: -- --ignored regenerate_token_fixtures`.
 #[test]
 #[ignore]
 fn regenerate_token_fixtures() {

@@ -1,8 +1,6 @@
 //! Whole-binary tests of the command line and the profiles file, in an isolated HOME.
 
-mod support;
-
-use support::World;
+use crate::support::World;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles.example.toml");
 

@@ -1,10 +1,8 @@
 //! `latchkey login --device` (RFC 8628) against the real provider: approved with the browser
 //! stand-in, denied, and the provider's slow_down / access_denied / expired_token answers.
 
-mod support;
-
+use crate::support::{Idp, Session, World, browse, stored};
 use std::time::{Duration, Instant};
-use support::{Idp, Session, World, browse, stored};
 
 #[test]
 fn device_login_approved_on_another_device() {

@@ -2,9 +2,7 @@
 //! not a colour, not a cursor movement, not a reserved line — byte for byte what it prints to a
 //! pipe. `script` gives latchkey a real pseudo-terminal and records every byte it writes.
 
-mod support;
-
-use support::{Idp, World, shell_status};
+use crate::support::{Idp, World, shell_status};
 
 /// Runs `latchkey ARGS` on a pseudo-terminal with `TERM` as given (`None`: unset): its exit
 /// status and every byte it wrote, `\r\n` as the terminal's output processing makes it.

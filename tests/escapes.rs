@@ -2,9 +2,7 @@
 //! `name`, a profiles file's issuer and `$BROWSER` are shown escaped by the whole binary, on
 //! stderr and stdout, as text and as JSON.
 
-mod support;
-
-use support::{Idp, Run, World, fake, paste_login};
+use crate::support::{Idp, Run, World, fake, paste_login};
 
 /// What a terminal would act on: C0 and C1 controls, DEL, and the bidi and invisible format
 /// characters. Written apart from latchkey's own list on purpose.

@@ -1,12 +1,10 @@
 //! Everyday use as a person meets it: the device flow's QR code scanned off the screen on dark
 //! and light terminals, narrow terminals, and command-line mistakes.
 
-mod support;
-
+use crate::support::tmux::Tmux;
+use crate::support::*;
 use std::path::Path;
 use std::process::Command;
-use support::tmux::Tmux;
-use support::*;
 
 /// A terminal theme: whether the default foreground and background are dark.
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const REGENERATE: &str = "BLESS=1 cargo test --test generated";
+const REGENERATE: &str = "BLESS=1 cargo test --test tests generated::";
 
 /// Every generated file: where it is committed and the arguments that print it.
 fn generated_files() -> Vec<(PathBuf, Vec<&'static str>)> {

@@ -13,8 +13,13 @@
 //! The kill tests run a few iterations by default. `LATCHKEY_SOAK=1` runs 200 of each (or
 //! `LATCHKEY_SOAK=N` for N ≥ 200); `LATCHKEY_SOAK_SEED` replays a run's random kill moments.
 
-mod support;
-
+use crate::support::hardening::{
+    lock_is_free, mode_of, open_token_file, run_bounded, temp_files, wait_bounded,
+};
+use crate::support::{
+    Idp, PASTE_LOGIN, Run, Session, World, age_tokens, approve, approved_paste_login, browse,
+    deliver_redirect, logged_in, loopback_login, loopback_port, paste_login, query_param, stored,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
@@ -24,13 +29,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
-use support::hardening::{
-    lock_is_free, mode_of, open_token_file, run_bounded, temp_files, wait_bounded,
-};
-use support::{
-    Idp, PASTE_LOGIN, Run, Session, World, age_tokens, approve, approved_paste_login, browse,
-    deliver_redirect, logged_in, loopback_login, loopback_port, paste_login, query_param, stored,
-};
 
 /// Longest any single latchkey run may take before the test calls it hung.
 const RUN_BOUND: Duration = Duration::from_secs(20);

@@ -3,16 +3,16 @@
 //! HS256, wrong audience, wrong issuer, expired, wrong nonce — and a discovery document whose
 //! issuer does not match. Each is refused with its own message, exit 5, and nothing is stored.
 
-mod support;
+use crate::support;
 
+use crate::support::fake::{self, CLIENT_ID, json_response};
+use crate::support::{World, query_param};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
-use support::fake::{self, CLIENT_ID, json_response};
-use support::{World, query_param};
 
 /// A signing key of the fake provider.
 struct Signer {

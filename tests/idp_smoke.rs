@@ -1,11 +1,9 @@
 //! The test harness itself: the real provider answers over HTTP and HTTPS, and the browser
 //! stand-in completes an authorize request with a PKCE challenge.
 
-mod support;
-
+use crate::support::{CLIENT_ID, Idp, browse};
 use base64::Engine;
 use sha2::Digest;
-use support::{CLIENT_ID, Idp, browse};
 
 fn discovery_is_real(idp: &Idp) {
     let doc = idp.get_json("/.well-known/openid-configuration");

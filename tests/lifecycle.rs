@@ -1,9 +1,9 @@
 //! After login: `token` (cached, refreshed, single-flight), `status`, `logout`, key sources.
 //! Each test that counts requests gets a provider of its own.
 
-mod support;
+use crate::support;
 
-use support::{Idp, World, age_tokens, before_logout, paste_login, stored};
+use crate::support::{Idp, World, age_tokens, before_logout, paste_login, stored};
 
 /// A world for `idp` that has logged in, its tokens aged past the window in which they count
 /// as just issued (and are not refreshed again), so that every test here may refresh.

@@ -1,13 +1,13 @@
 //! `latchkey login` end to end: the real binary against the real provider in `tests/idp`, with
 //! the browser stand-in doing what a person does in the browser.
 
-mod support;
+use crate::support;
 
-use std::time::Duration;
-use support::{
+use crate::support::{
     Idp, World, approve, approved_paste_login, deliver_redirect, logged_in, loopback_get,
     loopback_login, paste_login, query_param, stored,
 };
+use std::time::Duration;
 
 #[test]
 fn loopback_login_through_browser_variable() {

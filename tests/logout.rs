@@ -3,9 +3,7 @@
 //! token that was not revoked is called live; a provider that wants client authentication for
 //! revocation is named as such. Faults come from the test provider's fault switch.
 
-mod support;
-
-use support::{Idp, before_logout};
+use crate::support::{Idp, before_logout};
 
 /// The provider revokes the refresh token (the first revocation request goes through) and
 /// answers the access token's with `fault`.

@@ -3,9 +3,9 @@
 //! And a refusal (`error=access_denied`) without the `iss` the provider promised ends the login
 //! with the provider's reason, saying what is missing.
 
-mod support;
+use crate::support;
 
-use support::{Idp, World, approve, loopback_get, loopback_login};
+use crate::support::{Idp, World, approve, loopback_get, loopback_login};
 
 /// `redirect` with its `name` parameter set to `value` (or removed, for `None`).
 fn with_param(redirect: &str, name: &str, value: Option<&str>) -> String {

@@ -2,10 +2,10 @@
 //! (the profile's, the environment's, `NO_PROXY`, loopback never from the environment) through
 //! a CONNECT proxy the tests run, and retries (5xx retried, OAuth errors never).
 
-mod support;
+use crate::support;
 
-use support::proxy::ConnectProxy;
-use support::{Idp, Run, World, age_tokens, paste_login};
+use crate::support::proxy::ConnectProxy;
+use crate::support::{Idp, Run, World, age_tokens, paste_login};
 
 /// A provider under a made-up, non-loopback name: only the test proxy (which sends every name
 /// to 127.0.0.1) can reach it, and its certificate is for 127.0.0.1 and localhost only.

@@ -4,9 +4,9 @@
 //! providers shape them (a scope list, a string `expires_in`, `BEARER`, no `expires_in`).
 //! Each test counts requests, so each has a provider of its own.
 
-mod support;
+use crate::support;
 
-use support::{Idp, World, age_tokens, paste_login, stored};
+use crate::support::{Idp, World, age_tokens, paste_login, stored};
 
 /// Queues a `reshape` fault (tests/idp/README.md): the provider's next token response is
 /// reshaped by `changes` on its way out.

@@ -4,13 +4,11 @@
 //! installed-app client that must send a `client_secret` (by HTTP Basic or in the body), and
 //! the hints that point at a profile setting instead of at `latchkey login`.
 
-mod support;
-
-use base64::Engine;
-use support::{
+use crate::support::{
     CLIENT_ID, Idp, Run, Session, World, age_tokens, browse, paste_login, stored,
     stored_refresh_token,
 };
+use base64::Engine;
 
 /// The test provider's installed-app client, which must authenticate with its secret.
 const SECRET_CLIENT: &str = "latchkey-secret";

@@ -4,8 +4,10 @@
 //! but fail to parse, numbers up to and beyond `u64::MAX`, no ID token where one is due, and an
 //! ID token that a refresh does not renew.
 
-mod support;
+use crate::support;
 
+use crate::support::fake::{self, CLIENT_ID, http_response, json_response};
+use crate::support::{Run, World, query_param};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
@@ -13,8 +15,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::fake::{self, CLIENT_ID, http_response, json_response};
-use support::{Run, World, query_param};
 
 /// Secret-shaped values the fake hands out: none may appear in anything latchkey prints.
 const ACCESS: &str = "at-S3cr3t-Zq8xW2pL9mK4vB7n";

@@ -4,9 +4,9 @@
 //! (`node::NAME`, `django::NAME`), so that no test is copied per provider and none can drift.
 //! Tests that count requests start a provider of their own; the others share one per kind.
 
-mod support;
+use crate::support;
 
-use support::{
+use crate::support::{
     Idp, Kind, Session, World, age_tokens, approve_device, deny, paste_login, query_param, stored,
     stored_refresh_token,
 };

@@ -2,14 +2,12 @@
 //! nothing but its lock file; a second login of the same profile is turned away at once, naming
 //! the first; and a login that replaces another user's tokens revokes their refresh token.
 
-mod support;
-
-use std::path::Path;
-use std::time::{Duration, Instant};
-use support::{
+use crate::support::{
     Idp, LOOPBACK_LOGIN, PASTE_LOGIN, Session, World, approve, logged_in, paste_login,
     stored_refresh_token,
 };
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Every file under `dir` (directories are not listed), relative to it, sorted.
 fn files_under(dir: &Path) -> Vec<String> {

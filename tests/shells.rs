@@ -3,12 +3,10 @@
 //! nothing is skipped. The nushell, PowerShell and elvish scripts are checked structurally by
 //! the unit tests in src/cli/completions.rs.
 
-mod support;
-
+use crate::support::World;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::World;
 
 const INSTALL: &str = "apt-get install bash-completion zsh fish mandoc man-db (or run .ci/run)";
 const BASH_COMPLETION: &str = "/usr/share/bash-completion/bash_completion";

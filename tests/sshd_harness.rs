@@ -3,14 +3,12 @@
 //! `latchkey agent`'s, with the socket mode, stale-socket and missing-directory behaviour the
 //! agent relies on and documents.
 
-mod support;
-
+use crate::support::sshd::{Sshd, runtime_dir, shell_quote};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::thread::JoinHandle;
-use support::sshd::{Sshd, runtime_dir, shell_quote};
 
 /// Connects to the socket named by its argument, sends `ping`, prints the line it gets back.
 const CLIENT: &str = "import socket, sys

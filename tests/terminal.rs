@@ -1,11 +1,9 @@
 //! The login as a person sees it in a real terminal: tmux runs latchkey, `send-keys` pastes,
 //! `capture-pane` reads the screen. The spinner must not garble what is being pasted.
 
-mod support;
-
+use crate::support::tmux::{Tmux, authorize_url};
+use crate::support::{Idp, World, approve};
 use std::time::Duration;
-use support::tmux::{Tmux, authorize_url};
-use support::{Idp, World, approve};
 
 /// `latchkey ARGS` in a world with a profile for the shared provider, running in a tmux of its
 /// own (`name` tells the servers apart): where every terminal test starts. Keep the world alive

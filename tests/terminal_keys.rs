@@ -2,11 +2,11 @@
 //! control, a real interactive bash: Ctrl-Z and `fg`, Ctrl-C, Ctrl-D, resizing the pane, and
 //! mistyped passphrases. Each test checks what the pane shows and `stty -a` afterwards.
 
-mod support;
+use crate::support;
 
+use crate::support::tmux::{Tmux, authorize_url, terminal_is_sane};
+use crate::support::{Idp, World, approve, deliver_redirect};
 use std::time::Duration;
-use support::tmux::{Tmux, authorize_url, terminal_is_sane};
-use support::{Idp, World, approve, deliver_redirect};
 
 const PROMPT: &str = "Paste the redirect URL or code here:";
 const PASSPHRASE: &str = "correct horse battery";

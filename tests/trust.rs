@@ -3,8 +3,9 @@
 //! the profiles file's directory, and a process that cannot be dumped. Each test here failed
 //! before the fix it names.
 
-mod support;
+use crate::support;
 
+use crate::support::*;
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
@@ -13,7 +14,6 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
-use support::*;
 
 /// The uid the "other local user" tests hand files to (Debian's `nobody`).
 const OTHER_UID: u32 = 65534;
@@ -174,8 +174,8 @@ fn a_planted_lock_symlink_is_refused_and_its_target_untouched() {
 
 #[test]
 fn a_stopped_refresh_does_not_hang_other_callers_forever() {
-    let idp = Idp::shared();
-    let _only_one = exclusive(); // the provider's fault queue is shared
+    // A provider of its own: the fault below must delay this test's refresh and no other's.
+    let idp = &Idp::start(&[]);
     let world = logged_in(idp, "");
     age_tokens(&world, 60); // past the just-issued window, so `--min-valid 1h` refreshes
     // The holder's refresh hangs at the provider long enough to be caught holding the lock.
@@ -219,7 +219,6 @@ fn a_stopped_refresh_does_not_hang_other_callers_forever() {
     unsafe { libc::kill(pid as i32, libc::SIGCONT) };
     let _ = holder.kill();
     let _ = holder.wait();
-    idp.reset();
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! real provider, Django OAuth Toolkit from `tests/dot` (see `Kind`), a login by paste or loopback
 //! driven with the browser stand-in, and (in submodules) a tmux terminal, a provider of our own
 //! for answers the real one never gives, and a CONNECT proxy.
-#![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod fake;
 pub mod hardening;
@@ -22,7 +21,6 @@ use std::time::{Duration, Instant};
 
 pub const CLIENT_ID: &str = "latchkey-test";
 pub const USER: &str = "alice";
-pub const PASSWORD: &str = "wonderland";
 
 /// `latchkey login` by paste only: no loopback listener, no browser. Most login tests use it
 /// because the test then decides exactly what is pasted and when.
@@ -275,8 +273,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Node, Kind::Django];
-
     /// Where the provider's endpoints are, after its issuer.
     pub fn path(self, endpoint: Endpoint) -> &'static str {
         use Endpoint::*;
@@ -420,8 +416,9 @@ impl Idp {
         }
     }
 
-    /// The plain-HTTP provider shared by the tests of one binary. Tests that change its state
-    /// (faults) take `exclusive()` first.
+    /// The plain-HTTP provider every test shares that leaves its state alone: a test that
+    /// changes a provider's state (faults, claims, the account that logs in) or counts its
+    /// requests starts one of its own.
     pub fn shared() -> &'static Idp {
         static IDP: OnceLock<Idp> = OnceLock::new();
         IDP.get_or_init(|| Idp::start(&[]))
@@ -615,12 +612,6 @@ impl Idp {
             "default_profile = \"local\"\n[profiles.local]\nissuer = \"{issuer}\"\nclient_id = \"{client_id}\"\nredirect_port = 0\npaste_redirect_uri = \"{issuer}/show-code\"\n{endpoints}{extra}\n"
         )
     }
-}
-
-/// Serialises tests that change the shared provider's state (faults, counters).
-pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs the browser stand-in: `login URL --print` returns the redirect URL it ended at.

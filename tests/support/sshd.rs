@@ -106,11 +106,6 @@ impl Sshd {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The temp dir holding this server's keys and configuration.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// `ssh` to this server as the current user, with nothing of the developer's own ssh
     /// setup (no config, agent keys, known hosts or prompts). The destination is already on
     /// the command line; OpenSSH still takes options after it, so a test adds `-R ...` and then
