@@ -258,65 +258,10 @@ pub fn prepare(path: &std::path::Path) -> Result<()> {
 /// and checked and, when made here, `chmod`ed through that one descriptor: a link planted at
 /// the path (`/tmp/latchkey-UID` is guessable) is refused, never followed to where it points.
 fn socket_dir(dir: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    let made = made_if_missing(dir)?;
+    let (handle, meta) = open_without_following(dir)?;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let shown = || crate::base::text::shown_whole(&dir.display().to_string());
-    let mut made = false;
-    if std::fs::symlink_metadata(dir).is_err() {
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(|e| {
-                    Error::store(format!("cannot create directory {}: {e}", parent.display()))
-                })?;
-        }
-        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-            Ok(()) => made = true,
-            // Made meanwhile (another agent starting): checked below like any other.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(Error::store(format!(
-                    "cannot create the agent's directory {}: {e}",
-                    shown()
-                )));
-            }
-        }
-    }
-    let handle = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
-        .open(dir)
-        .map_err(|e| {
-            // O_NOFOLLOW with O_DIRECTORY says ENOTDIR for a link on Linux, ELOOP elsewhere.
-            let is_link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
-            (e, is_link)
-        })
-        .map_err(|(e, is_link)| match e.raw_os_error() {
-            _ if is_link => Error::store(format!(
-                "the agent's directory {} is a symbolic link; latchkey does not follow it",
-                shown()
-            ))
-            .hint(format!(
-                "remove the link (`rm {}`) and find out who made it, or pass --socket PATH",
-                shown()
-            )),
-            Some(libc::ENOTDIR) => Error::store(format!(
-                "the agent's directory {} is not a directory",
-                shown()
-            ))
-            .hint("pass --socket PATH"),
-            _ => Error::store(format!(
-                "cannot open the agent's directory {}: {e}",
-                shown()
-            )),
-        })?;
-    let meta = handle.metadata().map_err(|e| {
-        Error::store(format!(
-            "cannot read the agent's directory {}: {e}",
-            shown()
-        ))
-    })?;
     let uid = current_uid();
     if meta.uid() != uid {
         return Err(Error::store(format!(
@@ -339,6 +284,73 @@ fn socket_dir(dir: &std::path::Path) -> Result<()> {
         .hint(format!("chmod go-w {}, or pass --socket PATH", shown())));
     }
     Ok(())
+}
+
+/// Makes `dir` (0700, its parents as needed) when nothing is at the path; whether it did.
+fn made_if_missing(dir: &std::path::Path) -> Result<bool> {
+    use std::os::unix::fs::DirBuilderExt;
+    if std::fs::symlink_metadata(dir).is_ok() {
+        return Ok(false);
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| {
+                Error::store(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(true),
+        // Made meanwhile (another agent starting): checked like any other.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::store(format!(
+            "cannot create the agent's directory {}: {e}",
+            crate::base::text::shown_whole(&dir.display().to_string())
+        ))),
+    }
+}
+
+/// `dir` opened as a directory without following a symbolic link, with what `fstat` says of
+/// that very directory.
+fn open_without_following(dir: &std::path::Path) -> Result<(std::fs::File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = || crate::base::text::shown_whole(&dir.display().to_string());
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(dir)
+        .map_err(|e| {
+            // O_NOFOLLOW with O_DIRECTORY says ENOTDIR for a link on Linux, ELOOP elsewhere.
+            let is_link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+            match e.raw_os_error() {
+                _ if is_link => Error::store(format!(
+                    "the agent's directory {} is a symbolic link; latchkey does not follow it",
+                    shown()
+                ))
+                .hint(format!(
+                    "remove the link (`rm {}`) and find out who made it, or pass --socket PATH",
+                    shown()
+                )),
+                Some(libc::ENOTDIR) => Error::store(format!(
+                    "the agent's directory {} is not a directory",
+                    shown()
+                ))
+                .hint("pass --socket PATH"),
+                _ => Error::store(format!(
+                    "cannot open the agent's directory {}: {e}",
+                    shown()
+                )),
+            }
+        })?;
+    let meta = handle.metadata().map_err(|e| {
+        Error::store(format!(
+            "cannot read the agent's directory {}: {e}",
+            shown()
+        ))
+    })?;
+    Ok((handle, meta))
 }
 
 #[cfg(test)]

@@ -205,53 +205,21 @@ fn accept(agent: &Arc<Agent>, listener: &UnixListener) {
 }
 
 /// One connection: the peer checked, one request read (bounded in size, and in time by one
-/// deadline), answered.
+/// deadline), confirmed when `--confirm` says so, answered.
 fn serve(agent: &Agent, stream: UnixStream) {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     // A client that stops reading cannot hold its slot either: an answer line that cannot be
     // written within the time a request has is given up (a login then ends, as when the
     // client goes away).
     let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
-    let mut writer = match stream.try_clone() {
-        Ok(writer) => writer,
-        Err(_) => return,
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
     };
-    let uid = socket::current_uid();
-    match socket::peer_uid(&stream) {
-        Ok(peer) if peer == uid => {}
-        Ok(peer) => {
-            crate::debug!("agent: refused a connection from uid {peer}");
-            // The request is read (bounded) and dropped, so that the answer reaches the
-            // client rather than a reset connection.
-            let within_a_second = Instant::now() + Duration::from_secs(1);
-            let _ = protocol::LineReader::new(socket::ReadBy::new(&stream, within_a_second))
-                .read_line();
-            reply::<LoggedIn>(
-                &mut writer,
-                Err(Error::config(format!(
-                    "refused: the connection comes from uid {peer}, not from the agent's user ({uid})"
-                ))),
-            );
-            return;
-        }
-        Err(e) => {
-            crate::debug!("agent: cannot tell who connected ({e}): refused");
-            return;
-        }
+    if !from_this_user(&stream, &mut writer) {
+        return;
     }
-    let mut reader = protocol::LineReader::new(socket::ReadBy::new(&stream, deadline));
-    let request = match reader.read_line() {
-        Ok(Some(line)) => protocol::parse_request(&line).map_err(Error::other),
-        Ok(None) => return,
-        Err(e) => Err(Error::other(format!("the request could not be read: {e}"))),
-    };
-    let request = match request {
-        Ok(request) => request,
-        Err(e) => {
-            crate::debug!("agent: refused a request: {}", e.message());
-            reply::<LoggedIn>(&mut writer, Err(e));
-            return;
-        }
+    let Some(request) = read_request(&stream, deadline, &mut writer) else {
+        return;
     };
     if request != (Request::Hello {})
         && let Err(refused) = confirmed(agent, &request, &stream)
@@ -300,6 +268,54 @@ fn serve(agent: &Agent, stream: UnixStream) {
         request.profile().unwrap_or("(default)"),
         if answered { "answered" } else { "refused" }
     );
+}
+
+/// Whether the kernel says the peer is the agent's own user. Another user is told so (its
+/// request read, bounded, and dropped, so that the answer reaches it rather than a reset
+/// connection); a peer the kernel cannot name is dropped.
+fn from_this_user(stream: &UnixStream, writer: &mut UnixStream) -> bool {
+    let uid = socket::current_uid();
+    match socket::peer_uid(stream) {
+        Ok(peer) if peer == uid => true,
+        Ok(peer) => {
+            crate::debug!("agent: refused a connection from uid {peer}");
+            let within_a_second = Instant::now() + Duration::from_secs(1);
+            let _ =
+                protocol::LineReader::new(socket::ReadBy::new(stream, within_a_second)).read_line();
+            reply::<LoggedIn>(
+                writer,
+                Err(Error::config(format!(
+                    "refused: the connection comes from uid {peer}, not from the agent's user ({uid})"
+                ))),
+            );
+            false
+        }
+        Err(e) => {
+            crate::debug!("agent: cannot tell who connected ({e}): refused");
+            false
+        }
+    }
+}
+
+/// The client's request, read by `deadline`; a request that cannot be read or is not one is
+/// answered with why, and `None`.
+fn read_request(
+    stream: &UnixStream,
+    deadline: Instant,
+    writer: &mut UnixStream,
+) -> Option<Request> {
+    let mut reader = protocol::LineReader::new(socket::ReadBy::new(stream, deadline));
+    let request = match reader.read_line() {
+        Ok(Some(line)) => protocol::parse_request(&line).map_err(Error::other),
+        Ok(None) => return None,
+        Err(e) => Err(Error::other(format!("the request could not be read: {e}"))),
+    };
+    request
+        .inspect_err(|e| {
+            crate::debug!("agent: refused a request: {}", e.message());
+        })
+        .map_err(|e| reply::<LoggedIn>(writer, Err(e)))
+        .ok()
 }
 
 /// Sends the request's answer, or its failure; whether it was an answer.

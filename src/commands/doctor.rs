@@ -265,67 +265,92 @@ fn browser_check() -> Check {
 /// The store's files (yours, private) and the profile's tokens: present, bound to this
 /// profile's provider, expiry, refresh token. Nothing is refreshed or sent.
 fn store_checks(profile: &Profile) -> Vec<Check> {
-    let store = match TokenStore::open() {
+    let store = match private_store() {
         Ok(store) => store,
         Err(e) => return vec![Check::fail("token store", &e)],
     };
-    let token_path = store.token_path(&profile.name);
+    let mut checks = vec![Check::pass(
+        "token store",
+        "the data and tokens directories are yours and private",
+    )];
+    let tokens = match stored_tokens(profile, &store) {
+        Ok(Opened::Tokens(tokens)) => tokens,
+        Ok(Opened::Sealed(check)) => {
+            checks.push(check);
+            return checks;
+        }
+        Err(e) => {
+            checks.push(Check::fail("tokens", &e));
+            return checks;
+        }
+    };
+    checks.push(Check::pass("tokens", expiry(&tokens, unix_now())));
+    checks.extend(refresh_checks(profile, &tokens));
+    checks
+}
+
+/// The store, once its data and tokens directories are found to be the user's and private.
+fn private_store() -> Result<TokenStore> {
+    let store = TokenStore::open()?;
+    let token_path = store.token_path("profile");
     let dirs = [
         token_path.parent().and_then(Path::parent),
         token_path.parent(),
     ];
     for dir in dirs.into_iter().flatten() {
-        if let Err(e) = check_private(dir, true) {
-            return vec![Check::fail("token store", &e)];
-        }
+        check_private(dir, true)?;
     }
-    let mut checks = vec![Check::pass(
-        "token store",
-        "the data and tokens directories are yours and private",
-    )];
+    Ok(store)
+}
+
+/// What is known of a profile's stored tokens without refreshing them.
+enum Opened {
+    Tokens(Box<crate::store::StoredTokens>),
+    /// As far as doctor can look: the tokens check, passed.
+    Sealed(Check),
+}
+
+/// The profile's stored tokens, opened and checked to be this profile's provider's; a
+/// passphrase-protected file is opened only with `LATCHKEY_PASSPHRASE` (doctor asks nothing).
+fn stored_tokens(profile: &Profile, store: &TokenStore) -> Result<Opened> {
     if !store.exists(&profile.name) {
-        checks.push(Check::fail(
-            "tokens",
-            &Error::login_required(format!("profile `{}` is not logged in", profile.name))
+        return Err(
+            Error::login_required(format!("profile `{}` is not logged in", profile.name))
                 .hint(format!("run `latchkey login -p {}`", profile.name)),
-        ));
-        return checks;
+        );
     }
     if matches!(
         profile.key_source,
         crate::config::KeySource::Passphrase { .. }
     ) && std::env::var_os("LATCHKEY_PASSPHRASE").is_none()
     {
-        checks.push(Check::pass(
+        return Ok(Opened::Sealed(Check::pass(
             "tokens",
             "stored, passphrase-protected (set LATCHKEY_PASSPHRASE to check inside)",
-        ));
-        return checks;
+        )));
     }
-    let loaded = store
-        .load(&profile.name, &profile.key_source)
-        .and_then(|tokens| {
-            let tokens = tokens.ok_or_else(|| Error::login_required("no tokens"))?;
-            tokens.check_bound_to(profile)?;
-            Ok(tokens)
-        });
-    let tokens = match loaded {
-        Ok(tokens) => tokens,
-        Err(e) => {
-            checks.push(Check::fail("tokens", &e));
-            return checks;
-        }
-    };
-    let now = unix_now();
-    let expiry = match tokens.expires_at {
+    let tokens = store
+        .load(&profile.name, &profile.key_source)?
+        .ok_or_else(|| Error::login_required("no tokens"))?;
+    tokens.check_bound_to(profile)?;
+    Ok(Opened::Tokens(Box::new(tokens)))
+}
+
+/// The access token's expiry, in words.
+fn expiry(tokens: &crate::store::StoredTokens, now: u64) -> String {
+    match tokens.expires_at {
         Some(at) if at > now => format!("access token valid, expires {}", relative(at, now)),
         Some(at) => format!("access token expired {}", relative(at, now)),
         None => "access token expiry unknown (the provider did not say)".to_owned(),
-    };
-    checks.push(Check::pass("tokens", expiry));
+    }
+}
+
+/// The refresh token: refused by the provider, missing, or stored and with a path its login
+/// trusted.
+fn refresh_checks(profile: &Profile, tokens: &crate::store::StoredTokens) -> Vec<Check> {
     // Dropped when the provider refused it: adding a scope would not help, a login does.
     if let Some(refused) = &tokens.refresh_refused {
-        checks.push(Check::fail(
+        return vec![Check::fail(
             "refresh token",
             &Error::login_required(format!(
                 "the provider refused it at {} ({}); it is not sent again",
@@ -333,24 +358,22 @@ fn store_checks(profile: &Profile) -> Vec<Check> {
                 crate::base::text::shown(&refused.said)
             ))
             .hint(format!("run `latchkey login -p {}`", profile.name)),
-        ));
-        return checks;
+        )];
     }
-    if tokens.refresh_token.is_some() {
-        checks.push(refresh_path_check(profile, &tokens));
-    }
-    checks.push(match &tokens.refresh_token {
-        Some(_) => Check::pass(
-            "refresh token",
-            "stored; `latchkey token` renews the access token with it (not used by doctor)",
-        ),
-        None => Check::fail(
+    match &tokens.refresh_token {
+        Some(_) => vec![
+            refresh_path_check(profile, tokens),
+            Check::pass(
+                "refresh token",
+                "stored; `latchkey token` renews the access token with it (not used by doctor)",
+            ),
+        ],
+        None => vec![Check::fail(
             "refresh token",
             &Error::login_required("no refresh token is stored: when the access token expires, a new login is needed")
                 .hint("add offline_access to the profile's scopes (and allow it at the provider), then log in again"),
-        ),
-    });
-    checks
+        )],
+    }
 }
 
 /// Where a refresh would send the refresh token, and whether the way there is one its login

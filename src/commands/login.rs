@@ -5,6 +5,7 @@ use super::Globals;
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, relative, rfc3339};
 use crate::base::error::{Error, OAuthCode, Result};
+use crate::base::secret::AuthorizationCode;
 use crate::base::text::{shown, shown_whole};
 use crate::cli::LoginArgs;
 use crate::config::{FlagOverrides, Flow, Profile};
@@ -313,69 +314,13 @@ impl Login<'_> {
         secrets: &LoginSecrets,
         redirect_uri: &str,
     ) -> Result<()> {
-        let profile = self.profile;
         // A pasted code the provider refused: the reason the login fails if no other response
         // can come any more (stdin closed, no loopback).
         let mut last_refusal: Option<Error> = None;
         loop {
-            let (response, via) = match race.wait(inbox) {
-                Ok(arrived) => arrived,
-                Err(e) => {
-                    let ended_early = Instant::now() < race.deadline
-                        && e.exit_code() == crate::base::error::ExitCode::LoginAborted;
-                    return Err(match last_refusal.take() {
-                        Some(refusal) if ended_early => refusal.hint(format!(
-                            "nothing was stored; run `{}` to try again",
-                            self.retry
-                        )),
-                        _ => e,
-                    });
-                }
-            };
-            let code = match response {
-                AuthResponse::Code { code, .. } => code,
-                AuthResponse::Refused {
-                    error,
-                    description,
-                    iss_missing,
-                } => {
-                    let refused = token_endpoint::oauth_error(error, description.as_deref());
-                    let refused = if iss_missing {
-                        // Taken anyway (it carries no code), but the provider broke its word.
-                        let message = format!(
-                            "{}, but its response lacks `iss`, which the provider's metadata promises (RFC 9207)",
-                            refused.message()
-                        );
-                        refused.with_message(message)
-                    } else {
-                        refused
-                    };
-                    return Err(refused.hint(format!(
-                        "the login was not completed; run `{}` to try again",
-                        self.retry
-                    )));
-                }
-            };
+            let (code, via) = self.next_code(race, inbox, &mut last_refusal)?;
             let mut timing = Timing::start();
-            // Shown only when the provider is slow to answer: a quick exchange draws nothing.
-            let spinner = Spinner::start_delayed(
-                Mode::for_wait(false),
-                "Exchanging the code for tokens…".to_owned(),
-                Duration::from_millis(300),
-            );
-            let exchanged = timing.provider(|| {
-                token_endpoint::exchange_code(
-                    self.http,
-                    &self.endpoints.token,
-                    profile,
-                    self.provider.auth_methods().token,
-                    &code,
-                    &secrets.verifier,
-                    redirect_uri,
-                )
-            });
-            spinner.finish();
-            match exchanged {
+            match self.exchange(&code, secrets, redirect_uri, &mut timing) {
                 // A bare code carries nothing to check before it is sent: a stray or mistyped
                 // paste is for the provider to refuse, and then the login goes on.
                 Err(e)
@@ -389,23 +334,99 @@ impl Login<'_> {
                     );
                     last_refusal = Some(e);
                 }
-                // A refused exchange (an OAuth error) comes without a hint of its own; every
-                // error has one.
-                Err(e) => {
-                    return Err(match e.hint_text() {
-                        Some(_) => e,
-                        None => e.hint(format!(
-                            "nothing was stored; run `{}` to try again",
-                            self.retry
-                        )),
-                    });
-                }
+                Err(e) => return Err(self.with_retry_hint(e)),
                 Ok(tokens) => {
                     // The terminal back as it was before anything else is said or asked.
                     inbox.close();
                     return self.finish(tokens, Some(secrets.nonce.secret()), timing);
                 }
             }
+        }
+    }
+
+    /// The next code the race delivers, and how it came; a provider's refusal (or the race
+    /// ending) is the login's error. When the race ends early after a pasted code was
+    /// refused, that refusal is the better reason.
+    fn next_code(
+        &self,
+        race: &Race<'_>,
+        inbox: &mut race::Inbox,
+        last_refusal: &mut Option<Error>,
+    ) -> Result<(AuthorizationCode, Via)> {
+        let (response, via) = race.wait(inbox).map_err(|e| {
+            let ended_early = Instant::now() < race.deadline
+                && e.exit_code() == crate::base::error::ExitCode::LoginAborted;
+            match last_refusal.take() {
+                Some(refusal) if ended_early => refusal.hint(format!(
+                    "nothing was stored; run `{}` to try again",
+                    self.retry
+                )),
+                _ => e,
+            }
+        })?;
+        match response {
+            AuthResponse::Code { code, .. } => Ok((code, via)),
+            AuthResponse::Refused {
+                error,
+                description,
+                iss_missing,
+            } => {
+                let refused = token_endpoint::oauth_error(error, description.as_deref());
+                let refused = if iss_missing {
+                    // Taken anyway (it carries no code), but the provider broke its word.
+                    let message = format!(
+                        "{}, but its response lacks `iss`, which the provider's metadata promises (RFC 9207)",
+                        refused.message()
+                    );
+                    refused.with_message(message)
+                } else {
+                    refused
+                };
+                Err(refused.hint(format!(
+                    "the login was not completed; run `{}` to try again",
+                    self.retry
+                )))
+            }
+        }
+    }
+
+    /// The code exchange, with a spinner shown only when the provider is slow to answer (a
+    /// quick exchange draws nothing).
+    fn exchange(
+        &self,
+        code: &AuthorizationCode,
+        secrets: &LoginSecrets,
+        redirect_uri: &str,
+        timing: &mut Timing,
+    ) -> Result<token_endpoint::TokenResponse> {
+        let spinner = Spinner::start_delayed(
+            Mode::for_wait(false),
+            "Exchanging the code for tokens…".to_owned(),
+            Duration::from_millis(300),
+        );
+        let exchanged = timing.provider(|| {
+            token_endpoint::exchange_code(
+                self.http,
+                &self.endpoints.token,
+                self.profile,
+                self.provider.auth_methods().token,
+                code,
+                &secrets.verifier,
+                redirect_uri,
+            )
+        });
+        spinner.finish();
+        exchanged
+    }
+
+    /// A refused exchange (an OAuth error) comes without a hint of its own; every error has one.
+    fn with_retry_hint(&self, e: Error) -> Error {
+        match e.hint_text() {
+            Some(_) => e,
+            None => e.hint(format!(
+                "nothing was stored; run `{}` to try again",
+                self.retry
+            )),
         }
     }
 

@@ -123,27 +123,40 @@ fn finish(args: &StatusArgs, reports: Vec<StatusReport>, worst: Option<Error>) -
 /// scopes from the provider, the issuer from the file, paths from the environment — so each is
 /// shown as outside text: claims cut short, URLs and paths whole.
 fn as_text(report: &StatusReport) -> String {
-    let mut out = String::new();
-    let profile = shown(&report.profile);
-    let (issuer, token_file) = (shown_whole(&report.issuer), shown_whole(&report.token_file));
-    let Some(tokens) = report
+    let mut out = match report
         .tokens
         .as_ref()
         .filter(|_| report.logged_in || report.reason == Some(NotLoggedIn::RefreshTokenRefused))
-    else {
-        let why = report
-            .error
-            .as_deref()
-            .map(|e| format!(" ({})", shown_whole(e)))
-            .unwrap_or_default();
-        let _ = writeln!(out, "{profile}: not logged in{why}");
-        let _ = writeln!(out, "  issuer      {issuer}");
-        let _ = writeln!(out, "  token file  {token_file}");
-        agent_line(report, &mut out);
-        return out;
+    {
+        Some(tokens) => logged_in_text(report, tokens),
+        None => logged_out_text(report),
     };
+    agent_line(report, &mut out);
+    out
+}
+
+/// A profile without usable tokens: why, where its provider and its token file are.
+fn logged_out_text(report: &StatusReport) -> String {
+    let mut out = String::new();
+    let why = report
+        .error
+        .as_deref()
+        .map(|e| format!(" ({})", shown_whole(e)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "{}: not logged in{why}", shown(&report.profile));
+    let _ = writeln!(out, "  issuer      {}", shown_whole(&report.issuer));
+    let _ = writeln!(out, "  token file  {}", shown_whole(&report.token_file));
+    out
+}
+
+/// A profile with tokens: who, what for, until when, and how they are kept.
+fn logged_in_text(report: &StatusReport, tokens: &TokensReport) -> String {
+    let mut out = String::new();
     let or_dash = |value: Option<&str>| value.map_or_else(|| "-".to_owned(), shown);
-    let who = or_dash(tokens.email.as_deref().or(tokens.name.as_deref()));
+    let (profile, who) = (
+        shown(&report.profile),
+        or_dash(tokens.email.as_deref().or(tokens.name.as_deref())),
+    );
     if tokens.refresh_token_refused.is_some() {
         let _ = writeln!(
             out,
@@ -153,18 +166,10 @@ fn as_text(report: &StatusReport) -> String {
         let _ = writeln!(out, "{profile}: logged in as {who}");
     }
     let _ = writeln!(out, "  subject     {}", or_dash(tokens.subject.as_deref()));
-    let _ = writeln!(out, "  issuer      {issuer}");
+    let _ = writeln!(out, "  issuer      {}", shown_whole(&report.issuer));
     let _ = writeln!(out, "  audience    {}", or_dash(tokens.audience.as_deref()));
     if let Some(organization) = &tokens.organization {
-        let shown = match (&organization.name, &organization.id) {
-            (Some(name), Some(id)) => format!("{} ({})", shown(name), shown(id)),
-            (name, id) => shown(
-                name.as_deref()
-                    .or(id.as_deref())
-                    .unwrap_or(&organization.requested),
-            ),
-        };
-        let _ = writeln!(out, "  org         {shown}");
+        let _ = writeln!(out, "  org         {}", organization_shown(organization));
     }
     let scopes = tokens.scopes.as_ref().map(|s| s.join(" "));
     let _ = writeln!(
@@ -173,16 +178,7 @@ fn as_text(report: &StatusReport) -> String {
         scopes.map_or_else(|| "-".into(), |s| shown_whole(&s))
     );
     let _ = writeln!(out, "  expires     {}", expiry(tokens));
-    let refresh = match &tokens.refresh_token_refused {
-        Some(refused) => format!(
-            "refused at {} ({}); not sent again",
-            shown(&refused.at),
-            shown(&refused.provider_said)
-        ),
-        None if tokens.refresh_token => "yes".to_owned(),
-        None => "no".to_owned(),
-    };
-    let _ = writeln!(out, "  refresh     {refresh}");
+    let _ = writeln!(out, "  refresh     {}", refresh(tokens));
     for api in &tokens.apis {
         let until = match &api.expires_at {
             Some(at) if api.expired => format!("expired {}", shown(at)),
@@ -195,10 +191,34 @@ fn as_text(report: &StatusReport) -> String {
             shown_whole(&api.audience)
         );
     }
-    let _ = writeln!(out, "  token file  {token_file}");
+    let _ = writeln!(out, "  token file  {}", shown_whole(&report.token_file));
     let _ = writeln!(out, "  protection  {}", shown_whole(&report.protection));
-    agent_line(report, &mut out);
     out
+}
+
+/// The organization as its ID token names it (name and id), else what the login asked for.
+fn organization_shown(organization: &crate::store::report::OrganizationReport) -> String {
+    match (&organization.name, &organization.id) {
+        (Some(name), Some(id)) => format!("{} ({})", shown(name), shown(id)),
+        (name, id) => shown(
+            name.as_deref()
+                .or(id.as_deref())
+                .unwrap_or(&organization.requested),
+        ),
+    }
+}
+
+/// Whether a refresh token is stored, or when and why the provider refused it.
+fn refresh(tokens: &TokensReport) -> String {
+    match &tokens.refresh_token_refused {
+        Some(refused) => format!(
+            "refused at {} ({}); not sent again",
+            shown(&refused.at),
+            shown(&refused.provider_said)
+        ),
+        None if tokens.refresh_token => "yes".to_owned(),
+        None => "no".to_owned(),
+    }
 }
 
 /// When the access token expires, and how long from now; or that nobody said.

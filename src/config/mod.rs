@@ -24,34 +24,109 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Every key a profile may set. The names are an interface: they appear in profiles files and,
-/// upper-cased with a `LATCHKEY_` prefix, as environment overrides.
-pub const PROFILE_FIELDS: &[&str] = &[
-    "domain",
-    "issuer",
-    "client_id",
-    "client_secret",
-    "audience",
-    "organization",
-    "scopes",
-    "flow",
-    "redirect_port",
-    "callback_path",
-    "paste_redirect_uri",
-    "authorize_params",
-    "token_request_format",
-    "authorize_endpoint",
-    "token_endpoint",
-    "revocation_endpoint",
-    "device_authorization_endpoint",
-    "identity_file",
-    "use_passphrase",
-    "scrypt_work_factor",
-    "http_timeout",
-    "connect_timeout",
-    "ca_file",
-    "proxy",
-];
+/// One key a profile may set: the one list of them. The names are an interface: they appear
+/// in profiles files and, upper-cased with a `LATCHKEY_` prefix, as environment overrides.
+/// [`PROFILE_FIELDS`] (the names, for the layers and messages), `profiles show`'s rows (a
+/// match on every variant, `config::settings`) and the man page's ENVIRONMENT come from it; a
+/// test holds `RawProfile`'s fields and profiles.example.toml to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileKey {
+    Domain,
+    Issuer,
+    ClientId,
+    ClientSecret,
+    Audience,
+    Organization,
+    Scopes,
+    Flow,
+    RedirectPort,
+    CallbackPath,
+    PasteRedirectUri,
+    AuthorizeParams,
+    TokenRequestFormat,
+    AuthorizeEndpoint,
+    TokenEndpoint,
+    RevocationEndpoint,
+    DeviceAuthorizationEndpoint,
+    IdentityFile,
+    UsePassphrase,
+    ScryptWorkFactor,
+    HttpTimeout,
+    ConnectTimeout,
+    CaFile,
+    Proxy,
+}
+
+impl ProfileKey {
+    /// Every key, in the order `profiles show` lists them.
+    pub const ALL: [ProfileKey; 24] = [
+        ProfileKey::Domain,
+        ProfileKey::Issuer,
+        ProfileKey::ClientId,
+        ProfileKey::ClientSecret,
+        ProfileKey::Audience,
+        ProfileKey::Organization,
+        ProfileKey::Scopes,
+        ProfileKey::Flow,
+        ProfileKey::RedirectPort,
+        ProfileKey::CallbackPath,
+        ProfileKey::PasteRedirectUri,
+        ProfileKey::AuthorizeParams,
+        ProfileKey::TokenRequestFormat,
+        ProfileKey::AuthorizeEndpoint,
+        ProfileKey::TokenEndpoint,
+        ProfileKey::RevocationEndpoint,
+        ProfileKey::DeviceAuthorizationEndpoint,
+        ProfileKey::IdentityFile,
+        ProfileKey::UsePassphrase,
+        ProfileKey::ScryptWorkFactor,
+        ProfileKey::HttpTimeout,
+        ProfileKey::ConnectTimeout,
+        ProfileKey::CaFile,
+        ProfileKey::Proxy,
+    ];
+
+    /// The key as a profiles file writes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProfileKey::Domain => "domain",
+            ProfileKey::Issuer => "issuer",
+            ProfileKey::ClientId => "client_id",
+            ProfileKey::ClientSecret => "client_secret",
+            ProfileKey::Audience => "audience",
+            ProfileKey::Organization => "organization",
+            ProfileKey::Scopes => "scopes",
+            ProfileKey::Flow => "flow",
+            ProfileKey::RedirectPort => "redirect_port",
+            ProfileKey::CallbackPath => "callback_path",
+            ProfileKey::PasteRedirectUri => "paste_redirect_uri",
+            ProfileKey::AuthorizeParams => "authorize_params",
+            ProfileKey::TokenRequestFormat => "token_request_format",
+            ProfileKey::AuthorizeEndpoint => "authorize_endpoint",
+            ProfileKey::TokenEndpoint => "token_endpoint",
+            ProfileKey::RevocationEndpoint => "revocation_endpoint",
+            ProfileKey::DeviceAuthorizationEndpoint => "device_authorization_endpoint",
+            ProfileKey::IdentityFile => "identity_file",
+            ProfileKey::UsePassphrase => "use_passphrase",
+            ProfileKey::ScryptWorkFactor => "scrypt_work_factor",
+            ProfileKey::HttpTimeout => "http_timeout",
+            ProfileKey::ConnectTimeout => "connect_timeout",
+            ProfileKey::CaFile => "ca_file",
+            ProfileKey::Proxy => "proxy",
+        }
+    }
+}
+
+/// Every key's name, in [`ProfileKey::ALL`]'s order.
+pub const PROFILE_FIELDS: &[&str] = &{
+    let mut names = [""; ProfileKey::ALL.len()];
+    let mut at = 0;
+    while at < names.len() {
+        names[at] = ProfileKey::ALL[at].name();
+        at += 1;
+    }
+    names
+};
 
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &["default_profile", "profiles"];
 pub(crate) const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
@@ -177,6 +252,36 @@ pub fn env_var_for(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_profile_key_is_a_raw_field_and_every_raw_field_a_key() {
+        // serde names every field it expects when it meets one it does not know.
+        let unknown = serde_json::from_str::<raw::RawProfile>(r#"{"not_a_key": 1}"#)
+            .unwrap_err()
+            .to_string();
+        let expected = unknown
+            .split_once("expected one of ")
+            .map(|(_, list)| list)
+            .unwrap_or_default();
+        let mut fields: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let mut keys = PROFILE_FIELDS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys, "{unknown}");
+        assert_eq!(PROFILE_FIELDS.len(), ProfileKey::ALL.len());
+    }
+
+    #[test]
+    fn the_example_file_shows_every_key() {
+        let example = include_str!("../../profiles.example.toml");
+        for key in PROFILE_FIELDS {
+            let shown = example.lines().any(|line| {
+                let line = line.trim_start_matches('#').trim_start();
+                line.starts_with(&format!("{key} = ")) || line.ends_with(&format!(".{key}]"))
+            });
+            assert!(shown, "profiles.example.toml does not show `{key}`");
+        }
+    }
     use crate::base::error::Result;
     use crate::config::file::line_column;
     use crate::config::paths::ConfigOrigin;

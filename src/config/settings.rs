@@ -3,7 +3,7 @@
 
 use crate::base::text::escape_controls;
 use crate::config::{
-    DEFAULT_SCRYPT_WORK_FACTOR, Flow, KeySource, PROFILE_FIELDS, Profile, ProviderKind,
+    DEFAULT_SCRYPT_WORK_FACTOR, Flow, KeySource, Profile, ProfileKey, ProviderKind,
     TokenRequestFormat,
 };
 use crate::net::url::Url;
@@ -54,7 +54,7 @@ pub struct SettingRow {
     pub source: Source,
 }
 
-/// A profile's effective settings, in the order of [`PROFILE_FIELDS`].
+/// A profile's effective settings, in the order of [`ProfileKey::ALL`].
 #[derive(Debug)]
 pub struct ProfileSettings {
     pub rows: Vec<SettingRow>,
@@ -62,10 +62,11 @@ pub struct ProfileSettings {
 
 impl ProfileSettings {
     pub fn new(profile: &Profile, sources: Vec<(&'static str, Source)>) -> Self {
-        let rows = PROFILE_FIELDS
+        let rows = ProfileKey::ALL
             .iter()
             .map(|&key| {
                 let (display, json) = shown_value(profile, key);
+                let key = key.name();
                 let mut source = sources
                     .iter()
                     .find(|(f, _)| *f == key)
@@ -89,45 +90,46 @@ impl ProfileSettings {
 }
 
 /// One key's effective value: as text for people (`None` when unset) and as JSON.
-// Longer than most functions on purpose: one arm per profile key, in PROFILE_FIELDS order, so
-// the whole table of how each key is shown reads in one place.
-fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
+// Longer than most functions on purpose: one arm per profile key, in ProfileKey::ALL's order,
+// so the whole table of how each key is shown reads in one place; the match has no fallback,
+// so a new key does not compile until it has its row.
+fn shown_value(profile: &Profile, key: ProfileKey) -> (Option<String>, Value) {
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
     let url = |u: &Option<Url>| u.as_ref().map(|u| u.to_string());
     match key {
-        "domain" => {
+        ProfileKey::Domain => {
             let d = match &profile.kind {
                 ProviderKind::Auth0 { domain } => Some(domain.clone()),
                 ProviderKind::Discovery => None,
             };
             (d.clone(), text(&d))
         }
-        "issuer" => (
+        ProfileKey::Issuer => (
             Some(profile.issuer.to_string()),
             json!(profile.issuer.to_string()),
         ),
-        "client_id" => (Some(profile.client_id.clone()), json!(profile.client_id)),
+        ProfileKey::ClientId => (Some(profile.client_id.clone()), json!(profile.client_id)),
         // Whether it is set and where from, never the value: not in the table, not in JSON.
-        "client_secret" => match profile.client_secret {
+        ProfileKey::ClientSecret => match profile.client_secret {
             Some(_) => (Some(SECRET_SHOWN.to_owned()), json!(SECRET_SHOWN)),
             None => (None, Value::Null),
         },
-        "audience" => (profile.audience.clone(), text(&profile.audience)),
-        "organization" => (profile.organization.clone(), text(&profile.organization)),
-        "scopes" => (Some(profile.scopes.join(" ")), json!(profile.scopes)),
-        "redirect_port" => (
+        ProfileKey::Audience => (profile.audience.clone(), text(&profile.audience)),
+        ProfileKey::Organization => (profile.organization.clone(), text(&profile.organization)),
+        ProfileKey::Scopes => (Some(profile.scopes.join(" ")), json!(profile.scopes)),
+        ProfileKey::RedirectPort => (
             Some(profile.redirect_port.to_string()),
             json!(profile.redirect_port),
         ),
-        "callback_path" => (
+        ProfileKey::CallbackPath => (
             Some(profile.callback_path.clone()),
             json!(profile.callback_path),
         ),
-        "paste_redirect_uri" => {
+        ProfileKey::PasteRedirectUri => {
             let u = url(&profile.paste_redirect_uri);
             (u.clone(), text(&u))
         }
-        "authorize_params" => {
+        ProfileKey::AuthorizeParams => {
             let shown = (!profile.authorize_params.is_empty()).then(|| {
                 profile
                     .authorize_params
@@ -138,55 +140,54 @@ fn shown_value(profile: &Profile, key: &str) -> (Option<String>, Value) {
             });
             (shown, json!(profile.authorize_params))
         }
-        "flow" => {
+        ProfileKey::Flow => {
             let f = match profile.flow {
                 Flow::Code => "code",
                 Flow::Device => "device",
             };
             (Some(f.to_owned()), json!(f))
         }
-        "token_request_format" => {
+        ProfileKey::TokenRequestFormat => {
             let f = match profile.token_request_format {
                 TokenRequestFormat::Form => "form",
                 TokenRequestFormat::Json => "json",
             };
             (Some(f.to_owned()), json!(f))
         }
-        "authorize_endpoint" => endpoint_row(url(&profile.endpoints.authorize)),
-        "token_endpoint" => endpoint_row(url(&profile.endpoints.token)),
-        "revocation_endpoint" => endpoint_row(url(&profile.endpoints.revocation)),
-        "device_authorization_endpoint" => {
+        ProfileKey::AuthorizeEndpoint => endpoint_row(url(&profile.endpoints.authorize)),
+        ProfileKey::TokenEndpoint => endpoint_row(url(&profile.endpoints.token)),
+        ProfileKey::RevocationEndpoint => endpoint_row(url(&profile.endpoints.revocation)),
+        ProfileKey::DeviceAuthorizationEndpoint => {
             endpoint_row(url(&profile.endpoints.device_authorization))
         }
-        "http_timeout" => duration_row(profile.http_timeout),
-        "connect_timeout" => duration_row(profile.connect_timeout),
-        "ca_file" => {
+        ProfileKey::HttpTimeout => duration_row(profile.http_timeout),
+        ProfileKey::ConnectTimeout => duration_row(profile.connect_timeout),
+        ProfileKey::CaFile => {
             let path = profile.ca_file.as_ref().map(|p| p.display().to_string());
             (path.clone(), text(&path))
         }
-        "proxy" => {
+        ProfileKey::Proxy => {
             let shown = profile.proxy.as_ref().map(|p| p.shown());
             (shown.clone(), text(&shown))
         }
-        "identity_file" => match &profile.key_source {
+        ProfileKey::IdentityFile => match &profile.key_source {
             KeySource::IdentityFile(path) => {
                 let shown = path.display().to_string();
                 (Some(shown.clone()), json!(shown))
             }
             _ => (None, Value::Null),
         },
-        "use_passphrase" => {
+        ProfileKey::UsePassphrase => {
             let on = matches!(profile.key_source, KeySource::Passphrase { .. });
             (Some(on.to_string()), json!(on))
         }
-        "scrypt_work_factor" => {
+        ProfileKey::ScryptWorkFactor => {
             let factor = match profile.key_source {
                 KeySource::Passphrase { work_factor } => i64::from(work_factor),
                 _ => DEFAULT_SCRYPT_WORK_FACTOR,
             };
             (Some(factor.to_string()), json!(factor))
         }
-        _ => (None, Value::Null),
     }
 }
 
