@@ -15,35 +15,15 @@ cd "$(dirname "$0")/.."
 for tool in hyperfine /usr/bin/time node python3 gh; do
   command -v "$tool" >/dev/null || { echo "benches/token.sh: $tool is required (apt-get install hyperfine time nodejs python3 gh)" >&2; exit 1; }
 done
-if [ -z "${LATCHKEY_BIN:-}" ]; then
-  cargo build --release --locked --target x86_64-unknown-linux-musl >&2
-  LATCHKEY_BIN=target/x86_64-unknown-linux-musl/release/latchkey
-fi
-BIN=$(realpath "$LATCHKEY_BIN")
-[ -d tests/idp/node_modules/oidc-provider ] || npm ci --prefix tests/idp --no-audit --no-fund >&2
+. benches/world.sh
+trap bench_cleanup EXIT
 
-work=$(mktemp -d)
-idp_pid=
-cleanup() { [ -n "$idp_pid" ] && kill "$idp_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-# The provider, for one real login per key mode.
-mkfifo "$work/ready"
-node tests/idp/server.js > "$work/ready" 2>/dev/null &
-idp_pid=$!
-read -r ready < "$work/ready"
-issuer=$(sed -E 's/.*"issuer":"([^"]+)".*/\1/' <<<"$ready")
-
-export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
-mkdir -p "$XDG_CONFIG_HOME/latchkey"
+# One profile per key mode, each logged in for real.
 {
   echo 'default_profile = "bench"'
-  for p in bench pass10 pass14 pass16 pass18; do
-    echo "[profiles.$p]"
-    echo "issuer = \"$issuer\""
-    echo 'client_id = "latchkey-test"'
-    echo "paste_redirect_uri = \"$issuer/show-code\""
-    case $p in pass*) echo "use_passphrase = true"; echo "scrypt_work_factor = ${p#pass}";; esac
+  bench_profile bench
+  for n in 10 14 16 18; do
+    bench_profile "pass$n" "use_passphrase = true" "scrypt_work_factor = $n"
   done
 } > "$XDG_CONFIG_HOME/latchkey/profiles.toml"
 export LATCHKEY_PASSPHRASE="benchmark passphrase"

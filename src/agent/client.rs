@@ -7,7 +7,6 @@ use crate::agent::protocol::{self, Answer, Request};
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
 use crate::base::text::shown_whole;
-use serde::de::DeserializeOwned;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -89,13 +88,13 @@ impl Agent {
     }
 
     /// A request with one answer (not a login), read as the answer `T` it must be.
-    pub fn ask<T: DeserializeOwned>(&mut self, request: &Request) -> Result<T> {
+    pub fn ask<T: protocol::Body>(&mut self, request: &Request) -> Result<T> {
         self.ask_streaming(request, Some(ANSWER_TIMEOUT), &mut |_| {})
     }
 
     /// A request whose answer may be preceded by lines of progress, each given to `progress`.
     /// `timeout` bounds each wait for a line (`None`: a login, which the agent ends itself).
-    pub fn ask_streaming<T: DeserializeOwned>(
+    pub fn ask_streaming<T: protocol::Body>(
         &mut self,
         request: &Request,
         timeout: Option<Duration>,
@@ -138,24 +137,15 @@ impl Agent {
                 }
                 Err(e) => return Err(fail(format!("answered badly: {e}"))),
             };
-            let answer: Answer<T> = serde_json::from_slice(&line).map_err(|_| {
+            let answer = protocol::read_answer::<T>(&line).ok_or_else(|| {
                 fail("answered with something that is not a latchkey agent answer".into())
             })?;
             match answer {
-                Answer::Progress { line, .. } => progress(&line),
-                Answer::Failed {
-                    exit, error, hint, ..
-                } => {
+                Answer::Progress(line) => progress(&line),
+                Answer::Failed { exit, error, hint } => {
                     return Err(protocol::failure(exit, &error, hint.as_deref()));
                 }
-                Answer::Done { ok: true, answer } => return Ok(answer),
-                Answer::Done { ok: false, .. } => {
-                    return Err(protocol::failure(
-                        1,
-                        "the agent failed without saying why",
-                        None,
-                    ));
-                }
+                Answer::Done(answer) => return Ok(answer),
             }
         }
     }

@@ -3,7 +3,7 @@
 //! speak with an error that says both, so an older client and a newer agent fail clearly.
 
 use crate::base::error::{Error, ExitCode};
-use crate::base::secret::{ServedToken, Wiped, extend_wiped};
+use crate::base::secret::{ServedToken, Wiped, WipedWriter, extend_wiped};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks.
@@ -103,95 +103,208 @@ pub fn request_line(request: &Request) -> Wiped {
 /// One line of an answer: progress (a login's output, line by line), the request's failure,
 /// or the answer itself (`T`, the operation's: [`TokenAnswer`], [`StatusAnswer`], …), after
 /// which nothing more comes.
-/// (`ok` is false but for the answer itself: lines read the same as in earlier versions.)
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Answer<T> {
-    Progress {
-        line: String,
-        #[serde(default)]
-        ok: bool,
-    },
+    Progress(String),
     /// The failure as the client reports it: the same words and exit status as if the command
     /// had run where the agent runs.
     Failed {
-        #[serde(default)]
-        ok: bool,
         exit: i32,
         error: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         hint: Option<String>,
     },
-    Done {
-        ok: bool,
-        #[serde(flatten)]
-        answer: T,
-    },
+    Done(T),
 }
 
 impl<T> Answer<T> {
-    pub fn done(answer: T) -> Answer<T> {
-        Answer::Done { ok: true, answer }
-    }
-
     pub fn failed(error: &Error) -> Answer<T> {
         Answer::Failed {
-            ok: false,
             exit: error.exit_code().code(),
             error: error.message().to_owned(),
             hint: error.hint_text().map(str::to_owned),
         }
     }
+}
 
-    pub fn progress(line: String) -> Answer<T> {
-        Answer::Progress { line, ok: false }
-    }
+/// Every answer line as the wire carries it: one shape, the fields of whichever answer it is,
+/// in the order and with the names earlier versions wrote (`ok` false but for the answer
+/// itself). One shape read and written, rather than one per answer type, keeps the code that
+/// reads it small; [`Answer`] and the answer types are what the rest of latchkey sees.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct WireAnswer {
+    #[serde(default)]
+    v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    line: Option<String>,
+    #[serde(default)]
+    ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<ServedToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<Vec<crate::store::report::StatusReport>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    profiles: Vec<String>,
+}
+
+/// An operation's answer, and how it sits on the wire.
+pub trait Body: Sized {
+    /// Its fields, onto an answer line.
+    fn write(self, wire: &mut WireAnswer);
+    /// It, from an answer line; `None` when the line lacks what it must hold.
+    fn read(wire: WireAnswer) -> Option<Self>;
 }
 
 /// The answer to [`Request::Token`]: never a refresh token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct TokenAnswer {
     pub token: ServedToken,
     /// Unix seconds, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
     pub token_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+impl Body for TokenAnswer {
+    fn write(self, wire: &mut WireAnswer) {
+        wire.token = Some(self.token);
+        wire.expires_at = self.expires_at;
+        wire.token_type = Some(self.token_type);
+        wire.scope = self.scope;
+    }
+
+    fn read(wire: WireAnswer) -> Option<Self> {
+        Some(TokenAnswer {
+            token: wire.token?,
+            expires_at: wire.expires_at,
+            token_type: wire.token_type?,
+            scope: wire.scope,
+        })
+    }
 }
 
 /// The answer to [`Request::Status`]: one report per profile, as `latchkey status --json`
 /// prints them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct StatusAnswer {
     pub status: Vec<crate::store::report::StatusReport>,
     pub pid: u32,
 }
 
+impl Body for StatusAnswer {
+    fn write(self, wire: &mut WireAnswer) {
+        wire.status = Some(self.status);
+        wire.pid = Some(self.pid);
+    }
+
+    fn read(wire: WireAnswer) -> Option<Self> {
+        Some(StatusAnswer {
+            status: wire.status?,
+            pid: wire.pid?,
+        })
+    }
+}
+
 /// The answer to [`Request::Hello`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct HelloAnswer {
     pub pid: u32,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
 }
 
+impl Body for HelloAnswer {
+    fn write(self, wire: &mut WireAnswer) {
+        wire.pid = Some(self.pid);
+        wire.profiles = self.profiles;
+    }
+
+    fn read(wire: WireAnswer) -> Option<Self> {
+        Some(HelloAnswer {
+            pid: wire.pid?,
+            profiles: wire.profiles,
+        })
+    }
+}
+
 /// The answer to [`Request::Stop`], sent just before the agent ends.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Stopped {
     pub pid: u32,
 }
 
+impl Body for Stopped {
+    fn write(self, wire: &mut WireAnswer) {
+        wire.pid = Some(self.pid);
+    }
+
+    fn read(wire: WireAnswer) -> Option<Self> {
+        Some(Stopped { pid: wire.pid? })
+    }
+}
+
 /// The answer to [`Request::Login`]: the login succeeded where the agent runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct LoggedIn {}
 
+impl Body for LoggedIn {
+    fn write(self, _: &mut WireAnswer) {}
+
+    fn read(_: WireAnswer) -> Option<Self> {
+        Some(LoggedIn {})
+    }
+}
+
 /// An answer as the line the agent sends.
-pub fn answer_line<T: Serialize>(answer: &Answer<T>) -> Wiped {
-    to_line(&Versioned {
+pub fn answer_line<T: Body>(answer: Answer<T>) -> Wiped {
+    let mut wire = WireAnswer {
         v: VERSION,
-        message: answer,
-    })
+        ..WireAnswer::default()
+    };
+    match answer {
+        Answer::Progress(line) => wire.line = Some(line),
+        Answer::Failed { exit, error, hint } => {
+            wire.exit = Some(exit);
+            wire.error = Some(error);
+            wire.hint = hint;
+        }
+        Answer::Done(body) => {
+            wire.ok = true;
+            body.write(&mut wire);
+        }
+    }
+    to_line(&wire)
+}
+
+/// An answer line (without its newline) as the answer `T` it must be; `None` when it is no
+/// latchkey agent answer, or not that one.
+pub fn read_answer<T: Body>(line: &[u8]) -> Option<Answer<T>> {
+    let wire: WireAnswer = serde_json::from_slice(line).ok()?;
+    if let Some(progress) = wire.line {
+        return Some(Answer::Progress(progress));
+    }
+    if !wire.ok {
+        return Some(Answer::Failed {
+            exit: wire.exit.unwrap_or(1),
+            error: wire
+                .error
+                .unwrap_or_else(|| "the agent failed without saying why".to_owned()),
+            hint: wire.hint,
+        });
+    }
+    T::read(wire).map(Answer::Done)
 }
 
 /// A failure the agent reported, as an error of this process. The agent's words are outside
@@ -247,64 +360,86 @@ pub fn parse_request(line: &[u8]) -> Result<Request, String> {
     Ok(request)
 }
 
-/// A message as one line (JSON has no raw newlines in it), in memory wiped when dropped: an
-/// answer holds a token. Written into room for the longest line, so that growing leaves no
-/// unwiped copy behind.
+/// A message as one line (JSON has no raw newlines in it), in memory wiped when dropped, growth
+/// included: an answer holds a token.
 fn to_line<T: Serialize>(message: &T) -> Wiped {
-    let mut line = Wiped::new(Vec::with_capacity(MAX_LINE + 1));
-    if serde_json::to_writer(&mut *line, message).is_err() {
-        line.clear();
-        line.extend_from_slice(b"{}");
+    let mut line = WipedWriter(Wiped::new(Vec::with_capacity(LINE_ROOM)));
+    if serde_json::to_writer(&mut line, message).is_err() {
+        line.0.clear();
+        line.0.extend_from_slice(b"{}");
     }
-    line.push(b'\n');
-    line
+    extend_wiped(&mut line.0, b"\n");
+    line.0
 }
+
+/// Room a line starts with (a request fits; an answer grows by doubling, each outgrown buffer
+/// wiped), and the room reads start with. Small, as what is wiped when dropped is the whole
+/// allocation.
+const LINE_ROOM: usize = 256;
+const FIRST_ROOM: usize = 1024;
 
 /// Reads the lines of a stream, each at most [`MAX_LINE`] bytes, holding what it has read in
 /// memory that is wiped when dropped (lines carry tokens), where a `BufReader` would leave them
 /// in a buffer of its own.
 pub struct LineReader<R> {
     inner: R,
-    /// What was read and not yet returned: never more than a line and one read past it.
-    pending: Wiped,
+    /// Zeroed memory that reads land in; doubled (the old one wiped) when full.
+    buffer: Vec<u8>,
+    /// How much of `buffer` holds what was read and not yet returned: never more than a line
+    /// and one read past it.
+    filled: usize,
+    /// How much of `buffer` was ever written: what is wiped when the reader is dropped.
+    touched: usize,
 }
 
-/// How much one read takes.
-const CHUNK: usize = 4096;
+impl<R> Drop for LineReader<R> {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.buffer[..self.touched].zeroize();
+    }
+}
 
 impl<R: std::io::Read> LineReader<R> {
     pub fn new(inner: R) -> LineReader<R> {
         LineReader {
             inner,
-            pending: Wiped::new(Vec::with_capacity(MAX_LINE + 1 + CHUNK)),
+            buffer: vec![0; FIRST_ROOM],
+            filled: 0,
+            touched: 0,
         }
     }
 
     /// The next line (without its newline); `Ok(None)` at the end of the stream. A line that
     /// does not end within the limit is an error, and nothing more is read.
     pub fn read_line(&mut self) -> std::io::Result<Option<Wiped>> {
-        let mut chunk = zeroize::Zeroizing::new([0u8; CHUNK]);
         loop {
-            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            if let Some(end) = self.buffer[..self.filled].iter().position(|&b| b == b'\n') {
                 if end > MAX_LINE {
                     return Err(too_long());
                 }
                 let mut line = Wiped::new(Vec::with_capacity(end));
-                line.extend_from_slice(&self.pending[..end]);
-                // Shifted down in place: the allocation, wiped when dropped, stays the same.
-                self.pending.drain(..=end);
+                line.extend_from_slice(&self.buffer[..end]);
+                // What follows the line moves to the front, in the same wiped memory.
+                self.buffer.copy_within(end + 1..self.filled, 0);
+                self.filled -= end + 1;
                 return Ok(Some(line));
             }
-            if self.pending.len() > MAX_LINE {
+            if self.filled > MAX_LINE {
                 return Err(too_long());
             }
-            let read = match self.inner.read(&mut chunk[..]) {
+            if self.filled == self.buffer.len() {
+                let mut grown = vec![0; self.buffer.len() * 2];
+                grown[..self.filled].copy_from_slice(&self.buffer[..self.filled]);
+                let mut outgrown = std::mem::replace(&mut self.buffer, grown);
+                zeroize::Zeroize::zeroize(&mut outgrown[..]);
+            }
+            let read = match self.inner.read(&mut self.buffer[self.filled..]) {
                 Ok(read) => read,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             if read == 0 {
-                return if self.pending.is_empty() {
+                return if self.filled == 0 {
                     Ok(None)
                 } else {
                     Err(std::io::Error::new(
@@ -313,7 +448,8 @@ impl<R: std::io::Read> LineReader<R> {
                     ))
                 };
             }
-            extend_wiped(&mut self.pending, &chunk[..read]);
+            self.filled += read;
+            self.touched = self.touched.max(self.filled);
         }
     }
 }
@@ -446,10 +582,9 @@ mod tests {
     #[test]
     fn a_failure_comes_back_with_its_exit_status_and_escaped_words() {
         let sent = Error::login_required("profile `dev` is not logged in\u{1b}[2J").hint("log in");
-        let line = answer_line(&Answer::<LoggedIn>::failed(&sent));
-        let Ok(Answer::<LoggedIn>::Failed {
-            exit, error, hint, ..
-        }) = serde_json::from_slice(&line[..line.len() - 1])
+        let line = answer_line(Answer::<LoggedIn>::failed(&sent));
+        let Some(Answer::<LoggedIn>::Failed { exit, error, hint }) =
+            read_answer(&line[..line.len() - 1])
         else {
             panic!("not read back as a failure")
         };
@@ -461,41 +596,45 @@ mod tests {
     }
 
     #[test]
-    fn answers_read_as_the_previous_version_wrote_them() {
+    fn answers_are_written_and_read_as_the_previous_version_wrote_them() {
         // It wrote `"ok":false` on progress and failures, and every answer in one shape.
-        let progress: Answer<LoggedIn> =
-            serde_json::from_str(r#"{"v":1,"ok":false,"line":"Logging in"}"#).unwrap();
-        assert!(matches!(progress, Answer::Progress { line, .. } if line == "Logging in"));
-        let failed: Answer<TokenAnswer> =
-            serde_json::from_str(r#"{"v":1,"ok":false,"exit":4,"error":"no","hint":"log in"}"#)
-                .unwrap();
-        assert!(matches!(failed, Answer::Failed { exit: 4, .. }));
-        let stopped: Answer<Stopped> =
-            serde_json::from_str(r#"{"v":1,"ok":true,"pid":42}"#).unwrap();
-        assert!(matches!(
-            stopped,
-            Answer::Done {
-                ok: true,
-                answer: Stopped { pid: 42 }
-            }
-        ));
+        let progress = read_answer::<LoggedIn>(br#"{"v":1,"ok":false,"line":"Logging in"}"#);
+        assert!(matches!(progress, Some(Answer::Progress(line)) if line == "Logging in"));
+        let failed = read_answer::<TokenAnswer>(
+            br#"{"v":1,"ok":false,"exit":4,"error":"no","hint":"log in"}"#,
+        );
+        assert!(matches!(failed, Some(Answer::Failed { exit: 4, .. })));
+        let stopped = read_answer::<Stopped>(br#"{"v":1,"ok":true,"pid":42}"#);
+        assert!(matches!(stopped, Some(Answer::Done(Stopped { pid: 42 }))));
         // An answer without what the request asked for is no answer to it.
-        assert!(serde_json::from_str::<Answer<TokenAnswer>>(r#"{"v":1,"ok":true}"#).is_err());
+        assert!(read_answer::<TokenAnswer>(br#"{"v":1,"ok":true}"#).is_none());
+        assert!(read_answer::<TokenAnswer>(b"not json").is_none());
+        // And what this version writes, byte for byte the previous version's lines.
+        let progress = answer_line(Answer::<LoggedIn>::Progress("hi".into()));
+        assert_eq!(&progress[..], b"{\"v\":1,\"line\":\"hi\",\"ok\":false}\n");
+        let failed = answer_line(Answer::<LoggedIn>::failed(
+            &Error::config("bad").hint("fix"),
+        ));
+        assert_eq!(
+            &failed[..],
+            b"{\"v\":1,\"ok\":false,\"exit\":3,\"error\":\"bad\",\"hint\":\"fix\"}\n"
+        );
+        let stopped = answer_line(Answer::Done(Stopped { pid: 7 }));
+        assert_eq!(&stopped[..], b"{\"v\":1,\"ok\":true,\"pid\":7}\n");
     }
 
     #[test]
     fn an_answer_carries_its_token_on_the_wire_but_never_in_debug_output() {
-        let answer = Answer::done(TokenAnswer {
+        let answer = Answer::Done(TokenAnswer {
             token: ServedToken::new("eyJ-served-token"),
             expires_at: None,
             token_type: "Bearer".into(),
             scope: None,
         });
-        let line = String::from_utf8(answer_line(&answer).to_vec()).unwrap();
+        let line = String::from_utf8(answer_line(answer).to_vec()).unwrap();
         assert!(line.starts_with("{\"v\":1,\"ok\":true,"), "{line}");
         assert!(line.contains("\"token\":\"eyJ-served-token\""), "{line}");
-        let Answer::Done { answer: read, .. } =
-            serde_json::from_str::<Answer<TokenAnswer>>(line.trim_end()).unwrap()
+        let Some(Answer::Done(read)) = read_answer::<TokenAnswer>(line.trim_end().as_bytes())
         else {
             panic!("not read back as a token")
         };

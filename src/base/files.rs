@@ -209,11 +209,56 @@ pub fn open_private_file(path: &Path, write: bool) -> std::io::Result<std::fs::F
 
 /// Reads a secret file through [`open_private_file`].
 pub fn read_private_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_private_file_stamped(path).map(|(bytes, _)| bytes)
+}
+
+/// What tells a file apart from any other version of it without reading it: the device and
+/// inode, size, and the modification and change times to the nanosecond. A file written by
+/// rename is a new inode; one changed in place has a new change time, which no user can set
+/// back; a `chmod` or `chown` changes it too. (Unix only: elsewhere nothing is compared.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp([i64; 7]);
+
+impl FileStamp {
+    /// The stamp of what `meta` describes.
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileStamp> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let wide = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            Some(FileStamp([
+                wide(meta.dev()),
+                wide(meta.ino()),
+                wide(meta.size()),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+            ]))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            None
+        }
+    }
+
+    /// The stamp of what is at `path` now (a link itself, not what it points at).
+    pub fn at(path: &Path) -> Option<FileStamp> {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .and_then(|meta| FileStamp::of(&meta))
+    }
+}
+
+/// [`read_private_file`], with the stamp of the very file read (from the open handle).
+pub fn read_private_file_stamped(path: &Path) -> std::io::Result<(Vec<u8>, Option<FileStamp>)> {
     use std::io::Read;
     let mut file = open_private_file(path, false)?;
+    let stamp = file.metadata().ok().and_then(|meta| FileStamp::of(&meta));
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((bytes, stamp))
 }
 
 /// O_NOFOLLOW on a symlink fails with ELOOP.

@@ -112,17 +112,36 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// that is wiped when dropped.
 pub type Wiped = zeroize::Zeroizing<Vec<u8>>;
 
-/// Appends `bytes` to `buffer`, growing it by hand when it is full: a `Vec` that grows by itself
-/// frees its old allocation unwiped, leaving a copy of what it held behind. Here the outgrown
-/// buffer is wiped as it is dropped.
-pub fn extend_wiped(buffer: &mut Wiped, bytes: &[u8]) {
-    let needed = buffer.len().saturating_add(bytes.len());
+/// Makes room in `buffer` for `additional` more bytes, growing it by hand: a `Vec` that grows by
+/// itself frees its old allocation unwiped, leaving a copy of what it held behind. Here the
+/// outgrown buffer is wiped as it is dropped.
+pub fn reserve_wiped(buffer: &mut Wiped, additional: usize) {
+    let needed = buffer.len().saturating_add(additional);
     if needed > buffer.capacity() {
         let mut grown = Wiped::new(Vec::with_capacity(needed.max(buffer.capacity() * 2)));
         grown.extend_from_slice(buffer);
         *buffer = grown;
     }
+}
+
+/// Appends `bytes` to `buffer` (see [`reserve_wiped`]).
+pub fn extend_wiped(buffer: &mut Wiped, bytes: &[u8]) {
+    reserve_wiped(buffer, bytes.len());
     buffer.extend_from_slice(bytes);
+}
+
+/// A writer into wiped memory (see [`reserve_wiped`]): for serializing what holds secrets.
+pub struct WipedWriter(pub Wiped);
+
+impl std::io::Write for WipedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        extend_wiped(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads `reader` to its end, at most `limit` bytes (more is an `InvalidData` error), into

@@ -6,23 +6,23 @@
 
 use super::Globals;
 use crate::agent::protocol::{
-    self, Answer, HelloAnswer, LoggedIn, Request, StatusAnswer, Stopped, TokenAnswer,
+    self, Answer, Body, HelloAnswer, LoggedIn, Request, StatusAnswer, Stopped, TokenAnswer,
 };
 use crate::agent::socket;
 use crate::base::error::{Error, Result};
 use crate::base::secret::ServedToken;
 use crate::base::text::{quoted, shown_whole};
 use crate::cli::AgentArgs;
-use crate::config::ProfilesFile;
+use crate::config::{Profile, ProfilesFile};
 use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::TokenStore;
 use crate::store::refresh::{self, Need, OpenedCache};
 use crate::store::report::StatusReport;
-use serde::Serialize;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Longest a client may take to send its whole request once it has connected: one deadline
@@ -30,13 +30,18 @@ use std::time::{Duration, Instant};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections served at once (a forwarded socket is open to whoever controls the remote host,
-/// and each connection is a thread). Further clients wait in the socket's listen queue and are
-/// served in turn, within [`REQUEST_TIMEOUT`] of a slot's holder at most, unless it is a login.
+/// and each connection has a worker thread). Further clients wait in the socket's listen queue
+/// and are served in turn: a busy worker is free within [`REQUEST_TIMEOUT`], unless it serves a
+/// login.
 const MAX_CONNECTIONS: usize = 32;
 
 /// What every connection shares.
 struct Agent {
     config: Option<PathBuf>,
+    /// Where the profiles file is, and the token store: found once, as the agent's environment
+    /// does not change.
+    config_path: PathBuf,
+    store: TokenStore,
     /// `--profile`: the only profiles served (empty: all).
     allowed: Vec<String>,
     no_login: bool,
@@ -45,35 +50,50 @@ struct Agent {
     cache: Mutex<OpenedCache>,
     /// The profiles file as last read, and what its metadata was then: read again only when
     /// it changed (a parse costs more than the rest of a token request).
-    profiles: Mutex<Option<(FileStamp, Arc<ProfilesFile>)>>,
-    slots: Slots,
+    profiles: Mutex<Option<(FileStamp, Arc<Loaded>)>>,
+    workers: Workers,
 }
 
 /// What tells a changed file from the one read before.
 type FileStamp = (u64, u64, std::time::SystemTime);
 
-/// The connections being served, at most [`MAX_CONNECTIONS`].
-#[derive(Default)]
-struct Slots {
-    taken: Mutex<usize>,
-    freed: Condvar,
+/// One version of the profiles file, and the profiles resolved from it: each is layered and
+/// validated once (the agent's environment does not change), which is otherwise most of what
+/// a token request costs.
+struct Loaded {
+    file: ProfilesFile,
+    resolved: Mutex<Vec<Arc<Profile>>>,
 }
 
-impl Slots {
-    /// Waits until fewer than [`MAX_CONNECTIONS`] are served, and takes a slot.
-    fn take(&self) {
-        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        while *taken >= MAX_CONNECTIONS {
-            taken = self.freed.wait(taken).unwrap_or_else(|p| p.into_inner());
+impl Loaded {
+    fn new(file: ProfilesFile) -> Loaded {
+        Loaded {
+            file,
+            resolved: Mutex::new(Vec::new()),
         }
-        *taken += 1;
     }
 
-    fn give_back(&self) {
-        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        *taken = taken.saturating_sub(1);
-        self.freed.notify_one();
+    /// Profile `name`, resolved from this file once.
+    fn profile(&self, name: &str) -> Result<Arc<Profile>> {
+        let mut resolved = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(profile) = resolved.iter().find(|p| p.name == name) {
+            return Ok(Arc::clone(profile));
+        }
+        let profile = Arc::new(self.file.resolve_profile(name, &Default::default())?);
+        resolved.push(Arc::clone(&profile));
+        Ok(profile)
     }
+}
+
+/// The threads that accept and serve connections, one connection at a time each: at most
+/// [`MAX_CONNECTIONS`], made as they are needed and kept (a thread made for every request cost
+/// more than serving the token). A worker accepts its connection itself, so that a request wakes
+/// one thread only.
+#[derive(Default)]
+struct Workers {
+    started: AtomicUsize,
+    /// Workers waiting in `accept`.
+    idle: AtomicUsize,
 }
 
 pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
@@ -108,17 +128,21 @@ pub fn run(globals: &Globals, args: AgentArgs) -> Result<()> {
     );
     let agent = Arc::new(Agent {
         config: globals.config.clone(),
+        config_path: crate::config::paths::config_file(globals.config.as_deref())?.0,
+        store: TokenStore::open()?,
         allowed,
         no_login: args.no_login,
         confirm: confirm.map(Mutex::new),
         cache: Mutex::new(OpenedCache::new(args.lifetime)),
         profiles: Mutex::new(None),
-        slots: Slots::default(),
+        workers: Workers::default(),
     });
     if args.lifetime.is_some() {
         forget_after_lifetime(Arc::clone(&agent));
     }
-    accept(&agent, &listener);
+    // This thread is the first worker.
+    agent.workers.started.store(1, Ordering::SeqCst);
+    work(&agent, &Arc::new(listener));
     Ok(())
 }
 
@@ -177,30 +201,49 @@ fn forget_after_lifetime(agent: Arc<Agent>) {
     });
 }
 
-/// Serves connections, each on a thread of its own, at most [`MAX_CONNECTIONS`] at once: while
-/// all are taken, nothing more is accepted, and new clients wait in the listen queue.
-fn accept(agent: &Arc<Agent>, listener: &UnixListener) {
+/// A worker: accepts a connection and serves it, again and again. The last idle worker to
+/// take a connection starts another, while there is room, so that one is always accepting;
+/// once [`MAX_CONNECTIONS`] are busy, new clients wait in the socket's listen queue and are
+/// served in turn, rather than turned away.
+fn work(agent: &Arc<Agent>, listener: &Arc<UnixListener>) {
     loop {
-        agent.slots.take();
-        let stream = match listener.accept() {
+        agent.workers.idle.fetch_add(1, Ordering::SeqCst);
+        let accepted = listener.accept();
+        let still_idle = agent.workers.idle.fetch_sub(1, Ordering::SeqCst) - 1;
+        let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {
-                agent.slots.give_back();
                 crate::debug!("agent: accept failed: {e}");
                 // Out of descriptors, say: a moment for connections to end.
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
-        let served = Arc::clone(agent);
-        let spawned = std::thread::Builder::new().spawn(move || {
-            serve(&served, stream);
-            served.slots.give_back();
-        });
-        if let Err(e) = spawned {
-            crate::debug!("agent: cannot start a thread for a connection: {e}");
-            agent.slots.give_back();
+        if still_idle == 0 {
+            start_worker(agent, listener);
         }
+        serve(agent, stream);
+    }
+}
+
+/// Starts one more worker, unless [`MAX_CONNECTIONS`] are running.
+fn start_worker(agent: &Arc<Agent>, listener: &Arc<UnixListener>) {
+    let room = agent
+        .workers
+        .started
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < MAX_CONNECTIONS).then_some(n + 1)
+        });
+    if room.is_err() {
+        return;
+    }
+    let spawned = std::thread::Builder::new().spawn({
+        let (agent, listener) = (Arc::clone(agent), Arc::clone(listener));
+        move || work(&agent, &listener)
+    });
+    if let Err(e) = spawned {
+        crate::debug!("agent: cannot start a worker: {e}");
+        agent.workers.started.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -208,27 +251,25 @@ fn accept(agent: &Arc<Agent>, listener: &UnixListener) {
 /// deadline), confirmed when `--confirm` says so, answered.
 fn serve(agent: &Agent, stream: UnixStream) {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    // A client that stops reading cannot hold its slot either: an answer line that cannot be
+    // A client that stops reading cannot hold its worker either: an answer line that cannot be
     // written within the time a request has is given up (a login then ends, as when the
     // client goes away).
     let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
-    if !from_this_user(&stream, &mut writer) {
+    let writer = &stream;
+    if !from_this_user(&stream) {
         return;
     }
-    let Some(request) = read_request(&stream, deadline, &mut writer) else {
+    let Some(request) = read_request(&stream, deadline) else {
         return;
     };
     if request != (Request::Hello {})
         && let Err(refused) = confirmed(agent, &request, &stream)
     {
-        reply::<LoggedIn>(&mut writer, Err(refused));
+        reply::<LoggedIn>(writer, Err(refused));
         return;
     }
     let answered = match &request {
-        Request::Hello {} => reply(&mut writer, hello(agent)),
+        Request::Hello {} => reply(writer, hello(agent)),
         Request::Token {
             profile,
             id_token,
@@ -243,18 +284,16 @@ fn serve(agent: &Agent, stream: UnixStream) {
                     .as_deref()
                     .map(|audience| ApiRequest::new(audience, scopes)),
             };
-            reply(&mut writer, token(agent, profile.as_deref(), &asked))
+            reply(writer, token(agent, profile.as_deref(), &asked))
         }
-        Request::Status { profile, all } => {
-            reply(&mut writer, status(agent, profile.as_deref(), *all))
-        }
+        Request::Status { profile, all } => reply(writer, status(agent, profile.as_deref(), *all)),
         Request::Login { profile, args } => {
             return login(agent, profile.as_deref(), args, &stream);
         }
         Request::Stop {} => {
             crate::debug!("agent: stopped by a client");
             reply(
-                &mut writer,
+                writer,
                 Ok(Stopped {
                     pid: std::process::id(),
                 }),
@@ -273,7 +312,7 @@ fn serve(agent: &Agent, stream: UnixStream) {
 /// Whether the kernel says the peer is the agent's own user. Another user is told so (its
 /// request read, bounded, and dropped, so that the answer reaches it rather than a reset
 /// connection); a peer the kernel cannot name is dropped.
-fn from_this_user(stream: &UnixStream, writer: &mut UnixStream) -> bool {
+fn from_this_user(stream: &UnixStream) -> bool {
     let uid = socket::current_uid();
     match socket::peer_uid(stream) {
         Ok(peer) if peer == uid => true,
@@ -283,7 +322,7 @@ fn from_this_user(stream: &UnixStream, writer: &mut UnixStream) -> bool {
             let _ =
                 protocol::LineReader::new(socket::ReadBy::new(stream, within_a_second)).read_line();
             reply::<LoggedIn>(
-                writer,
+                stream,
                 Err(Error::config(format!(
                     "refused: the connection comes from uid {peer}, not from the agent's user ({uid})"
                 ))),
@@ -299,11 +338,7 @@ fn from_this_user(stream: &UnixStream, writer: &mut UnixStream) -> bool {
 
 /// The client's request, read by `deadline`; a request that cannot be read or is not one is
 /// answered with why, and `None`.
-fn read_request(
-    stream: &UnixStream,
-    deadline: Instant,
-    writer: &mut UnixStream,
-) -> Option<Request> {
+fn read_request(stream: &UnixStream, deadline: Instant) -> Option<Request> {
     let mut reader = protocol::LineReader::new(socket::ReadBy::new(stream, deadline));
     let request = match reader.read_line() {
         Ok(Some(line)) => protocol::parse_request(&line).map_err(Error::other),
@@ -314,17 +349,17 @@ fn read_request(
         .inspect_err(|e| {
             crate::debug!("agent: refused a request: {}", e.message());
         })
-        .map_err(|e| reply::<LoggedIn>(writer, Err(e)))
+        .map_err(|e| reply::<LoggedIn>(stream, Err(e)))
         .ok()
 }
 
 /// Sends the request's answer, or its failure; whether it was an answer.
-fn reply<T: Serialize>(writer: &mut UnixStream, result: Result<T>) -> bool {
+fn reply<T: Body>(mut writer: &UnixStream, result: Result<T>) -> bool {
     let (answer, answered) = match result {
-        Ok(answer) => (Answer::done(answer), true),
+        Ok(answer) => (Answer::Done(answer), true),
         Err(e) => (Answer::failed(&e), false),
     };
-    let _ = writer.write_all(&protocol::answer_line(&answer));
+    let _ = writer.write_all(&protocol::answer_line(answer));
     answered
 }
 
@@ -417,16 +452,16 @@ fn hello(agent: &Agent) -> Result<HelloAnswer> {
     let file = load(agent)?;
     Ok(HelloAnswer {
         pid: std::process::id(),
-        profiles: served(agent, &file),
+        profiles: served(agent, &file.file),
     })
 }
 
 /// The profiles file, read again when its metadata changed since the last request: edits
 /// apply at once, and an unchanged file costs no parse.
-fn load(agent: &Agent) -> Result<Arc<ProfilesFile>> {
+fn load(agent: &Agent) -> Result<Arc<Loaded>> {
     use std::os::unix::fs::MetadataExt;
-    let (path, _) = crate::config::paths::config_file(agent.config.as_deref())?;
-    let stamp = std::fs::metadata(&path).ok().map(|m| {
+    let path = &agent.config_path;
+    let stamp = std::fs::metadata(path).ok().map(|m| {
         (
             m.ino(),
             m.len(),
@@ -439,15 +474,15 @@ fn load(agent: &Agent) -> Result<Arc<ProfilesFile>> {
     {
         return Ok(Arc::clone(file));
     }
-    let file = Arc::new(
+    let loaded = Arc::new(Loaded::new(
         Globals {
             profile: None,
             config: agent.config.clone(),
         }
         .load_profiles()?,
-    );
-    *cached = stamp.map(|stamp| (stamp, Arc::clone(&file)));
-    Ok(file)
+    ));
+    *cached = stamp.map(|stamp| (stamp, Arc::clone(&loaded)));
+    Ok(loaded)
 }
 
 /// The profiles this agent serves, in the file's order.
@@ -459,11 +494,8 @@ fn served(agent: &Agent, file: &ProfilesFile) -> Vec<String> {
 }
 
 /// The profile a request names (or the agent's default), which the agent must serve.
-fn profile_for(
-    agent: &Agent,
-    file: &ProfilesFile,
-    name: Option<&str>,
-) -> Result<crate::config::Profile> {
+fn profile_for(agent: &Agent, loaded: &Loaded, name: Option<&str>) -> Result<Arc<Profile>> {
+    let file = &loaded.file;
     let served = served(agent, file);
     let name = match name {
         Some(name) => name.to_owned(),
@@ -479,7 +511,7 @@ fn profile_for(
         ))
         .hint("name one of those with -p, or use this host's own profiles with --no-agent"));
     }
-    file.resolve_profile(&name, &Default::default())
+    loaded.profile(&name)
 }
 
 /// What a token request asks for.
@@ -493,11 +525,11 @@ struct TokenAsked {
 fn token(agent: &Agent, profile: Option<&str>, asked: &TokenAsked) -> Result<TokenAnswer> {
     let file = load(agent)?;
     let profile = profile_for(agent, &file, profile)?;
-    let store = TokenStore::open()?;
+    let store = &agent.store;
     if let Some(api) = &asked.api {
         let token = {
             let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
-            refresh::valid_api_token_cached(&profile, &store, api, asked.min_valid, &mut cache)?
+            refresh::valid_api_token_cached(&profile, store, api, asked.min_valid, &mut cache)?
         };
         return Ok(TokenAnswer {
             token: ServedToken::new(token.access_token.secret()),
@@ -513,7 +545,7 @@ fn token(agent: &Agent, profile: Option<&str>, asked: &TokenAsked) -> Result<Tok
     };
     let tokens = {
         let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
-        refresh::valid_tokens_cached(&profile, &store, need, asked.min_valid, &mut cache)?
+        refresh::valid_tokens_cached(&profile, store, need, asked.min_valid, &mut cache)?
     };
     let token_type = tokens.token_type.clone();
     if asked.id_token {
@@ -540,25 +572,25 @@ fn token(agent: &Agent, profile: Option<&str>, asked: &TokenAsked) -> Result<Tok
 fn status(agent: &Agent, profile: Option<&str>, all: bool) -> Result<StatusAnswer> {
     let file = load(agent)?;
     let profiles = if all {
-        served(agent, &file)
+        served(agent, &file.file)
             .iter()
-            .map(|name| file.resolve_profile(name, &Default::default()))
+            .map(|name| file.profile(name))
             .collect::<Result<Vec<_>>>()?
     } else {
         vec![profile_for(agent, &file, profile)?]
     };
-    let store = TokenStore::open()?;
+    let store = &agent.store;
     let mut cache = agent.cache.lock().unwrap_or_else(|p| p.into_inner());
     let status = profiles
         .iter()
         .map(|profile| {
-            let loaded = cache.load(&store, profile).and_then(|tokens| match tokens {
+            let loaded = cache.load(store, profile).and_then(|tokens| match tokens {
                 Some(tokens) => tokens.check_bound_to(profile).map(|()| Some(tokens)),
                 None => Ok(None),
             });
             match loaded {
-                Ok(tokens) => StatusReport::of(profile, &store, tokens.as_ref(), None),
-                Err(e) => StatusReport::of(profile, &store, None, Some(e.message())),
+                Ok(tokens) => StatusReport::of(profile, store, tokens.as_ref(), None),
+                Err(e) => StatusReport::of(profile, store, None, Some(e.message())),
             }
         })
         .collect();
@@ -583,11 +615,9 @@ const MAX_RELAYED_LINE: usize = 16 * 1024;
 /// it says to the client, which may cancel it by going away. The agent's own terminal says
 /// that a client asked for it, and how it ended.
 fn login(agent: &Agent, profile: Option<&str>, args: &[String], stream: &UnixStream) {
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
+    let mut writer = stream;
     let mut send =
-        |answer: &Answer<LoggedIn>| writer.write_all(&protocol::answer_line(answer)).is_ok();
+        |answer: Answer<LoggedIn>| writer.write_all(&protocol::answer_line(answer)).is_ok();
     let started = (|| {
         if agent.no_login {
             return Err(
@@ -605,12 +635,12 @@ fn login(agent: &Agent, profile: Option<&str>, args: &[String], stream: &UnixStr
             .hint("log in where the agent runs"));
         }
         let args = login_args(args)?;
-        Ok((profile.name, args))
+        Ok((profile.name.clone(), args))
     })();
     let (name, args) = match started {
         Ok(started) => started,
         Err(e) => {
-            send(&Answer::failed(&e));
+            send(Answer::failed(&e));
             return;
         }
     };
@@ -624,13 +654,13 @@ fn login(agent: &Agent, profile: Option<&str>, args: &[String], stream: &UnixStr
         }
     );
     let host = crate::terminal::browser::host_name();
-    send(&Answer::progress(format!(
+    send(Answer::Progress(format!(
         "Logging in with profile `{name}` through the agent on {host}: finish the login in the browser there."
     )));
     let exit = match run_login(agent, &name, &args, stream, &mut send) {
         Ok(code) => code,
         Err(e) => {
-            send(&Answer::failed(&e));
+            send(Answer::failed(&e));
             return;
         }
     };
@@ -643,10 +673,10 @@ fn login(agent: &Agent, profile: Option<&str>, args: &[String], stream: &UnixStr
         }
     );
     if exit == 0 {
-        send(&Answer::done(LoggedIn {}));
+        send(Answer::Done(LoggedIn {}));
     } else {
         let code = crate::base::error::ExitCode::from_code(exit);
-        send(&Answer::failed(&Error::new(
+        send(Answer::failed(&Error::new(
             code,
             format!("the login on {host} did not succeed (exit {exit})"),
         )));
@@ -687,7 +717,7 @@ fn run_login(
     name: &str,
     args: &[String],
     client: &UnixStream,
-    send: &mut dyn FnMut(&Answer<LoggedIn>) -> bool,
+    send: &mut dyn FnMut(Answer<LoggedIn>) -> bool,
 ) -> Result<i32> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::other(format!("cannot find latchkey's own program: {e}")))?;
@@ -734,7 +764,7 @@ fn relay(
     mut stderr: std::process::ChildStderr,
     pid: u32,
     client: &UnixStream,
-    send: &mut dyn FnMut(&Answer<LoggedIn>) -> bool,
+    send: &mut dyn FnMut(Answer<LoggedIn>) -> bool,
 ) {
     use std::os::fd::AsRawFd;
     let mut pending: Vec<u8> = Vec::new();
@@ -786,13 +816,13 @@ fn relay(
         };
         pending.extend_from_slice(&buffer[..read]);
         while let Some(line) = next_line(&mut pending) {
-            if client_here && !send(&Answer::progress(line)) {
+            if client_here && !send(Answer::Progress(line)) {
                 end_login(&mut client_here);
             }
         }
     }
     if !pending.is_empty() && client_here {
-        send(&Answer::progress(
+        send(Answer::Progress(
             String::from_utf8_lossy(&pending).into_owned(),
         ));
     }

@@ -12,8 +12,9 @@ pub mod report;
 use crate::base::clock::unix_now;
 use crate::base::error::{Error, Result};
 use crate::base::files::{
-    check_private, is_symlink_refusal, make_private_dir, permission_or_io, read_private_file,
-    symlink_error, sync_dir, temp_path, write_atomic, write_private_file,
+    FileStamp, check_private, is_symlink_refusal, make_private_dir, permission_or_io,
+    read_private_file, read_private_file_stamped, symlink_error, sync_dir, temp_path, write_atomic,
+    write_private_file,
 };
 use crate::base::secret::{AccessToken, IdToken, Passphrase, RefreshToken};
 use crate::config::{KeySource, parse_endpoint};
@@ -448,8 +449,8 @@ impl TokenStore {
     /// Reads a profile's token file without decrypting it; `None` when there is none.
     pub fn read_sealed(&self, profile: &str) -> Result<Option<Sealed>> {
         let path = self.token_path(profile);
-        let bytes = match read_private_file(&path) {
-            Ok(bytes) => bytes,
+        let (bytes, stamp) = match read_private_file_stamped(&path) {
+            Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(permission_or_io(&path, e)),
         };
@@ -461,6 +462,7 @@ impl TokenStore {
             bytes,
             path,
             profile: profile.to_owned(),
+            stamp,
         }))
     }
 
@@ -528,6 +530,8 @@ pub struct Sealed {
     bytes: Vec<u8>,
     path: PathBuf,
     profile: String,
+    /// The stamp of the file these bytes were read from (see [`FileStamp`]).
+    stamp: Option<FileStamp>,
 }
 
 /// What decrypting with a passphrase found.
@@ -603,6 +607,13 @@ impl Sealed {
     /// Whether two reads saw the same file contents.
     pub fn same_as(&self, other: &Sealed) -> bool {
         self.bytes == other.bytes
+    }
+
+    /// Whether the file at its path is still the one these bytes were read from, by its stamp
+    /// alone (one `lstat`, no read): never when either stamp is unknown.
+    pub fn unchanged_on_disk(&self) -> bool {
+        self.stamp
+            .is_some_and(|stamp| FileStamp::at(&self.path) == Some(stamp))
     }
 }
 

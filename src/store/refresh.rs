@@ -74,6 +74,11 @@ fn open_bound(
     store: &TokenStore,
     cache: &mut OpenedCache,
 ) -> Result<(crate::store::Sealed, StoredTokens, Key)> {
+    // A file whose stamp is what it was when it was read and opened needs reading no more.
+    if let Some((sealed, tokens, key)) = cache.take_unchanged(&profile.name) {
+        tokens.check_bound_to(profile)?;
+        return Ok((sealed, tokens, key));
+    }
     let Some(sealed) = store.read_sealed(&profile.name)? else {
         return Err(not_logged_in(&profile.name));
     };
@@ -182,6 +187,23 @@ impl OpenedCache {
             }
         );
         same.then_some((entry.tokens, entry.key))
+    }
+
+    /// The entry of `profile` when its file on disk is still the one it was opened from (its
+    /// stamp, one `lstat`: see `base::files::FileStamp`), without reading the file; it leaves
+    /// the cache, as in [`Self::take`].
+    fn take_unchanged(
+        &mut self,
+        profile: &str,
+    ) -> Option<(crate::store::Sealed, StoredTokens, Key)> {
+        self.forget_expired();
+        let at = self
+            .entries
+            .iter()
+            .position(|e| e.sealed.profile() == profile && e.sealed.unchanged_on_disk())?;
+        crate::debug!("the tokens of `{profile}`: from memory (the file is unchanged)");
+        let entry = self.entries.swap_remove(at);
+        Some((entry.sealed, entry.tokens, entry.key))
     }
 
     fn keep(&mut self, sealed: crate::store::Sealed, tokens: &StoredTokens, key: Key) {
