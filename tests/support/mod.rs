@@ -719,6 +719,15 @@ impl Session {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Ctrl-C as at a terminal, whatever started the suite: a background job of a
+        // non-interactive shell starts with SIGINT ignored, and an ignored signal is inherited.
+        // SAFETY: signal() is async-signal-safe, as pre_exec requires.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().expect("start latchkey login");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, lines) = mpsc::channel();
