@@ -111,11 +111,17 @@ fn logout(
     id_token.clone_from(&tokens.id_token);
     let revocation = revoke_all(profile, (&http, &provider), url, &tokens);
     store.delete(&profile.name)?;
+    said(profile, &tokens, &revocation)
+}
+
+/// What logout says once the tokens are deleted here: the line, and an error with a hint when
+/// revocation did not do all it should.
+fn said(profile: &Profile, tokens: &StoredTokens, revocation: &Revocation) -> Result<()> {
     let (line, exit) = report(
         &profile.name,
         tokens.refresh_token.is_some(),
         tokens.expires_at,
-        &revocation,
+        revocation,
         unix_now(),
     );
     match exit {
@@ -126,7 +132,7 @@ fn logout(
         Some(code) => {
             // The tokens are gone from here, so only a fix for the configuration or the
             // provider's console can still help; "try again" would have nothing to send.
-            let hint = match &revocation {
+            let hint = match revocation {
                 Revocation::Failed(Failure::Other(e)) if e.exit_code() == ExitCode::Config => {
                     e.hint_text().map(str::to_owned)
                 }
