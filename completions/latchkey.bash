@@ -64,6 +64,21 @@ _latchkey() {
             agent)
                 cmd="latchkey_agent"
                 ;;
+            exec)
+                cmd="latchkey_exec"
+                ;;
+            git-credential)
+                cmd="latchkey_git-credential"
+                ;;
+            docker-credential)
+                cmd="latchkey_docker-credential"
+                ;;
+            setup)
+                cmd="latchkey_setup"
+                ;;
+            git)
+                cmd="latchkey_setup_git"
+                ;;
             completions)
                 cmd="latchkey_completions"
                 ;;
@@ -76,7 +91,7 @@ _latchkey() {
     case "${cmd}" in
         latchkey)
             opts="--help --profile -p --config --version"
-            cmds="login token status logout profiles doctor agent completions man"
+            cmds="login token status logout profiles doctor agent exec git-credential docker-credential setup completions man"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -126,7 +141,7 @@ _latchkey() {
             esac
             ;;
         latchkey_token)
-            opts="--help --profile -p --min-valid --id-token --audience --scope --no-agent --format"
+            opts="--help --profile -p --min-valid --id-token --audience --scope --no-agent --login-if-needed --format"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -288,6 +303,80 @@ _latchkey() {
                     ;;
                 --shell)
                     COMPREPLY=()
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_exec)
+            opts="--help --profile -p --env --min-valid --audience --no-agent --login-if-needed"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --min-valid)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --audience)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_git-credential)
+            opts="--help --profile -p"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_docker-credential)
+            opts="--help --profile -p"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_setup)
+            opts="--help"
+            cmds="git"
+            case "${prev}" in
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_setup_git)
+            opts="--help --profile -p --dry-run"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
                     return 0
                     ;;
                 *)

@@ -12,6 +12,10 @@ var commands = [
       ['profiles' 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile''s settings and where each came from, `add`, `use` and `remove` change the file.']
       ['doctor' 'Check a profile''s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).']
       ['agent' 'Serve this host''s profiles and tokens over a Unix socket, like ssh-agent: forward the socket over SSH and `token`, `status` and `login` on the remote host use it, with no token stored there.']
+      ['exec' 'Run a command with a valid access token in its environment (never in its arguments); its exit status and signals are the command''s own.']
+      ['git-credential' 'git''s credential helper: answers `get` with the access token of the profile whose `hosts` names the server (store and erase do nothing). Set up by `latchkey setup git`.']
+      ['docker-credential' 'Docker''s credential helper protocol (also as `docker-credential-latchkey`): `get` answers a registry that a profile''s `hosts` names with its access token.']
+      ['setup' 'Set up other programs to take latchkey''s tokens.']
       ['completions' 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.']
       ['man' 'Print the man page, latchkey(1), as roff on stdout.']
     ]
@@ -60,6 +64,7 @@ var commands = [
       ['--audience' 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API']
       ['--scope' 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)']
       ['--no-agent' 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)']
+      ['--login-if-needed' 'when there is no usable login, log in first if someone can answer (a terminal, an agent, or kubectl passing its terminal on); otherwise exit 4 as without it']
       ['--format' 'output: raw (default), header, json or exec-credential']
     ]
     &values=['--profile' '-p' '--min-valid' '--audience' '--scope' '--format']
@@ -178,6 +183,61 @@ var commands = [
       ['--systemd-unit' 'print a systemd user unit that runs the agent (save it as ~/.config/systemd/user/latchkey-agent.service)']
     ]
     &values=['--profile' '-p' '--socket' '--lifetime' '--shell']
+  ]
+  &'latchkey exec'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile whose token to hand over']
+      ['-p' 'the profile whose token to hand over']
+      ['--env' 'the environment variable to put the token in (default LATCHKEY_TOKEN)']
+      ['--min-valid' 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)']
+      ['--audience' 'hand over a token for this API instead of the login''s (as `token --audience`)']
+      ['--no-agent' 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)']
+      ['--login-if-needed' 'log in first when there is no usable login and a terminal or agent can answer']
+    ]
+    &values=['--profile' '-p' '--env' '--min-valid' '--audience']
+  ]
+  &'latchkey git-credential'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'answer only for this profile (its `hosts` must still name the server)']
+      ['-p' 'answer only for this profile (its `hosts` must still name the server)']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey docker-credential'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'answer only for this profile (its `hosts` must still name the registry)']
+      ['-p' 'answer only for this profile (its `hosts` must still name the registry)']
+    ]
+    &values=['--profile' '-p']
+  ]
+  &'latchkey setup'=[
+    &subcommands=[
+      ['git' 'Make git ask latchkey for the credentials of each host in the profile''s `hosts`: writes `credential.<url>.helper` with `git config --global`, showing each command first.']
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+    ]
+    &values=[]
+  ]
+  &'latchkey setup git'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile whose hosts to set up']
+      ['-p' 'the profile whose hosts to set up']
+      ['--dry-run' 'only print the git commands']
+    ]
+    &values=['--profile' '-p']
   ]
   &'latchkey completions'=[
     &subcommands=[

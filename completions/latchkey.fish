@@ -16,7 +16,7 @@ function __fish_latchkey_using_command
     set -e cmd[1]
     set -l target_cmd $argv
 
-    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'format' 'invitation' 'issuer' 'lifetime' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'shell' 'socket' 'timeout' 
+    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'env' 'format' 'invitation' 'issuer' 'lifetime' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'shell' 'socket' 'timeout' 
 
     set -l i 1
     set -l cleaned_cmd
@@ -65,6 +65,10 @@ complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'logout' -d 'Log o
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'profiles' -d 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile\'s settings and where each came from, `add`, `use` and `remove` change the file.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'doctor' -d 'Check a profile\'s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'agent' -d 'Serve this host\'s profiles and tokens over a Unix socket, like ssh-agent: forward the socket over SSH and `token`, `status` and `login` on the remote host use it, with no token stored there.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'exec' -d 'Run a command with a valid access token in its environment (never in its arguments); its exit status and signals are the command\'s own.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'git-credential' -d 'git\'s credential helper: answers `get` with the access token of the profile whose `hosts` names the server (store and erase do nothing). Set up by `latchkey setup git`.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'docker-credential' -d 'Docker\'s credential helper protocol (also as `docker-credential-latchkey`): `get` answers a registry that a profile\'s `hosts` names with its access token.'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'setup' -d 'Set up other programs to take latchkey\'s tokens.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'completions' -d 'Print the completion script for a shell on stdout; -p/--profile completes the profile names in your profiles file.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'man' -d 'Print the man page, latchkey(1), as roff on stdout.'
 complete -c latchkey -n '__fish_latchkey_using_command login' -f -l help -d 'display usage information'
@@ -90,6 +94,7 @@ complete -c latchkey -n '__fish_latchkey_using_command token' -f -l id-token -d 
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l audience -r -d 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l scope -r -d 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l no-agent -d 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l login-if-needed -d 'when there is no usable login, log in first if someone can answer (a terminal, an agent, or kubectl passing its terminal on); otherwise exit 4 as without it'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l format -r -d 'output: raw (default), header, json or exec-credential'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command status' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to show'
@@ -137,5 +142,21 @@ complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l daemon -d 'r
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l shell -r -d 'with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l stop -d 'stop the agent at the socket'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l systemd-unit -d 'print a systemd user unit that runs the agent (save it as ~/.config/systemd/user/latchkey-agent.service)'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose token to hand over'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l env -r -d 'the environment variable to put the token in (default LATCHKEY_TOKEN)'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s)'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l audience -r -d 'hand over a token for this API instead of the login\'s (as `token --audience`)'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l no-agent -d 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)'
+complete -c latchkey -n '__fish_latchkey_using_command exec' -l login-if-needed -d 'log in first when there is no usable login and a terminal or agent can answer'
+complete -c latchkey -n '__fish_latchkey_using_command git-credential' -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command git-credential' -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'answer only for this profile (its `hosts` must still name the server)'
+complete -c latchkey -n '__fish_latchkey_using_command docker-credential' -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command docker-credential' -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'answer only for this profile (its `hosts` must still name the registry)'
+complete -c latchkey -n '__fish_latchkey_using_command setup' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command setup' -f -a 'git' -d 'Make git ask latchkey for the credentials of each host in the profile\'s `hosts`: writes `credential.<url>.helper` with `git config --global`, showing each command first.'
+complete -c latchkey -n '__fish_latchkey_using_command setup git' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command setup git' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose hosts to set up'
+complete -c latchkey -n '__fish_latchkey_using_command setup git' -f -l dry-run -d 'only print the git commands'
 complete -c latchkey -n '__fish_latchkey_using_command completions' -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command man' -f -l help -d 'display usage information'

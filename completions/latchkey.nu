@@ -40,6 +40,7 @@ export extern "latchkey token" [
     --audience: string # an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API
     --scope: string # with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)
     --no-agent # use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
+    --login-if-needed # when there is no usable login, log in first if someone can answer (a terminal, an agent, or kubectl passing its terminal on); otherwise exit 4 as without it
     --format: string # output: raw (default), header, json or exec-credential
 ]
 
@@ -114,6 +115,39 @@ export extern "latchkey agent" [
     --shell: string # with --daemon: print for this shell: sh, csh or fish (default: from $SHELL)
     --stop # stop the agent at the socket
     --systemd-unit # print a systemd user unit that runs the agent (save it as ~/.config/systemd/user/latchkey-agent.service)
+]
+
+export extern "latchkey exec" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile whose token to hand over
+    --env: string # the environment variable to put the token in (default LATCHKEY_TOKEN)
+    --min-valid: string # refresh when less than this is left, as seconds or 90s, 5m (default 60s)
+    --audience: string # hand over a token for this API instead of the login's (as `token --audience`)
+    --no-agent # use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
+    --login-if-needed # log in first when there is no usable login and a terminal or agent can answer
+    ...COMMAND: string # the command and its arguments, after `--`
+]
+
+export extern "latchkey git-credential" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # answer only for this profile (its `hosts` must still name the server)
+    OPERATION: string # get, store or erase (git's words; any other is ignored, as git asks of helpers)
+]
+
+export extern "latchkey docker-credential" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # answer only for this profile (its `hosts` must still name the registry)
+    OPERATION: string # get, store, erase, list or version
+]
+
+export extern "latchkey setup" [
+    --help # display usage information
+]
+
+export extern "latchkey setup git" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile whose hosts to set up
+    --dry-run # only print the git commands
 ]
 
 export extern "latchkey completions" [

@@ -21,8 +21,16 @@ use base::error::Error;
 
 /// Runs latchkey with the process's arguments and returns the exit status.
 pub fn run_from_env() -> i32 {
-    harden_process();
+    base::process::harden();
     let mut args = Vec::new();
+    // Run as `docker-credential-latchkey` (a link docker finds on PATH), it is that command.
+    let program = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&program)
+        .file_stem()
+        .is_some_and(|stem| stem == commands::docker_credential::PROGRAM)
+    {
+        args.push("docker-credential".to_owned());
+    }
     for arg in std::env::args_os().skip(1) {
         match arg.into_string() {
             Ok(arg) => args.push(arg),
@@ -61,6 +69,9 @@ pub fn run_from_env() -> i32 {
 /// already escaped holds no unsafe character, so it is unchanged).
 fn report(error: &Error) -> i32 {
     use base::text::escape_controls;
+    if error.message().is_empty() && error.hint_text().is_none() {
+        return error.exit_code().code();
+    }
     let style = terminal::style::Style::for_stderr();
     eprintln!(
         "{} {}",
@@ -71,27 +82,4 @@ fn report(error: &Error) -> i32 {
         eprintln!("{} {}", style.hint("hint:"), escape_controls(hint));
     }
     error.exit_code().code()
-}
-
-/// Keeps secrets in memory out of reach of core files and of other processes of the same user:
-/// no core file is ever written (RLIMIT_CORE 0), and on Linux the process is not dumpable, so
-/// neither a crash nor `ptrace`/`/proc/PID/mem` by an unprivileged process can copy tokens out.
-/// Best effort: a failure leaves the process as it was.
-fn harden_process() {
-    #[cfg(unix)]
-    {
-        let none = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: setrlimit reads the struct we pass; lowering a limit needs no privilege.
-        unsafe {
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-        }
-    }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: PR_SET_DUMPABLE takes one integer argument and changes only this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
 }

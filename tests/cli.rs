@@ -69,7 +69,7 @@ fn lists_the_example_profiles_marking_the_default() {
     let run = w.run(&["--config", EXAMPLE, "profiles"]).expect(0);
     assert_eq!(
         run.stdout,
-        "* dev    dev-abc123.us.auth0.com (Auth0)  [default]\n  local  http://127.0.0.1:3000\n"
+        "* dev    dev-abc123.us.auth0.com (Auth0)  [default]\n  entra  https://login.microsoftonline.com/TENANT-ID/v2.0\n  local  http://127.0.0.1:3000\n"
     );
     let json: serde_json::Value = serde_json::from_str(
         &w.run(&["--config", EXAMPLE, "profiles", "--json"])
@@ -78,8 +78,8 @@ fn lists_the_example_profiles_marking_the_default() {
     )
     .unwrap();
     assert_eq!(json["default_profile"], "dev");
-    assert_eq!(json["profiles"][1]["name"], "local");
-    assert_eq!(json["profiles"][1]["issuer"], "http://127.0.0.1:3000");
+    assert_eq!(json["profiles"][2]["name"], "local");
+    assert_eq!(json["profiles"][2]["issuer"], "http://127.0.0.1:3000");
 }
 
 #[test]
@@ -299,7 +299,7 @@ fn profile_names_for_completion_are_bare_and_never_fail() {
     let run = w
         .run(&["--config", EXAMPLE, "profiles", "--names"])
         .expect(0);
-    assert_eq!(run.stdout, "dev\nlocal\n");
+    assert_eq!(run.stdout, "dev\nentra\nlocal\n");
     // Hidden from --help: it is for the scripts, not for people.
     let help = w.run(&["profiles", "--help"]).expect(0);
     assert!(!help.stdout.contains("--names"), "{}", help.stdout);

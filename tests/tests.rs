@@ -9,6 +9,7 @@ mod architecture;
 mod auth0;
 mod bad_input;
 mod cli;
+mod credential_helpers;
 mod device;
 mod dumb_terminal;
 mod escapes;

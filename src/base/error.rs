@@ -24,13 +24,17 @@ pub enum ExitCode {
     /// The login timed out, was cancelled or was refused (`--same-user`: another user), or
     /// another login of the profile is running.
     LoginAborted = 8,
+    /// `latchkey exec`: the command was found but could not be run (as a shell reports it).
+    CommandNotRunnable = 126,
+    /// `latchkey exec`: the command was not found (as a shell reports it).
+    CommandNotFound = 127,
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
     Interrupted = 130,
 }
 
 impl ExitCode {
     /// Every exit status with a one-line meaning, in order: the source for README and man page.
-    pub const ALL: [(i32, &'static str); 10] = [
+    pub const ALL: [(i32, &'static str); 12] = [
         (0, "success"),
         (ExitCode::Failure as i32, "any other failure"),
         (
@@ -60,6 +64,14 @@ impl ExitCode {
         (
             ExitCode::LoginAborted as i32,
             "login timed out, was cancelled or was refused (`--same-user`), or another login is running",
+        ),
+        (
+            ExitCode::CommandNotRunnable as i32,
+            "`exec`: the command could not be run (otherwise `exec` exits with the command's own status)",
+        ),
+        (
+            ExitCode::CommandNotFound as i32,
+            "`exec`: the command was not found",
         ),
         (ExitCode::Interrupted as i32, "interrupted (Ctrl-C)"),
     ];
@@ -225,6 +237,12 @@ impl Error {
         Self::new(ExitCode::Failure, message)
     }
 
+    /// Exit 1 with nothing printed: the command has already said what it had to on stdout, as
+    /// docker's credential helpers answer "not found".
+    pub fn silent_failure() -> Self {
+        Self::new(ExitCode::Failure, "")
+    }
+
     /// Adds the line that tells the user what to do about it.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -281,7 +299,7 @@ mod tests {
     #[test]
     fn exit_codes_are_the_documented_numbers() {
         let codes: Vec<i32> = ExitCode::ALL.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 126, 127, 130]);
         assert_eq!(Error::store("x").exit_code().code(), 7);
     }
 

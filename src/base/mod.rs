@@ -6,5 +6,6 @@ pub mod duration;
 pub mod error;
 pub mod files;
 pub mod log;
+pub mod process;
 pub mod secret;
 pub mod text;

@@ -29,6 +29,11 @@ use std::path::PathBuf;
         8,
         "login timed out, was cancelled or was refused (`--same-user`), or another login is running"
     ),
+    error_code(
+        126,
+        "`exec`: the command could not be run (otherwise `exec` exits with the command's own status)"
+    ),
+    error_code(127, "`exec`: the command was not found"),
     error_code(130, "interrupted (Ctrl-C)")
 )]
 pub struct Cli {
@@ -58,6 +63,10 @@ pub enum Command {
     Profiles(ProfilesArgs),
     Doctor(DoctorArgs),
     Agent(AgentArgs),
+    Exec(ExecArgs),
+    GitCredential(GitCredentialArgs),
+    DockerCredential(DockerCredentialArgs),
+    Setup(SetupArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }
@@ -101,6 +110,11 @@ pub struct TokenArgs {
     #[argh(switch)]
     pub no_agent: bool,
 
+    /// when there is no usable login, log in first if someone can answer (a terminal, an
+    /// agent, or kubectl passing its terminal on); otherwise exit 4 as without it
+    #[argh(switch)]
+    pub login_if_needed: bool,
+
     /// output: raw (default), header, json or exec-credential
     #[argh(
         option,
@@ -109,6 +123,118 @@ pub struct TokenArgs {
         arg_name = "FORMAT"
     )]
     pub format: TokenFormat,
+}
+
+/// Run a command with a valid access token in its environment (never in its arguments); its
+/// exit status and signals are the command's own.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "exec",
+    example = "latchkey exec -- sh -c 'curl -H \"Authorization: Bearer $LATCHKEY_TOKEN\" https://api.example.com/'",
+    example = "latchkey exec -p prod --env VAULT_TOKEN -- terraform plan",
+    note = "The token is refreshed first as `latchkey token` does (with --min-valid left) and put in $LATCHKEY_TOKEN, or the variable --env names; LATCHKEY_PASSPHRASE and LATCHKEY_CLIENT_SECRET are removed from the command's environment. On Linux and macOS latchkey becomes the command (exec), so Ctrl-C, other signals and the exit status are the command's: a shell reports a command killed by signal N as 128+N. On Windows latchkey waits for it and exits with its status. Exit 127 when the command is not found, 126 when it cannot be run."
+)]
+pub struct ExecArgs {
+    /// the profile whose token to hand over
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// the environment variable to put the token in (default LATCHKEY_TOKEN)
+    #[argh(option, arg_name = "VAR")]
+    pub env: Option<String>,
+
+    /// refresh when less than this is left, as seconds or 90s, 5m (default 60s)
+    #[argh(option, from_str_fn(parse_duration), arg_name = "DURATION")]
+    pub min_valid: Option<std::time::Duration>,
+
+    /// hand over a token for this API instead of the login's (as `token --audience`)
+    #[argh(option, arg_name = "AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
+    #[argh(switch)]
+    pub no_agent: bool,
+
+    /// log in first when there is no usable login and a terminal or agent can answer
+    #[argh(switch)]
+    pub login_if_needed: bool,
+
+    /// the command and its arguments, after `--`
+    #[argh(positional, greedy, arg_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// git's credential helper: answers `get` with the access token of the profile whose `hosts`
+/// names the server (store and erase do nothing). Set up by `latchkey setup git`.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "git-credential",
+    example = "git config --global credential.https://git.example.com.helper '!latchkey git-credential'",
+    note = "git writes `protocol=`, `host=` (and more) on stdin; `get` answers `username=` (the profile's git_username, default oauth2; GitHub wants x-access-token) and `password=` the access token, refreshed as `latchkey token` does. A host no profile's `hosts` names gets no answer (exit 0), so git asks its next helper; so does plain http to anything but a loopback host. Never a prompt: without a usable login it says to run `latchkey login` (exit 4)."
+)]
+pub struct GitCredentialArgs {
+    /// answer only for this profile (its `hosts` must still name the server)
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// get, store or erase (git's words; any other is ignored, as git asks of helpers)
+    #[argh(positional, arg_name = "OPERATION")]
+    pub operation: String,
+}
+
+/// Docker's credential helper protocol (also as `docker-credential-latchkey`): `get` answers a
+/// registry that a profile's `hosts` names with its access token.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "docker-credential",
+    example = "ln -s \"$(command -v latchkey)\" ~/.local/bin/docker-credential-latchkey",
+    example = "echo registry.example.com | docker-credential-latchkey get",
+    note = "In ~/.docker/config.json: \"credHelpers\": {{\"registry.example.com\": \"latchkey\"}}. `get` reads the server URL on stdin and prints a JSON object with ServerURL, Username (registry_username, default oauth2) and Secret (the access token); a registry no profile names gets docker's \"credentials not found in native keychain\" (exit 1). `list` prints every named registry; `store` and `erase` do nothing: the token comes from `latchkey login`."
+)]
+pub struct DockerCredentialArgs {
+    /// answer only for this profile (its `hosts` must still name the registry)
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// get, store, erase, list or version
+    #[argh(positional, arg_name = "OPERATION")]
+    pub operation: String,
+}
+
+/// Set up other programs to take latchkey's tokens.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "setup", example = "latchkey setup git -p corp")]
+pub struct SetupArgs {
+    #[argh(subcommand)]
+    pub command: SetupCommand,
+}
+
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand)]
+pub enum SetupCommand {
+    Git(SetupGitArgs),
+}
+
+/// Make git ask latchkey for the credentials of each host in the profile's `hosts`: writes
+/// `credential.<url>.helper` with `git config --global`, showing each command first.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "git",
+    example = "latchkey setup git -p corp --dry-run",
+    note = "For each host: an empty helper line (so that helpers set for every URL, such as a keychain, are not asked for this host) and `!'/path/to/latchkey' git-credential -p NAME`; running it again gives the same lines. https, or http for a loopback host; a host with a port gets that port."
+)]
+pub struct SetupGitArgs {
+    /// the profile whose hosts to set up
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// only print the git commands
+    #[argh(switch)]
+    pub dry_run: bool,
 }
 
 /// Serve this host's profiles and tokens over a Unix socket, like ssh-agent: forward the socket
@@ -323,6 +449,29 @@ pub struct LoginArgs {
     /// another user exits 8 and stores nothing (an agent adds it to the logins it runs)
     #[argh(switch)]
     pub same_user: bool,
+}
+
+impl LoginArgs {
+    /// The login `token --login-if-needed` runs: the profile's own settings, nothing else.
+    pub fn for_relogin(profile: Option<&str>, no_agent: bool) -> LoginArgs {
+        LoginArgs {
+            profile: profile.map(str::to_owned),
+            no_browser: false,
+            browser: false,
+            no_loopback: false,
+            no_paste: false,
+            timeout: None,
+            audience: None,
+            scope: Vec::new(),
+            organization: None,
+            invitation: None,
+            fresh: false,
+            device: false,
+            no_qr: false,
+            no_agent,
+            same_user: false,
+        }
+    }
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -3,11 +3,16 @@
 
 #[cfg(unix)]
 mod agent;
+mod credential;
+pub mod docker_credential;
 mod doctor;
+mod exec;
 mod generate;
+mod git_credential;
 mod login;
 mod logout;
 mod profiles;
+mod setup;
 mod status;
 mod token;
 
@@ -57,6 +62,10 @@ pub fn run(cli: Cli) -> Result<()> {
             "`latchkey agent` is not available on Windows: it serves tokens over a Unix socket",
         )
         .hint("run `latchkey token` where the tokens are needed, or the agent on a Linux or macOS host")),
+        Command::Exec(args) => exec::run(&globals, args),
+        Command::GitCredential(args) => git_credential::run(&globals, args),
+        Command::DockerCredential(args) => docker_credential::run(&globals, args),
+        Command::Setup(args) => setup::run(&globals, args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(_) => generate::man(),
     }

@@ -5,7 +5,7 @@ use super::{Globals, print_stdout};
 use crate::base::clock::unix_now;
 use crate::base::duration::{format_remaining, rfc3339};
 use crate::base::error::{Error, Result};
-use crate::cli::{TokenArgs, TokenFormat};
+use crate::cli::{LoginArgs, TokenArgs, TokenFormat};
 use crate::oauth::token_endpoint::ApiRequest;
 use crate::store::refresh::{self, Need};
 use crate::store::{StoredTokens, TokenStore};
@@ -24,71 +24,192 @@ pub fn run(globals: &Globals, args: TokenArgs) -> Result<()> {
     if exec_info.as_ref().is_some_and(|info| !info.interactive) {
         crate::store::passphrase::forbid_prompt();
     }
+    let want = Want {
+        profile: args.profile.as_deref(),
+        id_token: args.id_token,
+        api,
+        min_valid: args.min_valid,
+        no_agent: args.no_agent,
+        relogin: Relogin {
+            asked: args.login_if_needed,
+            someone_answers: someone_answers(exec_info.as_ref()),
+        },
+    };
+    let obtained = obtain(globals, &want)?;
+    let printed = Printed {
+        token: obtained.token.secret(),
+        field: printed_field(args.id_token),
+        expires_at: obtained.expires_at,
+        token_type: &obtained.token_type,
+        scope: obtained.scope.as_deref(),
+    };
+    print_stdout(&printed.render(args.format, exec_info))
+}
+
+/// What a command wants of `token`'s machinery.
+pub(super) struct Want<'a> {
+    /// `-p` after the command (the globals hold the one before it).
+    pub profile: Option<&'a str>,
+    pub id_token: bool,
+    pub api: Option<ApiRequest>,
+    pub min_valid: Option<Duration>,
+    pub no_agent: bool,
+    pub relogin: Relogin,
+}
+
+/// Whether a missing or dead login may be replaced by a login now (`--login-if-needed`, or the
+/// profile's `login_if_needed`), and whether anyone is there to answer one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Relogin {
+    /// `--login-if-needed`; the profile's key asks too, on the local path.
+    pub asked: bool,
+    pub someone_answers: bool,
+}
+
+impl Relogin {
+    /// For commands that must never prompt (the credential helpers).
+    pub const NEVER: Relogin = Relogin {
+        asked: false,
+        someone_answers: false,
+    };
+}
+
+/// Someone can answer a login when kubectl says it passes the terminal on, or, without kubectl,
+/// when stdin and stderr are a terminal (stdout may be captured: `$(latchkey token)`). An agent
+/// answers for itself: the login then happens where it runs ([`obtain`]).
+pub(super) fn someone_answers(exec_info: Option<&ExecInfo>) -> bool {
+    match exec_info {
+        Some(info) if info.from_kubectl => info.interactive,
+        _ => {
+            crate::terminal::style::stdin_is_terminal()
+                && crate::terminal::style::stderr_is_terminal()
+        }
+    }
+}
+
+/// A token as `token` obtains it, for any command that prints or hands it on.
+pub(super) struct Obtained {
+    pub token: crate::base::secret::AccessToken,
+    pub expires_at: Option<u64>,
+    pub token_type: String,
+    pub scope: Option<String>,
+}
+
+/// A valid token from the agent when one answers, else from this host's store, refreshed when it
+/// has less than `min_valid` left; with [`Relogin`] allowing it, a login first when there is no
+/// usable refresh token, then the token.
+pub(super) fn obtain(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
+    let error = match obtain_once(globals, want) {
+        Ok(obtained) => return Ok(obtained),
+        Err(error) => error,
+    };
+    if error.exit_code() != crate::base::error::ExitCode::LoginRequired {
+        return Err(error);
+    }
+    let asked = want.relogin.asked || login_if_needed_in_profile(globals, want);
+    let through_agent = agent_answers(want.no_agent);
+    if !asked || !(want.relogin.someone_answers || through_agent) {
+        return Err(error);
+    }
+    crate::debug!("no usable login: logging in first ({})", error.message());
+    eprintln!(
+        "{}",
+        crate::base::text::escape_controls(&format!(
+            "latchkey: {} — logging in first",
+            error.message()
+        ))
+    );
+    super::login::run(globals, LoginArgs::for_relogin(want.profile, want.no_agent))?;
+    obtain_once(globals, want)
+}
+
+/// Whether an agent would answer (its socket is set and there); errors count as no.
+fn agent_answers(no_agent: bool) -> bool {
     #[cfg(unix)]
-    if let Some(mut agent) = crate::agent::client::find(args.no_agent)? {
+    {
+        matches!(crate::agent::client::find(no_agent), Ok(Some(_)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = no_agent;
+        false
+    }
+}
+
+/// The profile's own `login_if_needed`, read only once a login is found missing (never on the
+/// hot path); with an agent and no profiles file here, no.
+fn login_if_needed_in_profile(globals: &Globals, want: &Want<'_>) -> bool {
+    globals
+        .load_profiles()
+        .and_then(|file| globals.profile(&file, want.profile))
+        .is_ok_and(|profile| profile.login_if_needed)
+}
+
+fn obtain_once(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
+    #[cfg(unix)]
+    if let Some(mut agent) = crate::agent::client::find(want.no_agent)? {
         let answer: crate::agent::protocol::TokenAnswer =
             agent.ask(&crate::agent::protocol::Request::Token {
-                profile: globals.agent_profile(args.profile.as_deref()),
-                id_token: args.id_token,
-                min_valid: args.min_valid.map(|d| d.as_secs()),
-                audience: api.as_ref().map(|a| a.audience.clone()),
-                scopes: api.map(|a| a.scopes).unwrap_or_default(),
+                profile: globals.agent_profile(want.profile),
+                id_token: want.id_token,
+                min_valid: want.min_valid.map(|d| d.as_secs()),
+                audience: want.api.as_ref().map(|a| a.audience.clone()),
+                scopes: want
+                    .api
+                    .as_ref()
+                    .map(|a| a.scopes.clone())
+                    .unwrap_or_default(),
             })?;
-        let token = Some(answer.token.secret())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::network(format!(
-                    "the agent at {} answered without a token",
-                    agent.path().display()
-                ))
-            })?;
-        let printed = Printed {
-            token,
-            field: printed_field(args.id_token),
+        if answer.token.secret().is_empty() {
+            return Err(Error::network(format!(
+                "the agent at {} answered without a token",
+                agent.path().display()
+            )));
+        }
+        let obtained = Obtained {
+            token: crate::base::secret::AccessToken::new(answer.token.secret()),
             expires_at: answer.expires_at,
-            token_type: &answer.token_type,
-            scope: answer.scope.as_deref(),
+            token_type: answer.token_type,
+            scope: answer.scope,
         };
-        return print_stdout(&printed.render(args.format, exec_info));
+        return Ok(obtained);
     }
     let file = globals.load_profiles()?;
-    let profile = globals.profile(&file, args.profile.as_deref())?;
+    let profile = globals.profile(&file, want.profile)?;
     let store = TokenStore::open()?;
-    let min_valid = args.min_valid.unwrap_or(DEFAULT_MIN_VALID);
+    let min_valid = want.min_valid.unwrap_or(DEFAULT_MIN_VALID);
     // The login's own API with its own scopes is the login's token.
-    let api = api.filter(|api| {
+    let api = want.api.as_ref().filter(|api| {
         !api.scopes.is_empty() || Some(api.audience.as_str()) != profile.audience.as_deref()
     });
     if let Some(api) = api {
-        let token = refresh::valid_api_token(&profile, &store, &api, min_valid)?;
-        let printed = Printed {
-            token: token.access_token.secret(),
-            field: "access_token",
+        let token = refresh::valid_api_token(&profile, &store, api, min_valid)?;
+        let obtained = Obtained {
+            token: token.access_token,
             expires_at: token.expires_at,
-            token_type: &token.token_type,
-            scope: token.scope.as_deref(),
+            token_type: token.token_type,
+            scope: token.scope,
         };
-        return print_stdout(&printed.render(args.format, exec_info));
+        return Ok(obtained);
     }
-    let need = if args.id_token {
+    let need = if want.id_token {
         Need::IdToken
     } else {
         Need::AccessToken
     };
     let tokens = refresh::valid_tokens(&profile, &store, need, min_valid)?;
-    let (token, expires_at) = if args.id_token {
+    let (token, expires_at) = if want.id_token {
         id_token_to_print(&tokens, &profile.name, unix_now())?
     } else {
         (tokens.access_token.secret(), tokens.expires_at)
     };
-    let printed = Printed {
-        token,
-        field: printed_field(args.id_token),
+    let obtained = Obtained {
+        token: crate::base::secret::AccessToken::new(token),
         expires_at,
-        token_type: &tokens.token_type,
-        scope: tokens.scope.as_deref(),
+        token_type: tokens.token_type.clone(),
+        scope: tokens.scope.clone(),
     };
-    print_stdout(&printed.render(args.format, exec_info))
+    Ok(obtained)
 }
 
 /// The JSON field a printed token goes under.
@@ -168,9 +289,11 @@ const MAX_EXEC_INFO: usize = 64 * 1024;
 
 /// What kubectl passes a credential plugin in `KUBERNETES_EXEC_INFO`: the API version its
 /// kubeconfig names, and whether the plugin may talk to the user.
-struct ExecInfo {
+pub(super) struct ExecInfo {
     api_version: &'static str,
     interactive: bool,
+    /// Whether kubectl set `KUBERNETES_EXEC_INFO` (else a terminal decided `interactive`).
+    from_kubectl: bool,
 }
 
 impl ExecInfo {
@@ -182,6 +305,7 @@ impl ExecInfo {
             _ => Ok(ExecInfo {
                 api_version: EXEC_V1,
                 interactive: crate::terminal::style::stdin_is_terminal(),
+                from_kubectl: false,
             }),
         }
     }
@@ -217,6 +341,7 @@ impl ExecInfo {
         Ok(ExecInfo {
             api_version,
             interactive,
+            from_kubectl: true,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod file;
+pub mod hosts;
 pub mod layers;
 pub mod paths;
 pub mod raw;
@@ -33,6 +34,7 @@ use std::time::Duration;
 pub enum ProfileKey {
     Domain,
     Issuer,
+    Provider,
     ClientId,
     ClientSecret,
     Audience,
@@ -55,13 +57,18 @@ pub enum ProfileKey {
     ConnectTimeout,
     CaFile,
     Proxy,
+    Hosts,
+    GitUsername,
+    RegistryUsername,
+    LoginIfNeeded,
 }
 
 impl ProfileKey {
     /// Every key, in the order `profiles show` lists them.
-    pub const ALL: [ProfileKey; 24] = [
+    pub const ALL: [ProfileKey; 29] = [
         ProfileKey::Domain,
         ProfileKey::Issuer,
+        ProfileKey::Provider,
         ProfileKey::ClientId,
         ProfileKey::ClientSecret,
         ProfileKey::Audience,
@@ -84,6 +91,10 @@ impl ProfileKey {
         ProfileKey::ConnectTimeout,
         ProfileKey::CaFile,
         ProfileKey::Proxy,
+        ProfileKey::Hosts,
+        ProfileKey::GitUsername,
+        ProfileKey::RegistryUsername,
+        ProfileKey::LoginIfNeeded,
     ];
 
     /// The key as a profiles file writes it.
@@ -91,6 +102,7 @@ impl ProfileKey {
         match self {
             ProfileKey::Domain => "domain",
             ProfileKey::Issuer => "issuer",
+            ProfileKey::Provider => "provider",
             ProfileKey::ClientId => "client_id",
             ProfileKey::ClientSecret => "client_secret",
             ProfileKey::Audience => "audience",
@@ -113,6 +125,10 @@ impl ProfileKey {
             ProfileKey::ConnectTimeout => "connect_timeout",
             ProfileKey::CaFile => "ca_file",
             ProfileKey::Proxy => "proxy",
+            ProfileKey::Hosts => "hosts",
+            ProfileKey::GitUsername => "git_username",
+            ProfileKey::RegistryUsername => "registry_username",
+            ProfileKey::LoginIfNeeded => "login_if_needed",
         }
     }
 }
@@ -136,6 +152,9 @@ pub(crate) const DEFAULT_CALLBACK_PATH: &str = "/callback";
 pub(crate) const DEFAULT_SCRYPT_WORK_FACTOR: i64 = 16;
 pub(crate) const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The user name the credential helpers answer with the token: what GitLab expects for an OAuth
+/// token (GitHub takes `x-access-token`; most servers ignore it).
+pub(crate) const DEFAULT_HELPER_USERNAME: &str = "oauth2";
 
 /// How `latchkey login` obtains the authorization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -164,6 +183,17 @@ pub enum ProviderKind {
     Auth0 { domain: String },
     /// Any OpenID provider: endpoints come from its discovery document.
     Discovery,
+}
+
+/// How a provider is asked for a token for another API than the login's (`token --audience`),
+/// beyond what `kind` says: the `provider` key, or the issuer's host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// RFC 8707: `resource` names the API (Auth0 profiles use `audience`, from `kind`).
+    Standard,
+    /// Microsoft Entra ID: no `resource` ("AADSTS901002"), the API is named in the scope as
+    /// `API/.default` or `API/scope`.
+    Entra,
 }
 
 /// What the token file is encrypted with.
@@ -219,6 +249,13 @@ pub struct Profile {
     pub ca_file: Option<PathBuf>,
     /// The profile's own proxy, or `none`; unset means the environment's (see [`crate::net::proxy`]).
     pub proxy: Option<crate::net::proxy::ProxySetting>,
+    pub dialect: Dialect,
+    /// The git servers and registries whose credential helpers this profile answers.
+    pub hosts: Vec<hosts::HostEntry>,
+    pub git_username: String,
+    pub registry_username: String,
+    /// `token` runs a login when no refresh token is usable and someone can answer it.
+    pub login_if_needed: bool,
 }
 
 impl Profile {
@@ -350,7 +387,7 @@ ca_file = "/etc/ca.pem"
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles.example.toml");
         let file = ProfilesFile::load(&path, ConfigOrigin::Flag).unwrap();
         let names: Vec<_> = file.profile_names().collect();
-        assert_eq!(names, ["dev", "local"]);
+        assert_eq!(names, ["dev", "entra", "local"]);
         for name in names {
             let (profile, _) = file.resolve(name, &FlagOverrides::default()).unwrap();
             assert!(!profile.client_id.is_empty());

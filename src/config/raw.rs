@@ -20,7 +20,7 @@ pub struct RawProfile {
     pub client_secret: Option<ClientSecret>,
     pub audience: Option<String>,
     pub organization: Option<String>,
-    #[serde(default, deserialize_with = "scopes_from_list_or_string")]
+    #[serde(default, deserialize_with = "words_from_list_or_string")]
     pub scopes: Option<Vec<String>>,
     pub redirect_port: Option<i64>,
     pub callback_path: Option<String>,
@@ -41,6 +41,12 @@ pub struct RawProfile {
     pub connect_timeout: Option<Duration>,
     pub ca_file: Option<String>,
     pub proxy: Option<String>,
+    pub provider: Option<String>,
+    #[serde(default, deserialize_with = "words_from_list_or_string")]
+    pub hosts: Option<Vec<String>>,
+    pub git_username: Option<String>,
+    pub registry_username: Option<String>,
+    pub login_if_needed: Option<bool>,
 }
 
 /// A duration as whole seconds (`30`) or text (`"30s"`, `"2m"`).
@@ -136,15 +142,15 @@ fn secret_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientSecret>, 
 }
 
 /// `scopes` may be a TOML array or, handy in `LATCHKEY_SCOPES`, one space- or comma-separated string.
-fn scopes_from_list_or_string<'de, D: Deserializer<'de>>(
+fn words_from_list_or_string<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Vec<String>>, D::Error> {
-    struct ScopesVisitor;
-    impl<'de> serde::de::Visitor<'de> for ScopesVisitor {
+    struct WordsVisitor;
+    impl<'de> serde::de::Visitor<'de> for WordsVisitor {
         type Value = Option<Vec<String>>;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of scopes or a space-separated string")
+            f.write_str("a list, or a string of space-separated words")
         }
 
         fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
@@ -172,8 +178,8 @@ fn scopes_from_list_or_string<'de, D: Deserializer<'de>>(
         }
 
         fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            d.deserialize_any(ScopesVisitor)
+            d.deserialize_any(WordsVisitor)
         }
     }
-    d.deserialize_option(ScopesVisitor)
+    d.deserialize_option(WordsVisitor)
 }

@@ -3,7 +3,7 @@
 
 use crate::base::text::escape_controls;
 use crate::config::{
-    DEFAULT_SCRYPT_WORK_FACTOR, Flow, KeySource, Profile, ProfileKey, ProviderKind,
+    DEFAULT_SCRYPT_WORK_FACTOR, Dialect, Flow, KeySource, Profile, ProfileKey, ProviderKind,
     TokenRequestFormat,
 };
 use crate::net::url::Url;
@@ -108,6 +108,14 @@ fn shown_value(profile: &Profile, key: ProfileKey) -> (Option<String>, Value) {
             Some(profile.issuer.to_string()),
             json!(profile.issuer.to_string()),
         ),
+        ProfileKey::Provider => {
+            let shown = match (&profile.kind, profile.dialect) {
+                (ProviderKind::Auth0 { .. }, _) => "auth0",
+                (ProviderKind::Discovery, Dialect::Standard) => "standard",
+                (ProviderKind::Discovery, Dialect::Entra) => "entra",
+            };
+            (Some(shown.to_owned()), json!(shown))
+        }
         ProfileKey::ClientId => (Some(profile.client_id.clone()), json!(profile.client_id)),
         // Whether it is set and where from, never the value: not in the table, not in JSON.
         ProfileKey::ClientSecret => match profile.client_secret {
@@ -170,6 +178,25 @@ fn shown_value(profile: &Profile, key: ProfileKey) -> (Option<String>, Value) {
             let shown = profile.proxy.as_ref().map(|p| p.shown());
             (shown.clone(), text(&shown))
         }
+        ProfileKey::Hosts => {
+            let shown = (!profile.hosts.is_empty()).then(|| {
+                let names: Vec<String> = profile.hosts.iter().map(|h| h.to_string()).collect();
+                names.join(" ")
+            });
+            (shown, json!(profile.hosts))
+        }
+        ProfileKey::GitUsername => (
+            Some(profile.git_username.clone()),
+            json!(profile.git_username),
+        ),
+        ProfileKey::RegistryUsername => (
+            Some(profile.registry_username.clone()),
+            json!(profile.registry_username),
+        ),
+        ProfileKey::LoginIfNeeded => (
+            Some(profile.login_if_needed.to_string()),
+            json!(profile.login_if_needed),
+        ),
         ProfileKey::IdentityFile => match &profile.key_source {
             KeySource::IdentityFile(path) => {
                 let shown = path.display().to_string();

@@ -3,12 +3,13 @@
 //! where its value came from.
 
 use crate::base::error::{Error, Result};
+use crate::config::hosts::HostEntry;
 use crate::config::raw::RawProfile;
 use crate::config::settings::Source;
 use crate::config::{
-    DEFAULT_CALLBACK_PATH, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HTTP_TIMEOUT, DEFAULT_REDIRECT_PORT,
-    DEFAULT_SCRYPT_WORK_FACTOR, EndpointOverrides, Flow, KeySource, Profile, ProviderKind,
-    TokenRequestFormat,
+    DEFAULT_CALLBACK_PATH, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HELPER_USERNAME, DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_REDIRECT_PORT, DEFAULT_SCRYPT_WORK_FACTOR, Dialect, EndpointOverrides, Flow, KeySource,
+    Profile, ProviderKind, TokenRequestFormat,
 };
 use crate::net::proxy::ProxySetting;
 use crate::net::url::{self, Url};
@@ -125,7 +126,14 @@ pub fn validate(
         raw.ca_file,
         raw.proxy,
     )?;
+    let dialect = dialect_of(&check, raw.provider, &kind, &issuer)?;
+    let helpers = helper_settings(&check, raw.hosts, raw.git_username, raw.registry_username)?;
     Ok(Profile {
+        dialect,
+        hosts: helpers.hosts,
+        git_username: helpers.git_username,
+        registry_username: helpers.registry_username,
+        login_if_needed: raw.login_if_needed.unwrap_or(false),
         key_source,
         http_timeout: network.http_timeout,
         connect_timeout: network.connect_timeout,
@@ -400,6 +408,85 @@ fn network_settings(
         connect_timeout,
         ca_file,
         proxy,
+    })
+}
+
+/// Entra ID's sign-in hosts (public cloud, US Government, China): an issuer there speaks Entra's
+/// dialect without `provider = "entra"`.
+const ENTRA_HOSTS: &[&str] = &[
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.partner.microsoftonline.cn",
+];
+
+/// `provider`: "entra" or "standard"; unset, Entra's own sign-in hosts are Entra.
+fn dialect_of(
+    check: &Checker<'_>,
+    provider: Option<String>,
+    kind: &ProviderKind,
+    issuer: &Url,
+) -> Result<Dialect> {
+    match provider.as_deref().map(str::trim) {
+        None | Some("") => Ok(
+            if ENTRA_HOSTS.contains(&issuer.host().to_ascii_lowercase().as_str()) {
+                Dialect::Entra
+            } else {
+                Dialect::Standard
+            },
+        ),
+        Some("standard") => Ok(Dialect::Standard),
+        Some("entra") if matches!(kind, ProviderKind::Auth0 { .. }) => Err(check.bad(
+            "provider",
+            "\"entra\" is for an Entra ID `issuer`; a `domain` profile is an Auth0 tenant".into(),
+        )),
+        Some("entra") => Ok(Dialect::Entra),
+        Some(other) => Err(check.bad(
+            "provider",
+            format!("{other:?} is not a provider dialect: use \"entra\" or \"standard\""),
+        )),
+    }
+}
+
+/// What the git and docker credential helpers answer with.
+struct HelperSettings {
+    hosts: Vec<HostEntry>,
+    git_username: String,
+    registry_username: String,
+}
+
+/// The longest user name a helper hands git or docker.
+const MAX_HELPER_USERNAME: usize = 256;
+
+fn helper_settings(
+    check: &Checker<'_>,
+    hosts: Option<Vec<String>>,
+    git_username: Option<String>,
+    registry_username: Option<String>,
+) -> Result<HelperSettings> {
+    let hosts = hosts
+        .unwrap_or_default()
+        .iter()
+        .map(|h| HostEntry::parse(h).map_err(|m| check.bad("hosts", m)))
+        .collect::<Result<Vec<_>>>()?;
+    let username = |field: &str, value: Option<String>| -> Result<String> {
+        match value.as_deref().map(str::trim) {
+            None | Some("") => Ok(DEFAULT_HELPER_USERNAME.to_owned()),
+            // git's protocol is one `key=value` per line and docker's JSON is shown to people.
+            Some(name)
+                if name.len() > MAX_HELPER_USERNAME || name.chars().any(|c| c.is_control()) =>
+            {
+                Err(check.bad(
+                    field,
+                    "a user name is one line of printable text, at most 256 bytes".into(),
+                ))
+            }
+            Some(name) => Ok(name.to_owned()),
+        }
+    };
+    Ok(HelperSettings {
+        hosts,
+        git_username: username("git_username", git_username)?,
+        registry_username: username("registry_username", registry_username)?,
     })
 }
 
