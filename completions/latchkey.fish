@@ -92,7 +92,7 @@ complete -c latchkey -n '__fish_latchkey_using_command token' -f -l profile -s p
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l min-valid -r -d 'refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l id-token -d 'print the ID token instead of the access token'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l audience -r -d 'an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API'
-complete -c latchkey -n '__fish_latchkey_using_command token' -f -l scope -r -d 'with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)'
+complete -c latchkey -n '__fish_latchkey_using_command token' -f -l scope -r -d 'a scope to ask for, of the --audience API (default: what the provider grants for it) or, without --audience, of the login\'s own (a scope-only refresh, as Entra\'s api://X/.default); repeat or space-separate for several'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l no-agent -d 'use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l login-if-needed -d 'when there is no usable login, log in first if someone can answer (a terminal, an agent, or kubectl passing its terminal on); otherwise exit 4 as without it'
 complete -c latchkey -n '__fish_latchkey_using_command token' -f -l format -r -d 'output: raw (default), header, json or exec-credential'

@@ -38,7 +38,7 @@ export extern "latchkey token" [
     --min-valid: string # refresh when less than this is left, as seconds or 90s, 5m (default 60s); tokens obtained in the last 5 s are not refreshed again
     --id-token # print the ID token instead of the access token
     --audience: string # an access token for another API from the same login (Auth0: audience on the refresh; other providers: RFC 8707 resource), cached per API
-    --scope: string # with --audience: a scope to ask for; repeat or space-separate for several (default: what the provider grants for that API)
+    --scope: string # a scope to ask for, of the --audience API (default: what the provider grants for it) or, without --audience, of the login's own (a scope-only refresh, as Entra's api://X/.default); repeat or space-separate for several
     --no-agent # use the local token store even when an agent answers (also LATCHKEY_NO_AGENT=1)
     --login-if-needed # when there is no usable login, log in first if someone can answer (a terminal, an agent, or kubectl passing its terminal on); otherwise exit 4 as without it
     --format: string # output: raw (default), header, json or exec-credential

@@ -12,6 +12,7 @@ mod cli;
 mod credential_helpers;
 mod device;
 mod dumb_terminal;
+mod entra;
 mod escapes;
 mod everyday;
 mod exec;

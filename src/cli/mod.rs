@@ -80,7 +80,8 @@ pub enum Command {
     example = "latchkey token -p prod --format header",
     example = "latchkey token --id-token --format exec-credential   # kubectl exec plugin",
     example = "latchkey token --audience https://billing.example.com/ --scope read:invoices",
-    note = "Never interactive: without a usable refresh token it exits 4 and says to run `latchkey login`. No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token. With --audience, a token for that API is got with the login's refresh token under the same lock and kept beside the login's in the same encrypted file; a JWT whose `aud` lacks the API is refused (exit 5), as Auth0 answers an API outside the application's refresh-token policies with a token for the default one, and so is `invalid_grant` for that API (the login is kept). A refresh goes only to the token endpoint the login used, over TLS that trusts no certificate the profile's ca_file did not add at login: otherwise exit 3, nothing sent."
+    example = "latchkey token --scope api://billing/.default   # Entra ID: another API by scope",
+    note = "Not interactive unless asked: without a usable refresh token it exits 4 and says to run `latchkey login`, or with --login-if-needed (or the profile's login_if_needed) runs that login first when a terminal, an agent or kubectl's interactive mode can answer it (prompts on stderr, the token on stdout after it). No network while the token has more than --min-valid left; refreshes are single-flight across processes. Tokens obtained in the last 5 seconds (by a login or another process's refresh) count as fresh whatever --min-valid says, so that a provider's short lifetime cannot make every call refresh and burn a rotating refresh token. With --audience (or --scope alone), a token for that API (those scopes) is got with the login's refresh token under the same lock and kept beside the login's in the same encrypted file; Auth0 is asked with `audience`, Entra ID with the scope API/.default (never `resource`, which it refuses), other providers with RFC 8707 `resource`; a JWT whose `aud` lacks the API is refused (exit 5), as Auth0 answers an API outside the application's refresh-token policies with a token for the default one, and so is `invalid_grant` for that API (the login is kept). A refresh goes only to the token endpoint the login used, over TLS that trusts no certificate the profile's ca_file did not add at login: otherwise exit 3, nothing sent."
 )]
 pub struct TokenArgs {
     /// the profile whose token to print
@@ -101,8 +102,9 @@ pub struct TokenArgs {
     #[argh(option, arg_name = "AUDIENCE")]
     pub audience: Option<String>,
 
-    /// with --audience: a scope to ask for; repeat or space-separate for several (default: what
-    /// the provider grants for that API)
+    /// a scope to ask for, of the --audience API (default: what the provider grants for it)
+    /// or, without --audience, of the login's own (a scope-only refresh, as Entra's
+    /// api://X/.default); repeat or space-separate for several
     #[argh(option, arg_name = "SCOPE")]
     pub scope: Vec<String>,
 

@@ -280,9 +280,12 @@ fn serve(agent: &Agent, stream: UnixStream) {
             let asked = TokenAsked {
                 id_token: *id_token,
                 min_valid: Duration::from_secs(min_valid.unwrap_or(60)),
-                api: audience
-                    .as_deref()
-                    .map(|audience| ApiRequest::new(audience, scopes)),
+                // Scopes without an audience: other scopes of the login's own API.
+                api: match audience.as_deref() {
+                    Some(audience) => Some(ApiRequest::new(audience, scopes)),
+                    None if !scopes.is_empty() => Some(ApiRequest::new("", scopes)),
+                    None => None,
+                },
             };
             reply(writer, token(agent, profile.as_deref(), &asked))
         }

@@ -185,11 +185,13 @@ fn logged_in_text(report: &StatusReport, tokens: &TokensReport) -> String {
             Some(at) => format!("until {}", shown(at)),
             None => "expiry unknown".to_owned(),
         };
-        let _ = writeln!(
-            out,
-            "  api         {} ({until})",
-            shown_whole(&api.audience)
-        );
+        // A scope-only token is for the login's own API: named by its scopes.
+        let name = match (api.audience.is_empty(), &api.scope) {
+            (false, _) => shown_whole(&api.audience),
+            (true, Some(scope)) => format!("scope {}", shown_whole(scope)),
+            (true, None) => "other scopes".to_owned(),
+        };
+        let _ = writeln!(out, "  api         {name} ({until})");
     }
     let _ = writeln!(out, "  token file  {}", shown_whole(&report.token_file));
     let _ = writeln!(out, "  protection  {}", shown_whole(&report.protection));

@@ -153,7 +153,11 @@ fn obtain_once(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
                 profile: globals.agent_profile(want.profile),
                 id_token: want.id_token,
                 min_valid: want.min_valid.map(|d| d.as_secs()),
-                audience: want.api.as_ref().map(|a| a.audience.clone()),
+                audience: want
+                    .api
+                    .as_ref()
+                    .filter(|a| !a.is_scope_only())
+                    .map(|a| a.audience.clone()),
                 scopes: want
                     .api
                     .as_ref()
@@ -180,7 +184,8 @@ fn obtain_once(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
     let min_valid = want.min_valid.unwrap_or(DEFAULT_MIN_VALID);
     // The login's own API with its own scopes is the login's token.
     let api = want.api.as_ref().filter(|api| {
-        !api.scopes.is_empty() || Some(api.audience.as_str()) != profile.audience.as_deref()
+        !api.scopes.is_empty()
+            || (!api.is_scope_only() && Some(api.audience.as_str()) != profile.audience.as_deref())
     });
     if let Some(api) = api {
         let token = refresh::valid_api_token(&profile, &store, api, min_valid)?;
@@ -217,18 +222,18 @@ fn printed_field(id_token: bool) -> &'static str {
     if id_token { "id_token" } else { "access_token" }
 }
 
-/// `--audience` and `--scope`, checked before anything is read.
+/// `--audience` and `--scope`, checked before anything is read. `--scope` alone asks for other
+/// scopes of the login's own API (a scope-only refresh, as Entra's `api://X/.default`).
 fn api_request(args: &TokenArgs) -> Result<Option<ApiRequest>> {
+    if args.id_token && (args.audience.is_some() || !args.scope.is_empty()) {
+        return Err(Error::usage(
+            "--audience and --scope ask for an access token; an ID token is only for this client",
+        )
+        .hint("drop --id-token, or --audience and --scope"));
+    }
     match &args.audience {
-        None if !args.scope.is_empty() => Err(Error::usage(
-            "--scope asks for a token for another API and needs --audience",
-        )
-        .hint("name the API with --audience; the login's own scopes are set at `latchkey login`")),
-        None => Ok(None),
-        Some(_) if args.id_token => Err(Error::usage(
-            "--audience asks for an access token; an ID token is only for this client",
-        )
-        .hint("drop --id-token or --audience")),
+        None if args.scope.iter().all(|s| s.trim().is_empty()) => Ok(None),
+        None => Ok(Some(ApiRequest::new("", &args.scope))),
         Some(audience) if audience.trim().is_empty() || audience.chars().any(char::is_control) => {
             Err(Error::usage(
                 "--audience needs an API identifier, such as https://api.example.com/",

@@ -196,6 +196,28 @@ pub enum Dialect {
     Entra,
 }
 
+/// OpenID Connect's own scopes, which Entra takes as they are beside an API's.
+const OPENID_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "address",
+    "phone",
+];
+
+/// An API's scope as Entra names it: `API/.default` (everything the client may have of it)
+/// without a scope, `API/read` for `read`; a scope that already names its API, or an OpenID
+/// one, as it is.
+pub fn entra_scope(api: &str, scope: Option<&str>) -> String {
+    let api = api.trim_end_matches('/');
+    match scope {
+        None => format!("{api}/.default"),
+        Some(s) if s.contains('/') || OPENID_SCOPES.contains(&s) => s.to_owned(),
+        Some(s) => format!("{api}/{s}"),
+    }
+}
+
 /// What the token file is encrypted with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -259,6 +281,25 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The `scope` a login asks for: the profile's scopes, and with Entra the audience's
+    /// `/.default`, since Entra names the API in the scope and refuses `resource`.
+    pub fn login_scope(&self) -> String {
+        let mut scopes = self.scopes.clone();
+        if let (Dialect::Entra, Some(audience)) = (self.dialect, &self.audience) {
+            scopes.push(entra_scope(audience, None));
+        }
+        scopes.join(" ")
+    }
+
+    /// The `audience` a login sends: Auth0's parameter, which other providers ignore; never to
+    /// Entra, whose API is in [`Profile::login_scope`].
+    pub fn login_audience(&self) -> Option<&str> {
+        match self.dialect {
+            Dialect::Entra => None,
+            Dialect::Standard => self.audience.as_deref(),
+        }
+    }
+
     /// The network settings of this profile's requests. `resend` decides whether POSTs are
     /// retried after the provider may have acted on them (see [`Resend`]).
     pub fn http_settings(&self, resend: Resend) -> HttpSettings {

@@ -23,7 +23,7 @@ pub fn authorize_url(
     secrets: &LoginSecrets,
     login: &LoginRequest<'_>,
 ) -> Url {
-    let scope = profile.scopes.join(" ");
+    let scope = profile.login_scope();
     let challenge = secrets.challenge();
     let mut pairs: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
@@ -35,7 +35,7 @@ pub fn authorize_url(
         ("state", secrets.state.secret()),
         ("nonce", secrets.nonce.secret()),
     ];
-    if let Some(audience) = &profile.audience {
+    if let Some(audience) = profile.login_audience() {
         pairs.push(("audience", audience));
     }
     if let Some(organization) = &profile.organization {

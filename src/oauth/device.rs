@@ -124,9 +124,9 @@ pub fn request(
     profile: &Profile,
     auth: AuthMethod,
 ) -> Result<DeviceAuthorization> {
-    let scope = profile.scopes.join(" ");
+    let scope = profile.login_scope();
     let mut pairs = vec![("scope", scope.as_str())];
-    if let Some(audience) = &profile.audience {
+    if let Some(audience) = profile.login_audience() {
         pairs.push(("audience", audience));
     }
     if let Some(organization) = &profile.organization {

@@ -3,7 +3,7 @@
 
 use crate::base::error::{Error, OAuthCode, OAuthRefusal, Result};
 use crate::base::secret::{AccessToken, AuthorizationCode, IdToken, PkceVerifier, RefreshToken};
-use crate::config::{Profile, ProviderKind};
+use crate::config::{Dialect, Profile, ProviderKind, entra_scope};
 use crate::net::http::{Http, Response};
 use crate::net::url::Url;
 use crate::oauth::client_auth::{AuthMethod, Client};
@@ -76,10 +76,13 @@ pub fn refresh(
         .map_err(|e| hints::profile_mismatch(profile, e))
 }
 
-/// An access token for another API than the login's, asked for with the login's refresh
-/// token (`latchkey token --audience A --scope S`).
+/// An access token for another API than the login's, or for other scopes of the login's own,
+/// asked for with the login's refresh token (`latchkey token --audience A --scope S`, or
+/// `--scope S` alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiRequest {
+    /// Empty for a scope-only request: the login's own API, the scopes in `scopes` (RFC 6749
+    /// §6; Google's, Okta's and Entra's `api://X/.default`).
     pub audience: String,
     /// Sorted and without repeats; empty asks for the API's default scopes.
     pub scopes: Vec<String>,
@@ -100,17 +103,51 @@ impl ApiRequest {
         }
     }
 
+    /// Whether only scopes are asked for, no other API.
+    pub fn is_scope_only(&self) -> bool {
+        self.audience.is_empty()
+    }
+
+    /// The request in words: the API, or the scopes of a scope-only one.
+    pub fn shown(&self) -> String {
+        if self.is_scope_only() {
+            format!(
+                "scope {}",
+                crate::base::text::quoted(&self.scopes.join(" "))
+            )
+        } else {
+            crate::base::text::quoted(&self.audience)
+        }
+    }
+
     /// How the provider is asked: Auth0's Multi-Resource Refresh Token takes `audience` (and
-    /// `scope`) on the refresh; other providers take RFC 8707's `resource`.
-    pub fn parameters(&self, kind: &ProviderKind) -> [(&'static str, String); 2] {
-        let name = match kind {
-            ProviderKind::Auth0 { .. } => "audience",
-            ProviderKind::Discovery => "resource",
-        };
-        [
-            (name, self.audience.clone()),
-            ("scope", self.scopes.join(" ")),
-        ]
+    /// `scope`) on the refresh; Entra names the API in the scope (`API/.default`) and refuses
+    /// `resource`; other providers take RFC 8707's `resource`. A scope-only request sends
+    /// `scope` alone.
+    pub fn parameters(&self, kind: &ProviderKind, dialect: Dialect) -> Vec<(&'static str, String)> {
+        let scope = self.scopes.join(" ");
+        if self.is_scope_only() {
+            return vec![("scope", scope)];
+        }
+        match (kind, dialect) {
+            (ProviderKind::Auth0 { .. }, _) => {
+                vec![("audience", self.audience.clone()), ("scope", scope)]
+            }
+            (ProviderKind::Discovery, Dialect::Entra) => {
+                let scopes: Vec<String> = if self.scopes.is_empty() {
+                    vec![entra_scope(&self.audience, None)]
+                } else {
+                    self.scopes
+                        .iter()
+                        .map(|s| entra_scope(&self.audience, Some(s)))
+                        .collect()
+                };
+                vec![("scope", scopes.join(" "))]
+            }
+            (ProviderKind::Discovery, Dialect::Standard) => {
+                vec![("resource", self.audience.clone()), ("scope", scope)]
+            }
+        }
     }
 }
 
@@ -122,7 +159,7 @@ fn refresh_request(
     refresh_token: &RefreshToken,
     api: Option<&ApiRequest>,
 ) -> Result<TokenResponse> {
-    let api_parameters = api.map(|api| api.parameters(&profile.kind));
+    let api_parameters = api.map(|api| api.parameters(&profile.kind, profile.dialect));
     let mut pairs = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.secret()),
@@ -840,15 +877,52 @@ mod tests {
             domain: "t.auth0.com".into(),
         };
         assert_eq!(
-            api.parameters(&auth0),
+            api.parameters(&auth0, Dialect::Standard),
             [
                 ("audience", "https://billing/".to_owned()),
                 ("scope", "read:x write:x".to_owned())
             ]
         );
         assert_eq!(
-            api.parameters(&ProviderKind::Discovery)[0],
+            api.parameters(&ProviderKind::Discovery, Dialect::Standard)[0],
             ("resource", "https://billing/".to_owned())
         );
+    }
+
+    #[test]
+    fn entra_names_the_api_in_the_scope_and_never_sends_resource() {
+        let entra = |audience: &str, scopes: &[&str]| {
+            let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+            ApiRequest::new(audience, &scopes).parameters(&ProviderKind::Discovery, Dialect::Entra)
+        };
+        assert_eq!(
+            entra("api://billing", &[]),
+            [("scope", "api://billing/.default".to_owned())]
+        );
+        assert_eq!(
+            entra("https://billing.example.com/", &["read", "offline_access"]),
+            [(
+                "scope",
+                "offline_access https://billing.example.com/read".to_owned()
+            )]
+        );
+        assert_eq!(
+            entra("api://billing", &["api://billing/write"]),
+            [("scope", "api://billing/write".to_owned())]
+        );
+        // Scopes alone, for any provider: the login's API, those scopes, nothing else.
+        let only = ApiRequest::new("", &["api://x/.default".into()]);
+        assert!(only.is_scope_only());
+        for kind in [
+            ProviderKind::Discovery,
+            ProviderKind::Auth0 { domain: "t".into() },
+        ] {
+            for dialect in [Dialect::Standard, Dialect::Entra] {
+                assert_eq!(
+                    only.parameters(&kind, dialect),
+                    [("scope", "api://x/.default".to_owned())]
+                );
+            }
+        }
     }
 }

@@ -147,11 +147,6 @@ impl StoredTokens {
         }
     }
 
-    /// The token for another API, when one is stored.
-    pub fn api(&self, audience: &str) -> Option<&ApiToken> {
-        self.apis.iter().find(|t| t.audience == audience)
-    }
-
     /// Where these tokens may be revoked: the revocation endpoint recorded with them at login,
     /// and only there (`None` when the provider had none). Files from before it was recorded
     /// (no token endpoint either) use `current`, the endpoint the profile's provider names now.

@@ -276,7 +276,7 @@ pub fn valid_api_token_cached(
     }
     crate::debug!(
         "no token for {} with {}s left: taking the profile lock to get one",
-        api.audience,
+        api.shown(),
         min_valid.as_secs()
     );
     let _lock = store.lock(&profile.name)?;
@@ -321,7 +321,7 @@ pub fn valid_api_token_cached(
         obtained_at: now,
         requested_scopes: api.scopes.clone(),
     };
-    current.apis.retain(|t| t.audience != api.audience);
+    current.apis.retain(|t| !same_api(t, api));
     current.apis.push(token.clone());
     store.save(&profile.name, &current, &key)?;
     Ok(token)
@@ -333,7 +333,7 @@ fn cached_api_token(
     api: &ApiRequest,
     min_valid: Duration,
 ) -> Option<ApiToken> {
-    let cached = tokens.api(&api.audience)?;
+    let cached = tokens.apis.iter().find(|t| same_api(t, api))?;
     let now = unix_now();
     let fresh = match cached.expires_at {
         Some(at) => {
@@ -345,6 +345,13 @@ fn cached_api_token(
     (fresh && cached.requested_scopes == api.scopes).then(|| cached.clone())
 }
 
+/// Whether a cached token answers `api`: one per API, and for scope-only requests (which all
+/// share the login's API) one per set of scopes.
+fn same_api(cached: &ApiToken, api: &ApiRequest) -> bool {
+    cached.audience == api.audience
+        && (!api.is_scope_only() || cached.requested_scopes == api.scopes)
+}
+
 /// Refuses an access token that is a JWT for another API than the one asked for: Auth0 answers
 /// an audience outside the application's refresh-token policies with a token for the default
 /// audience, silently. An opaque token says nothing about its audience and is taken.
@@ -353,6 +360,11 @@ fn check_api_audience(
     api: &ApiRequest,
     profile: &Profile,
 ) -> Result<()> {
+    // A scope-only request is for the login's own API; Entra's `aud` is the API's application
+    // ID, not the URI the API was asked by, and its `/.default` scope names the API exactly.
+    if api.is_scope_only() || profile.dialect == crate::config::Dialect::Entra {
+        return Ok(());
+    }
     let Ok(claims) = crate::oauth::jwt::unverified_claims(access_token.secret()) else {
         return Ok(());
     };
@@ -463,7 +475,7 @@ fn send_refresh(
         let what = match api {
             Some(api) => format!(
                 "a token for {} needs a refresh token, and profile `{}` has none stored",
-                crate::base::text::quoted(&api.audience),
+                api.shown(),
                 profile.name
             ),
             None => format!(
@@ -509,7 +521,7 @@ fn send_refresh(
 fn api_refused(profile: &Profile, api: &ApiRequest, refusal: &Error) -> Error {
     let refused = Error::provider(format!(
         "the provider refused a token for {} ({}); the login of profile `{}` is kept as it is",
-        crate::base::text::quoted(&api.audience),
+        api.shown(),
         refusal
             .oauth()
             .map_or(OAuthCode::InvalidGrant.as_str(), |r| r.said.as_str()),

@@ -2,7 +2,7 @@
 // Local OpenID provider for latchkey integration tests (built on oidc-provider 8.x).
 //
 // node server.js [--port N] [--https] [--auth0] [--access-ttl S] [--device-ttl S]
-//                [--json-token-requests] [--rfc8414 split|wrong-issuer]
+//                [--json-token-requests] [--rfc8414 split|wrong-issuer] [--entra]
 //                [--client-auth basic|post] [--exit-on-stdin-eof]
 //
 // Prints exactly one JSON line on stdout once listening:
@@ -53,6 +53,7 @@ function parseArgs(argv) {
     else if (a === '--json-token-requests') o.jsonToken = true;
     else if (a === '--rfc8414') o.rfc8414 = oneOf(['split', 'wrong-issuer']);
     else if (a === '--client-auth') o.clientAuth = oneOf(['basic', 'post']);
+    else if (a === '--entra') o.entra = true;
     else if (a === '--exit-on-stdin-eof') o.stdinEof = true;
     else { console.error(`unknown argument: ${a}`); process.exit(2); }
   }
@@ -576,6 +577,44 @@ async function buildProvider(issuer) {
   return provider;
 }
 
+// ---------------------------------------------------------------- --entra
+// Entra ID names an API in the scope (`API/.default`, `API/read`) and refuses RFC 8707's
+// `resource` (AADSTS901002). Returns an answer to send instead, or null after rewriting the
+// request into what oidc-provider understands: the API as `resource`, its scopes as scopes.
+// `audience` is refused too (Entra ignores it): a client that relied on it would get tokens
+// for the wrong API from Entra, and the test should say so.
+function rewriteEntra(p) {
+  if (p.has('resource')) {
+    return { status: 400, body: { error: 'invalid_request', error_description: "AADSTS901002: The 'resource' request parameter is not supported." } };
+  }
+  if (p.has('audience')) {
+    return { status: 400, body: { error: 'invalid_request', error_description: "test provider --entra: Entra ID has no 'audience' parameter; name the API in the scope" } };
+  }
+  const scopes = (p.get('scope') || '').split(' ').filter(Boolean);
+  const kept = [];
+  let resource = null;
+  for (const scope of scopes) {
+    const cut = scope.lastIndexOf('/');
+    if (cut < 0 || !scope.slice(0, cut).includes('://')) { kept.push(scope); continue; }
+    const api = [scope.slice(0, cut), `${scope.slice(0, cut)}/`].find((a) => POLICY_APIS[a]);
+    if (!api) {
+      return { status: 400, body: { error: 'invalid_resource', error_description: `AADSTS500011: The resource principal named ${scope.slice(0, cut)} was not found in the tenant.` } };
+    }
+    if (resource && resource !== api) {
+      return { status: 400, body: { error: 'invalid_scope', error_description: 'AADSTS28000: Provided value for the input parameter scope is not valid because it contains more than one resource.' } };
+    }
+    resource = api;
+    const name = scope.slice(cut + 1);
+    if (name === '.default') kept.push(...POLICY_APIS[api]);
+    else kept.push(name);
+  }
+  if (resource) {
+    p.set('resource', resource);
+    p.set('scope', kept.join(' '));
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------- request pipeline
 // Authorization request tweaks (GET query or POST form), applied before the provider sees them.
 function rewriteAuthorizeParams(q) {
@@ -863,6 +902,10 @@ async function main() {
 
       // -- request rewriting before the provider sees it
       if (endpoint === 'authorize' && req.method === 'GET') {
+        if (opts.entra) {
+          const answer = rewriteEntra(url.searchParams);
+          if (answer) return sendJson(res, answer.status, answer.body);
+        }
         rewriteAuthorizeParams(url.searchParams);
         req.url = url.pathname + url.search;
       }
@@ -881,6 +924,10 @@ async function main() {
         const formBody = /x-www-form-urlencoded/i.test(newType || ctype);
         if (['token', 'device', 'authorize'].includes(endpoint) && formBody) {
           const p = new URLSearchParams(body);
+          if (opts.entra) {
+            const answer = rewriteEntra(p);
+            if (answer) return sendJson(res, answer.status, answer.body);
+          }
           if (endpoint === 'authorize') rewriteAuthorizeParams(p);
           else if (p.get('audience') && !p.get('resource')) p.set('resource', p.get('audience'));
           if (endpoint === 'token' && p.get('grant_type') === 'refresh_token') {
