@@ -384,3 +384,37 @@ fn a_host_two_profiles_name_goes_to_the_default_or_is_refused() {
         .expect(4)
         .stderr_has("`a`");
 }
+
+#[test]
+fn profiles_show_and_doctor_show_the_hosts() {
+    let idp = Idp::shared();
+    let world = World::for_idp(
+        idp,
+        &profile_lines(&["Git.Example.com", "registry.example.com:5000"]),
+    );
+    let shown = world.run(&["profiles", "show"]).expect(0);
+    let row = shown
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("hosts"))
+        .unwrap_or_else(|| panic!("{}", shown.stdout));
+    assert!(
+        row.contains("git.example.com registry.example.com:5000"),
+        "{row}"
+    );
+    let doctor = world.run(&["doctor"]);
+    doctor.stdout_has("git-credential and docker-credential answer for git.example.com, registry.example.com:5000");
+    world.write_profiles(&format!(
+        "{}[profiles.other]\nissuer = \"{}\"\nclient_id = \"c\"\nhosts = [\"git.example.com\"]\n",
+        idp.profile_toml(&profile_lines(&["git.example.com"])),
+        idp.issuer
+    ));
+    world
+        .run(&["doctor", "-p", "local"])
+        .stdout_has("git.example.com (also in `other`)");
+    world.write_profiles(&idp.profile_toml("hosts = [\"https://git.example.com\"]\n"));
+    world
+        .run(&["profiles", "show"])
+        .expect(3)
+        .stderr_has("without scheme or path");
+}

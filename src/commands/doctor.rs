@@ -156,6 +156,9 @@ fn profile_checks(file: &ProfilesFile, name: &str) -> Vec<Check> {
         ),
     )];
     checks.push(Check::of("proxy", proxy_check(&profile)));
+    if !profile.hosts.is_empty() {
+        checks.push(Check::of("hosts", hosts_check(file, &profile)));
+    }
     if profile.issuer.scheme() == "https" {
         checks.push(Check::of(
             "TLS trust",
@@ -166,6 +169,36 @@ fn profile_checks(file: &ProfilesFile, name: &str) -> Vec<Check> {
     checks.push(Check::of("redirect port", redirect_port_check(&profile)));
     checks.extend(store_checks(&profile));
     checks
+}
+
+/// The git servers and registries the helpers answer for with this profile's token, and
+/// whether another profile names one of them too (then only -p or the default profile decides).
+fn hosts_check(file: &ProfilesFile, profile: &Profile) -> Result<String> {
+    let mut shared = Vec::new();
+    for other in file.profile_names().filter(|name| *name != profile.name) {
+        let Ok(other) = file.resolve_profile(other, &Default::default()) else {
+            continue;
+        };
+        for host in &profile.hosts {
+            if other.hosts.contains(host) {
+                shared.push(format!("{host} (also in `{}`)", other.name));
+            }
+        }
+    }
+    if !shared.is_empty() {
+        return Err(Error::config(format!(
+            "another profile names the same host: {}",
+            shown_whole(&shared.join(", "))
+        ))
+        .hint("a helper run without -p answers with the default profile's token, or not at all; keep each host in one profile"));
+    }
+    let names: Vec<String> = profile.hosts.iter().map(|h| h.to_string()).collect();
+    Ok(format!(
+        "git-credential and docker-credential answer for {} (git user {}, registry user {})",
+        shown_whole(&names.join(", ")),
+        shown(&profile.git_username),
+        shown(&profile.registry_username)
+    ))
 }
 
 fn proxy_check(profile: &Profile) -> Result<String> {
