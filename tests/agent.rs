@@ -198,6 +198,30 @@ fn a_login_through_the_agent_happens_on_the_laptop() {
 }
 
 #[test]
+fn token_login_if_needed_through_the_agent_logs_in_on_the_laptop() {
+    let idp = Idp::shared();
+    let laptop = World::for_idp(idp, "");
+    let browser = laptop.browser_script("browser.sh", "");
+    laptop.set_env("BROWSER", browser.to_str().unwrap());
+    let agent = Agent::start(&laptop, &[]);
+    let remote = remote(&agent);
+    // No terminal on the remote: without the flag, exit 4 at once.
+    remote
+        .run(&["token"])
+        .expect(4)
+        .stderr_has("latchkey login");
+    // With it, the agent runs the login on the laptop, and the token comes after it.
+    let run = remote.run(&["token", "--login-if-needed"]).expect(0);
+    run.stderr_has("logging in first")
+        .stderr_has("Logged in as Alice Liddell");
+    assert_eq!(
+        run.stdout.trim(),
+        stored(&laptop).unwrap().access_token.secret()
+    );
+    nothing_stored_on(&remote);
+}
+
+#[test]
 fn malformed_oversized_and_newer_requests_are_refused_in_words() {
     let idp = Idp::shared();
     let laptop = logged_in(idp, "");
