@@ -57,6 +57,8 @@ fn tests_run_without_prerequisites_names_the_install_command() {
         "openssl",
         "util-linux",
         "zbar-tools",
+        "chromium",
+        "git",
     ] {
         assert!(stderr.contains(package), "{package} not named: {stderr}");
     }

@@ -30,6 +30,7 @@ mod provider_answers;
 mod provider_settings;
 mod provider_trust;
 mod providers;
+mod real_browser;
 mod relogin;
 mod setup;
 mod shells;

@@ -578,7 +578,10 @@ impl Reply {
     }
 
     fn into_bytes(self) -> Vec<u8> {
-        // The CSP is a second line of defence behind the escaping: no script runs on these pages.
+        // The CSP is a second line of defence behind the escaping: no script runs on these pages,
+        // and nothing loads from anywhere. `frame-ancestors`, `base-uri` and `form-action` are
+        // named because `default-src` does not cover them: no other site may frame a page that
+        // carries a login's outcome (X-Frame-Options says it to browsers without CSP 2).
         let mut head = format!(
             "HTTP/1.1 {} {}\r\n\
              Content-Type: text/html; charset=utf-8\r\n\
@@ -586,7 +589,8 @@ impl Reply {
              Cache-Control: no-store\r\n\
              Connection: close\r\n\
              Referrer-Policy: no-referrer\r\n\
-             Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n\
+             Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n\
+             X-Frame-Options: DENY\r\n\
              X-Content-Type-Options: nosniff\r\n",
             self.status,
             self.reason,
@@ -601,6 +605,10 @@ impl Reply {
         bytes
     }
 }
+
+/// What the loopback pages may load and who may embed them: nothing but their inline style.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -721,6 +729,10 @@ mod tests {
             "Cache-Control: no-store",
             "Connection: close",
             "Referrer-Policy: no-referrer",
+            "X-Content-Type-Options: nosniff",
+            "X-Frame-Options: DENY",
+            "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n",
             &format!("Content-Length: {}", body.len()),
         ] {
             assert!(head.contains(header), "{header} missing from {head}");
