@@ -5,6 +5,7 @@
 mod agent;
 mod doctor;
 mod generate;
+mod kubeconfig;
 mod login;
 mod logout;
 mod profiles;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logout(args) => logout::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
         Command::Doctor(args) => doctor::run(&globals, args),
+        Command::Kubeconfig(args) => kubeconfig::run(&globals, args),
         #[cfg(unix)]
         Command::Agent(args) => agent::run(&globals, args),
         // Exit 1, not 2: the command line is right, the feature is missing here.

@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod file;
+pub mod kubeconfig;
 pub mod layers;
 pub mod paths;
 pub mod raw;
