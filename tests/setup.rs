@@ -57,6 +57,7 @@ fn tests_run_without_prerequisites_names_the_install_command() {
         "openssl",
         "util-linux",
         "zbar-tools",
+        "kubernetes-client",
     ] {
         assert!(stderr.contains(package), "{package} not named: {stderr}");
     }
