@@ -61,6 +61,9 @@ _latchkey() {
             doctor)
                 cmd="latchkey_doctor"
                 ;;
+            kubeconfig)
+                cmd="latchkey_kubeconfig"
+                ;;
             agent)
                 cmd="latchkey_agent"
                 ;;
@@ -91,7 +94,7 @@ _latchkey() {
     case "${cmd}" in
         latchkey)
             opts="--help --profile -p --config --version"
-            cmds="login token status logout profiles doctor agent exec git-credential docker-credential setup completions man"
+            cmds="login token status logout profiles doctor kubeconfig agent exec git-credential docker-credential setup completions man"
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
@@ -278,6 +281,27 @@ _latchkey() {
             case "${prev}" in
                 --profile | -p)
                     COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=( $(compgen -W "${opts} ${cmds}" -- "${cur}") )
+                    return 0
+                    ;;
+            esac
+            ;;
+        latchkey_kubeconfig)
+            opts="--help --profile -p --kubeconfig --user --id-token --dry-run"
+            case "${prev}" in
+                --profile | -p)
+                    COMPREPLY=( $(compgen -W "$(_latchkey_profile_names)" -- "${cur}") )
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=()
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=()
                     return 0
                     ;;
                 *)

@@ -11,6 +11,7 @@ var commands = [
       ['logout' 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.']
       ['profiles' 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile''s settings and where each came from, `add`, `use` and `remove` change the file.']
       ['doctor' 'Check a profile''s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).']
+      ['kubeconfig' 'Add a user to a kubeconfig whose exec credential plugin runs this latchkey, or update it: kubectl then gets its tokens from `latchkey token`. The rest of the file is kept as it is.']
       ['agent' 'Serve this host''s profiles and tokens over a Unix socket, like ssh-agent: forward the socket over SSH and `token`, `status` and `login` on the remote host use it, with no token stored there.']
       ['exec' 'Run a command with a valid access token in its environment (never in its arguments); its exit status and signals are the command''s own.']
       ['git-credential' 'git''s credential helper: answers `get` with the access token of the profile whose `hosts` names the server (store and erase do nothing). Set up by `latchkey setup git`.']
@@ -165,6 +166,20 @@ var commands = [
       ['--json' 'print JSON instead of text']
     ]
     &values=['--profile' '-p']
+  ]
+  &'latchkey kubeconfig'=[
+    &subcommands=[
+    ]
+    &flags=[
+      ['--help' 'display usage information']
+      ['--profile' 'the profile whose tokens kubectl gets']
+      ['-p' 'the profile whose tokens kubectl gets']
+      ['--kubeconfig' 'the kubeconfig to change (default: as kubectl picks it, from $KUBECONFIG or ~/.kube/config)']
+      ['--user' 'the kubeconfig user''s name (default: latchkey-PROFILE)']
+      ['--id-token' 'give kubectl the ID token instead of the access token (what Kubernetes'' OIDC authentication takes)']
+      ['--dry-run' 'show the change as a diff and write nothing']
+    ]
+    &values=['--profile' '-p' '--kubeconfig' '--user']
   ]
   &'latchkey agent'=[
     &subcommands=[

@@ -16,7 +16,7 @@ function __fish_latchkey_using_command
     set -e cmd[1]
     set -l target_cmd $argv
 
-    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'env' 'format' 'invitation' 'issuer' 'lifetime' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'shell' 'socket' 'timeout' 
+    set -l known_value_flags 'audience' 'client-id' 'config' 'domain' 'env' 'format' 'invitation' 'issuer' 'kubeconfig' 'lifetime' 'min-valid' 'organization' 'p' 'profile' 'redirect-port' 'scope' 'shell' 'socket' 'timeout' 'user' 
 
     set -l i 1
     set -l cleaned_cmd
@@ -64,6 +64,7 @@ complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'status' -d 'Show 
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'logout' -d 'Log out: revoke the refresh token (then the access token) at the provider and delete the stored tokens.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'profiles' -d 'List the profiles in the profiles file, marking the default; `profiles show` shows one profile\'s settings and where each came from, `add`, `use` and `remove` change the file.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'doctor' -d 'Check a profile\'s setup: each part a login and a token need, with ✓ or ✗ and the fix (nothing is refreshed or sent).'
+complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'kubeconfig' -d 'Add a user to a kubeconfig whose exec credential plugin runs this latchkey, or update it: kubectl then gets its tokens from `latchkey token`. The rest of the file is kept as it is.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'agent' -d 'Serve this host\'s profiles and tokens over a Unix socket, like ssh-agent: forward the socket over SSH and `token`, `status` and `login` on the remote host use it, with no token stored there.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'exec' -d 'Run a command with a valid access token in its environment (never in its arguments); its exit status and signals are the command\'s own.'
 complete -c latchkey -n '__fish_latchkey_using_command' -f -a 'git-credential' -d 'git\'s credential helper: answers `get` with the access token of the profile whose `hosts` names the server (store and erase do nothing). Set up by `latchkey setup git`.'
@@ -132,6 +133,12 @@ complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l help -d 'di
 complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile to check'
 complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l all -d 'check every profile in the profiles file'
 complete -c latchkey -n '__fish_latchkey_using_command doctor' -f -l json -d 'print JSON instead of text'
+complete -c latchkey -n '__fish_latchkey_using_command kubeconfig' -f -l help -d 'display usage information'
+complete -c latchkey -n '__fish_latchkey_using_command kubeconfig' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'the profile whose tokens kubectl gets'
+complete -c latchkey -n '__fish_latchkey_using_command kubeconfig' -f -l kubeconfig -r -d 'the kubeconfig to change (default: as kubectl picks it, from $KUBECONFIG or ~/.kube/config)'
+complete -c latchkey -n '__fish_latchkey_using_command kubeconfig' -f -l user -r -d 'the kubeconfig user\'s name (default: latchkey-PROFILE)'
+complete -c latchkey -n '__fish_latchkey_using_command kubeconfig' -f -l id-token -d 'give kubectl the ID token instead of the access token (what Kubernetes\' OIDC authentication takes)'
+complete -c latchkey -n '__fish_latchkey_using_command kubeconfig' -f -l dry-run -d 'show the change as a diff and write nothing'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l help -d 'display usage information'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l profile -s p -x -a '(__fish_latchkey_profiles)' -d 'serve only this profile; repeat for several (default: every profile)'
 complete -c latchkey -n '__fish_latchkey_using_command agent' -f -l socket -r -d 'the socket to listen on (default: $LATCHKEY_AGENT_SOCK, then $XDG_RUNTIME_DIR/latchkey-agent.sock)'

@@ -104,6 +104,15 @@ export extern "latchkey doctor" [
     --json # print JSON instead of text
 ]
 
+export extern "latchkey kubeconfig" [
+    --help # display usage information
+    --profile(-p): string@"nu-complete latchkey profiles" # the profile whose tokens kubectl gets
+    --kubeconfig: string # the kubeconfig to change (default: as kubectl picks it, from $KUBECONFIG or ~/.kube/config)
+    --user: string # the kubeconfig user's name (default: latchkey-PROFILE)
+    --id-token # give kubectl the ID token instead of the access token (what Kubernetes' OIDC authentication takes)
+    --dry-run # show the change as a diff and write nothing
+]
+
 export extern "latchkey agent" [
     --help # display usage information
     --profile(-p): string@"nu-complete latchkey profiles" # serve only this profile; repeat for several (default: every profile)

@@ -59,6 +59,7 @@ fn tests_run_without_prerequisites_names_the_install_command() {
         "zbar-tools",
         "chromium",
         "git",
+        "kubernetes-client",
     ] {
         assert!(stderr.contains(package), "{package} not named: {stderr}");
     }

@@ -20,6 +20,7 @@ mod generated;
 mod hardening;
 mod id_token;
 mod idp_smoke;
+mod kubeconfig;
 mod lifecycle;
 mod login;
 mod login_if_needed;

@@ -33,6 +33,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result
 }
 
+/// Replaces a file the user also edits by hand (the profiles file, a kubeconfig) so that readers
+/// see the old or the new complete file, keeping what the user chose for it: a symbolic link
+/// (into a dotfiles repository, say) is written through, its target getting the new text, and
+/// the file keeps its mode. A new file gets `new_mode`, or with `None` the umask's default. The
+/// temporary file is created 0600 and only then given the kept mode, so text that may hold
+/// secrets (a kubeconfig's keys) is never readable by others on the way. The directory must exist.
+pub fn replace_keeping_mode(
+    path: &Path,
+    bytes: &[u8],
+    new_mode: Option<u32>,
+) -> std::io::Result<()> {
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let kept = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let temp = temp_path(path);
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if kept.is_some() || new_mode.is_some() {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temp)?;
+        match (kept, new_mode) {
+            (Some(kept), _) => file.set_permissions(kept)?,
+            #[cfg(unix)]
+            (None, Some(mode)) => {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            _ => {}
+        }
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        sync_dir(&dir);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
 /// A temporary file of `write_atomic` this old was left by a writer that died mid-write
 /// (killed, or the machine went down): a write takes milliseconds.
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);

@@ -62,6 +62,7 @@ pub enum Command {
     Logout(LogoutArgs),
     Profiles(ProfilesArgs),
     Doctor(DoctorArgs),
+    Kubeconfig(KubeconfigArgs),
     Agent(AgentArgs),
     Exec(ExecArgs),
     GitCredential(GitCredentialArgs),
@@ -235,6 +236,41 @@ pub struct SetupGitArgs {
     pub profile: Option<String>,
 
     /// only print the git commands
+    #[argh(switch)]
+    pub dry_run: bool,
+}
+
+/// Add a user to a kubeconfig whose exec credential plugin runs this latchkey, or update it:
+/// kubectl then gets its tokens from `latchkey token`. The rest of the file is kept as it is.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "kubeconfig",
+    example = "latchkey kubeconfig -p k8s --dry-run      # show the change, write nothing",
+    example = "latchkey kubeconfig -p k8s --id-token     # Kubernetes' OIDC authentication",
+    example = "kubectl config set-context --current --user=latchkey-k8s",
+    note = "The file is --kubeconfig, else the one kubectl would write the user to: of the files in $KUBECONFIG, the one that already has the user, else the first that exists, else the last; without $KUBECONFIG, ~/.kube/config. It says first what it will do (adds or updates which user in which file). Only the user's entry changes, every other line (comments included) staying as it is; a kubeconfig it cannot edit so (JSON, a flow-style users list, tabs, several documents, anchors, two users of the name) is refused with exit 3, naming the line, and left as it was. The plugin is the absolute path of this latchkey, so run the command again after moving it. A new file is 0600 (and a new ~/.kube 0700); an existing one keeps its mode and is replaced atomically."
+)]
+pub struct KubeconfigArgs {
+    /// the profile whose tokens kubectl gets
+    #[argh(option, short = 'p', arg_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// the kubeconfig to change (default: as kubectl picks it, from $KUBECONFIG or
+    /// ~/.kube/config)
+    #[argh(option, arg_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// the kubeconfig user's name (default: latchkey-PROFILE)
+    #[argh(option, arg_name = "NAME")]
+    pub user: Option<String>,
+
+    /// give kubectl the ID token instead of the access token (what Kubernetes' OIDC
+    /// authentication takes)
+    #[argh(switch)]
+    pub id_token: bool,
+
+    /// show the change as a diff and write nothing
     #[argh(switch)]
     pub dry_run: bool,
 }

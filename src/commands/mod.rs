@@ -9,6 +9,7 @@ mod doctor;
 mod exec;
 mod generate;
 mod git_credential;
+mod kubeconfig;
 mod login;
 mod logout;
 mod profiles;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logout(args) => logout::run(&globals, args),
         Command::Profiles(args) => profiles::run(&globals, args),
         Command::Doctor(args) => doctor::run(&globals, args),
+        Command::Kubeconfig(args) => kubeconfig::run(&globals, args),
         #[cfg(unix)]
         Command::Agent(args) => agent::run(&globals, args),
         // Exit 1, not 2: the command line is right, the feature is missing here.

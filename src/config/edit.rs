@@ -71,44 +71,23 @@ fn check_and_write(
     write(path, text.as_bytes())
 }
 
-/// Temp file in the same directory, fsync, rename: the file is never seen half-written.
+/// Temp file in the same directory, fsync, rename: the file is never seen half-written. A
+/// profiles file that is a symlink is written through, and keeps its permissions
+/// (`base::files::replace_keeping_mode`).
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     let fail = |e: std::io::Error| {
         Error::config(format!(
             "cannot write the profiles file {}: {e}",
             path.display()
         ))
     };
-    // A profiles file that is a symlink (into a dotfiles repository, say) is written through:
-    // the link stays, its target gets the new text.
     let resolved = std::fs::canonicalize(path).ok();
-    let path = resolved.as_deref().unwrap_or(path);
-    let dir = match path.parent() {
+    let dir = match resolved.as_deref().unwrap_or(path).parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(fail)?;
-    let mode = std::fs::metadata(path).ok().map(|m| m.permissions());
-    let temp = crate::base::files::temp_path(path);
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        if let Some(mode) = mode {
-            file.set_permissions(mode)?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        crate::base::files::sync_dir(&dir);
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(fail)
+    crate::base::files::replace_keeping_mode(path, bytes, None).map_err(fail)
 }
 
 /// Adds `[profiles.NAME]` (replacing one of that name only with `force`), optionally as the

@@ -5,6 +5,7 @@
 pub mod edit;
 pub mod file;
 pub mod hosts;
+pub mod kubeconfig;
 pub mod layers;
 pub mod paths;
 pub mod raw;

@@ -62,3 +62,40 @@ fn xdg_or_platform(var: &str, platform: Option<PathBuf>) -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
         .or(platform)
 }
+
+/// How the kubeconfig candidates were found, so the command can say why it is that file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubeconfigOrigin {
+    Flag,
+    Env,
+    Default,
+}
+
+/// The kubeconfigs kubectl reads, as client-go finds them: `--kubeconfig`, else each file of
+/// `KUBECONFIG` (split as the platform splits PATH, `:` or on Windows `;`, with empty entries and
+/// repeats dropped), else `~/.kube/config`. Which of several gets a new user is the command's
+/// choice (`commands::kubeconfig`), as it reads them.
+pub fn kubeconfig_files(flag: Option<&Path>) -> Result<(Vec<PathBuf>, KubeconfigOrigin)> {
+    if let Some(path) = flag {
+        return Ok((vec![path.to_path_buf()], KubeconfigOrigin::Flag));
+    }
+    if let Some(value) = std::env::var_os("KUBECONFIG") {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for file in std::env::split_paths(&value) {
+            if !file.as_os_str().is_empty() && !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        if !files.is_empty() {
+            return Ok((files, KubeconfigOrigin::Env));
+        }
+    }
+    let home = dirs::home_dir().ok_or_else(|| {
+        Error::config("cannot find the kubeconfig: HOME is not set")
+            .hint("pass --kubeconfig FILE or set KUBECONFIG")
+    })?;
+    Ok((
+        vec![home.join(".kube").join("config")],
+        KubeconfigOrigin::Default,
+    ))
+}
