@@ -29,6 +29,7 @@ mod providers;
 mod relogin;
 mod setup;
 mod shells;
+mod socks;
 mod sshd_harness;
 mod terminal;
 mod terminal_keys;

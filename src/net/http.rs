@@ -779,6 +779,9 @@ enum SocksRefusal {
     Credentials(&'static str),
     /// What answered is not a SOCKS5 proxy, or does not support what was asked.
     NotSocks5(&'static str),
+    /// It closed the connection before answering: how `ssh -D` says that the far side could
+    /// not connect (or was not allowed to).
+    Closed,
 }
 
 /// The refusal in an I/O error of ureq's SOCKS5 handshake, if it is one. ureq makes these
@@ -789,6 +792,11 @@ fn socks_refusal(io: &std::io::Error) -> Option<SocksRefusal> {
         return None;
     }
     let reason = io.to_string();
+    // The handshake's `read_exact` met the end of the stream: ureq reads nothing else that
+    // way, so the proxy hung up before the connection to the provider was open.
+    if io.kind() == std::io::ErrorKind::UnexpectedEof && reason == "failed to fill whole buffer" {
+        return Some(SocksRefusal::Closed);
+    }
     const UNREACHABLE: [&str; 6] = [
         "general SOCKS server failure",
         "network unreachable",
@@ -843,6 +851,13 @@ fn socks_failure(refusal: SocksRefusal, host: &str, r: &Route, what: &str) -> (F
             message(reason),
             format!(
                 "the proxy wants credentials: put them in its URL (socks5h://USER:PASSWORD@HOST:PORT); {}",
+                proxy_hint(r)
+            ),
+        ),
+        SocksRefusal::Closed => not_sent(
+            message("it closed the connection without opening it"),
+            format!(
+                "the proxy could not reach the provider, or may not (an `ssh -D` forward closes the connection when the SSH server cannot connect to it): is it up, and reachable from the proxy's side? {}",
                 proxy_hint(r)
             ),
         ),
@@ -1197,6 +1212,9 @@ mod tests {
             Some(SocksRefusal::Policy("connection not allowed by ruleset"))
         );
         assert_eq!(socks_refusal(&other("connection reset")), None);
+        let mut short = &[5u8][..];
+        let eof = std::io::Read::read_exact(&mut short, &mut [0; 2]).unwrap_err();
+        assert_eq!(socks_refusal(&eof), Some(SocksRefusal::Closed));
         // An OS error is the network's, not the proxy's answer.
         let os = std::io::Error::from_raw_os_error(111);
         assert_eq!(socks_refusal(&os), None);
