@@ -241,11 +241,11 @@ fn profiles_show_lists_the_network_settings() {
         "http://alice:****@proxy.corp:3128"
     );
     world.write_profiles(
-        "[profiles.p]\nissuer = \"https://idp.example/\"\nclient_id = \"c\"\nproxy = \"socks5://p:1080\"\n",
+        "[profiles.p]\nissuer = \"https://idp.example/\"\nclient_id = \"c\"\nproxy = \"socks4://p:1080\"\n",
     );
     world
         .run(&["profiles", "show", "p"])
         .expect(3)
         .stderr_has("`proxy`")
-        .stderr_has("SOCKS");
+        .stderr_has("SOCKS4");
 }

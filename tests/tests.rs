@@ -35,6 +35,7 @@ mod real_browser;
 mod relogin;
 mod setup;
 mod shells;
+mod socks;
 mod sshd_harness;
 mod terminal;
 mod terminal_keys;

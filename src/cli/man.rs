@@ -134,9 +134,11 @@ const ENVIRONMENT_AFTER_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY",
-        "The HTTP CONNECT proxy for https (and http) requests to the identity provider, unless \
-         the profile sets proxy; NO_PROXY lists hosts reached directly. The lower-case names \
-         are read first. Loopback providers and the login's loopback listener are never \
+        "The proxy for https (and http) requests to the identity provider, unless the profile \
+         sets proxy: http:// or https:// (HTTP CONNECT), or socks5h:// or socks5:// (SOCKS5; \
+         with socks5:// this machine resolves the provider's name). The scheme's variable is \
+         read first, then ALL_PROXY; NO_PROXY lists hosts reached directly. The lower-case \
+         names are read first. Loopback providers and the login's loopback listener are never \
          proxied.",
     ),
     (

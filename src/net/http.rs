@@ -263,7 +263,8 @@ pub enum Body<'a> {
 pub struct HttpSettings {
     /// Longest one attempt of a request may take, answer included.
     pub http_timeout: Duration,
-    /// Longest making the connection may take: DNS, TCP, the proxy's CONNECT, TLS.
+    /// Longest making the connection may take: DNS, TCP, the proxy's CONNECT or SOCKS
+    /// handshake, TLS.
     pub connect_timeout: Duration,
     pub ca_file: Option<PathBuf>,
     pub proxy: Option<ProxySetting>,
@@ -544,6 +545,12 @@ impl Http {
     ) -> (Failure, Error) {
         let host = format!("{}:{}", url.host(), url.port_or_default());
         let through = route.map(|r| format!(" through {r}")).unwrap_or_default();
+        if let ureq::Error::Io(io) = error
+            && let Some(r) = route.filter(|r| r.server.is_socks())
+            && let Some(refusal) = socks_refusal(io)
+        {
+            return socks_failure(refusal, &host, r, what);
+        }
         match error {
             ureq::Error::Timeout(phase) => self.timeout_failure(phase, &host, &through, what),
             ureq::Error::HostNotFound => self.dns_failure(url, route, what),
@@ -617,16 +624,34 @@ impl Http {
     }
 
     fn dns_failure(&self, url: &Url, route: Option<&Route>, what: &str) -> (Failure, Error) {
-        // Through a CONNECT proxy the proxy resolves the provider's name: what failed here is
-        // the proxy's own name.
-        let error = match route {
-            Some(r) => Error::network(format!(
+        // Through a CONNECT or `socks5h://` proxy the proxy resolves the provider's name: what
+        // failed here is the proxy's own. Through `socks5://` this machine resolves both, and
+        // ureq's error does not say which: an address or `localhost` needs no lookup, so the
+        // other one failed; else both are named.
+        let provider = url.host();
+        let proxy_host = |r: &Route| {
+            Error::network(format!(
                 "{what}: cannot resolve the host of the {r} ({})",
                 r.server.address()
             ))
-            .hint("check the proxy URL and DNS"),
-            None => Error::network(format!("{what}: cannot resolve host {}", url.host()))
+            .hint("check the proxy URL and DNS")
+        };
+        let error = match route {
+            None => Error::network(format!("{what}: cannot resolve host {provider}"))
                 .hint("check the domain or issuer in the profile, and DNS; if only a proxy can reach it, set HTTPS_PROXY or `proxy`"),
+            Some(r) if !r.server.resolves_names_here() => proxy_host(r),
+            Some(r) => match (r.server.host_needs_no_lookup(), provider_is_an_address(provider)) {
+                (true, _) => Error::network(format!(
+                    "{what}: cannot resolve host {provider}; with socks5:// this machine resolves it, not the {r}"
+                ))
+                .hint(socks5h_hint(r)),
+                (false, true) => proxy_host(r),
+                (false, false) => Error::network(format!(
+                    "{what}: cannot resolve host {provider}, or the host of the {r} ({}): socks5:// resolves both on this machine",
+                    r.server.address()
+                ))
+                .hint(socks5h_hint(r)),
+            },
         };
         (Failure::NotSent, error)
     }
@@ -663,6 +688,22 @@ impl Http {
 fn proxy_status(reason: &str) -> Option<u16> {
     let after = reason.split("responded ").nth(1)?;
     after.get(..3)?.parse().ok()
+}
+
+/// Whether a URL's host is an IP address (IPv6 in brackets), which needs no lookup.
+fn provider_is_an_address(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+}
+
+/// When this machine cannot resolve the provider's name but the proxy may: `socks5h://`.
+fn socks5h_hint(route: &Route) -> String {
+    format!(
+        "check the domain or issuer in the profile, and DNS; if only the proxy's side knows the name, use socks5h:// (the proxy resolves it); {}",
+        proxy_hint(route)
+    )
 }
 
 /// Name resolution errors arrive as plain I/O errors from the system resolver.
@@ -726,6 +767,111 @@ fn proxy_hint(route: &Route) -> String {
     }
 }
 
+/// How a SOCKS5 proxy refused, as ureq's handshake words it (RFC 1928 replies, RFC 1929
+/// authentication): nothing was sent to the provider in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SocksRefusal {
+    /// The proxy could not reach the provider, or failed: trying again may help.
+    Unreachable(&'static str),
+    /// Its rules do not allow the connection.
+    Policy(&'static str),
+    /// It wants credentials, or refused the ones in its URL.
+    Credentials(&'static str),
+    /// What answered is not a SOCKS5 proxy, or does not support what was asked.
+    NotSocks5(&'static str),
+    /// It closed the connection before answering: how `ssh -D` says that the far side could
+    /// not connect (or was not allowed to).
+    Closed,
+}
+
+/// The refusal in an I/O error of ureq's SOCKS5 handshake, if it is one. ureq makes these
+/// errors from fixed strings (`socks.rs` in ureq 3.5), without an OS error; the texts are
+/// matched only for a route through a SOCKS proxy.
+fn socks_refusal(io: &std::io::Error) -> Option<SocksRefusal> {
+    if io.raw_os_error().is_some() {
+        return None;
+    }
+    let reason = io.to_string();
+    // The handshake's `read_exact` met the end of the stream: ureq reads nothing else that
+    // way, so the proxy hung up before the connection to the provider was open.
+    if io.kind() == std::io::ErrorKind::UnexpectedEof && reason == "failed to fill whole buffer" {
+        return Some(SocksRefusal::Closed);
+    }
+    const UNREACHABLE: [&str; 6] = [
+        "general SOCKS server failure",
+        "network unreachable",
+        "host unreachable",
+        "connection refused",
+        "TTL expired",
+        "unknown error",
+    ];
+    const CREDENTIALS: [&str; 5] = [
+        "no acceptable auth methods",
+        "unknown auth method",
+        "password authentication failed",
+        "invalid username",
+        "invalid password",
+    ];
+    const NOT_SOCKS5: [&str; 6] = [
+        "invalid response version",
+        "invalid reserved byte",
+        "unsupported address type",
+        "command not supported",
+        "address kind not supported",
+        "domain name too long",
+    ];
+    let find = |list: &[&'static str]| list.iter().copied().find(|r| *r == reason);
+    find(&UNREACHABLE)
+        .map(SocksRefusal::Unreachable)
+        .or_else(|| find(&["connection not allowed by ruleset"]).map(SocksRefusal::Policy))
+        .or_else(|| find(&CREDENTIALS).map(SocksRefusal::Credentials))
+        .or_else(|| find(&NOT_SOCKS5).map(SocksRefusal::NotSocks5))
+}
+
+/// A SOCKS5 proxy did not open the connection: as [`proxy_failure`] for a CONNECT proxy.
+fn socks_failure(refusal: SocksRefusal, host: &str, r: &Route, what: &str) -> (Failure, Error) {
+    let message =
+        |reason: &str| format!("{what}: the {r} did not open a connection to {host}: {reason}");
+    match refusal {
+        SocksRefusal::Unreachable(reason) => not_sent(
+            message(reason),
+            format!(
+                "the proxy could not reach the provider: is it up, and reachable from the proxy's side? {}",
+                proxy_hint(r)
+            ),
+        ),
+        SocksRefusal::Policy(reason) => permanent(
+            message(reason),
+            format!(
+                "the proxy does not allow connections to {host}; {}",
+                proxy_hint(r)
+            ),
+        ),
+        SocksRefusal::Credentials(reason) => permanent(
+            message(reason),
+            format!(
+                "the proxy wants credentials: put them in its URL (socks5h://USER:PASSWORD@HOST:PORT); {}",
+                proxy_hint(r)
+            ),
+        ),
+        SocksRefusal::Closed => not_sent(
+            message("it closed the connection without opening it"),
+            format!(
+                "the proxy could not reach the provider, or may not (an `ssh -D` forward closes the connection when the SSH server cannot connect to it): is it up, and reachable from the proxy's side? {}",
+                proxy_hint(r)
+            ),
+        ),
+        SocksRefusal::NotSocks5(reason) => permanent(
+            message(reason),
+            format!(
+                "what answered at {} is not a SOCKS5 proxy, or not one latchkey can use; check the port, or use http:// for an HTTP proxy; {}",
+                r.server.address(),
+                proxy_hint(r)
+            ),
+        ),
+    }
+}
+
 /// No connection could be made: to the proxy when there is one, else to the provider.
 fn connect_failure(
     detail: &str,
@@ -736,7 +882,15 @@ fn connect_failure(
     match route {
         Some(r) => not_sent(
             format!("{what}: cannot connect to the {r}: {detail}"),
-            format!("is the proxy running and reachable? {}", proxy_hint(r)),
+            if r.server.is_socks() {
+                // The usual SOCKS proxy is an `ssh -D` forward, which ends with its session.
+                format!(
+                    "is the proxy running and reachable (for an `ssh -D` forward: is that ssh still connected)? {}",
+                    proxy_hint(r)
+                )
+            } else {
+                format!("is the proxy running and reachable? {}", proxy_hint(r))
+            },
         ),
         None => not_sent(
             format!("{what}: cannot connect to {host}: {detail}"),
@@ -922,6 +1076,148 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    /// A one-off SOCKS5 server on 127.0.0.1 that answers each of `connections` connections
+    /// with `replies`, one per read of the client's: its port.
+    fn socks_server(connections: usize, replies: &'static [&'static [u8]]) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let mut stream = stream.unwrap();
+                for reply in replies {
+                    let mut buf = [0u8; 512];
+                    if stream.read(&mut buf).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let _ = stream.write_all(reply);
+                }
+            }
+        });
+        port
+    }
+
+    fn through(proxy: &str) -> Http {
+        let mut with_proxy = settings(Duration::from_secs(5));
+        with_proxy.proxy = Some(ProxySetting::parse(proxy).unwrap());
+        Http::new(with_proxy)
+    }
+
+    #[test]
+    fn a_socks_proxy_that_is_down_is_named_with_the_ssh_forward_in_the_hint() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = Url::parse("https://idp.example/x").unwrap();
+        let http = through(&format!("socks5h://127.0.0.1:{port}"));
+        let err = http.get(&url, "discovery").unwrap_err();
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::Network);
+        assert!(
+            err.message().contains(&format!(
+                "cannot connect to the proxy socks5h://127.0.0.1:{port} (from the profile's `proxy`)"
+            )),
+            "{}",
+            err.message()
+        );
+        assert!(
+            err.hint_text().unwrap_or_default().contains("ssh -D"),
+            "{:?}",
+            err.hint_text()
+        );
+        assert_eq!(http.last_attempts(), 3, "nothing was sent: retried");
+    }
+
+    #[test]
+    fn a_socks_refusal_names_the_proxy_and_the_reason() {
+        // No authentication, then "connection refused" (reply 5) for the provider.
+        let port = socks_server(3, &[&[5, 0], &[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]]);
+        let url = Url::parse("https://idp.example/x").unwrap();
+        let http = through(&format!("socks5h://127.0.0.1:{port}"));
+        let err = http.get(&url, "discovery").unwrap_err();
+        assert_eq!(err.exit_code(), crate::base::error::ExitCode::Network);
+        assert!(
+            err.message().contains(&format!(
+                "the proxy socks5h://127.0.0.1:{port} (from the profile's `proxy`) did not open a connection to idp.example:443: connection refused"
+            )),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            http.last_attempts(),
+            3,
+            "nothing reached the provider: retried"
+        );
+    }
+
+    #[test]
+    fn a_socks_proxy_wanting_credentials_or_not_speaking_socks5_is_told_so_once() {
+        let url = Url::parse("https://idp.example/x").unwrap();
+        let wants = socks_server(1, &[&[5, 0xff]]);
+        let http = through(&format!("socks5://127.0.0.1:{wants}"));
+        // An address: socks5:// would resolve a name here first.
+        let at_address = Url::parse("https://192.0.2.1/x").unwrap();
+        let err = http.get(&at_address, "discovery").unwrap_err();
+        assert!(
+            err.message().contains("no acceptable auth methods")
+                && err.hint_text().unwrap_or_default().contains("credentials"),
+            "{} / {:?}",
+            err.message(),
+            err.hint_text()
+        );
+        assert_eq!(http.last_attempts(), 1, "a refusal is not retried");
+        let http_proxy = socks_server(1, &[b"HTTP/1.1 400 Bad Request\r\n\r\n"]);
+        let http = through(&format!("socks5h://127.0.0.1:{http_proxy}"));
+        let err = http.get(&url, "discovery").unwrap_err();
+        assert!(
+            err.message().contains("invalid response version")
+                && err
+                    .hint_text()
+                    .unwrap_or_default()
+                    .contains("not a SOCKS5 proxy"),
+            "{} / {:?}",
+            err.message(),
+            err.hint_text()
+        );
+        assert_eq!(http.last_attempts(), 1);
+    }
+
+    #[test]
+    fn socks5_resolves_the_providers_name_here_and_says_so() {
+        let port = socks_server(0, &[]);
+        let url = Url::parse("https://idp.latchkey.invalid/x").unwrap();
+        let err = through(&format!("socks5://127.0.0.1:{port}"))
+            .get(&url, "discovery")
+            .unwrap_err();
+        assert!(
+            err.message().contains(
+                "cannot resolve host idp.latchkey.invalid; with socks5:// this machine resolves it, not the proxy socks5://127.0.0.1:"
+            ) && err.hint_text().unwrap_or_default().contains("socks5h://"),
+            "{} / {:?}",
+            err.message(),
+            err.hint_text()
+        );
+    }
+
+    #[test]
+    fn socks_refusals_are_only_ureqs_handshake_errors() {
+        let other = |text: &str| std::io::Error::other(text.to_owned());
+        assert_eq!(
+            socks_refusal(&other("host unreachable")),
+            Some(SocksRefusal::Unreachable("host unreachable"))
+        );
+        assert_eq!(
+            socks_refusal(&other("connection not allowed by ruleset")),
+            Some(SocksRefusal::Policy("connection not allowed by ruleset"))
+        );
+        assert_eq!(socks_refusal(&other("connection reset")), None);
+        let mut short = &[5u8][..];
+        let eof = std::io::Read::read_exact(&mut short, &mut [0; 2]).unwrap_err();
+        assert_eq!(socks_refusal(&eof), Some(SocksRefusal::Closed));
+        // An OS error is the network's, not the proxy's answer.
+        let os = std::io::Error::from_raw_os_error(111);
+        assert_eq!(socks_refusal(&os), None);
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Which proxy a request to the provider goes through: the profile's `proxy`, else the
 //! environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...), and never the environment's for
-//! a loopback host.
+//! a loopback host. HTTP CONNECT proxies and SOCKS5 ones (`socks5://`, `socks5h://`).
 
 use crate::base::error::{Error, Result};
 use crate::net::url::{self, Url};
 use std::fmt;
 use std::net::IpAddr;
 
-/// A CONNECT proxy server (`http://` or `https://`), kept with a form that is safe to print.
+/// What a proxy URL must look like, for messages.
+const PROXY_FORMS: &str = "write http://HOST:PORT or https://HOST:PORT (an HTTP CONNECT proxy), socks5://HOST:PORT (SOCKS5, the provider's name resolved on this machine) or socks5h://HOST:PORT (SOCKS5, the proxy resolves it), with USER:PASSWORD@ before the host if the proxy needs them";
+
+/// A proxy server, kept with a form that is safe to print: an HTTP CONNECT proxy (`http://`,
+/// `https://`) or a SOCKS5 one (`socks5://`, `socks5h://`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyServer {
     proxy: ureq::Proxy,
@@ -29,30 +33,40 @@ impl fmt::Display for ProxyServer {
 }
 
 impl ProxyServer {
-    /// `http://[user:password@]host[:port]` or `https://...`; a bare `host:port` means http,
-    /// as in curl. The message never repeats the text, which may hold a password.
+    /// `http://[user:password@]host[:port]`, `https://...`, `socks5://...` or `socks5h://...`;
+    /// a bare `host:port` means http, as in curl. The message never repeats the text, which
+    /// may hold a password.
     pub fn parse(text: &str) -> Result<ProxyServer, String> {
         let text = text.trim();
-        let proxy = ureq::Proxy::new(text).map_err(|_| {
-            "is not a proxy URL; write http://HOST:PORT (or https://, with user:password@ if the proxy needs it)"
-                .to_owned()
-        })?;
-        match proxy.protocol() {
-            ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https => {}
-            _ => {
+        let proxy =
+            ureq::Proxy::new(text).map_err(|_| format!("is not a proxy URL; {PROXY_FORMS}"))?;
+        // ureq reads `socks://` as SOCKS5 and curl as SOCKS4: a URL that would mean one thing
+        // to curl and another here is refused. SOCKS4 is refused too: it has no passwords and
+        // no IPv6, and the SOCKS servers in use (OpenSSH's `ssh -D`, Tor, Dante) speak SOCKS5.
+        let scheme = text
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        let scheme = match (proxy.protocol(), scheme.as_deref()) {
+            (ureq::ProxyProtocol::Http, _) => "http",
+            (ureq::ProxyProtocol::Https, _) => "https",
+            (ureq::ProxyProtocol::Socks5, Some("socks5")) => "socks5",
+            (ureq::ProxyProtocol::Socks5h, _) => "socks5h",
+            (ureq::ProxyProtocol::Socks5, _) => {
                 return Err(
-                    "is a SOCKS proxy, which this build does not support; use an HTTP CONNECT proxy (http:// or https://)"
+                    "is a socks:// URL, which curl takes for SOCKS4 and other tools for SOCKS5; write socks5://HOST:PORT (the provider's name resolved on this machine) or socks5h://HOST:PORT (the proxy resolves it)"
                         .to_owned(),
                 );
             }
-        }
-        if proxy.host().is_empty() {
-            return Err("has no host; write http://HOST:PORT".to_owned());
-        }
-        let scheme = match proxy.protocol() {
-            ureq::ProxyProtocol::Https => "https",
-            _ => "http",
+            _ => {
+                return Err(
+                    "is a SOCKS4 proxy, which latchkey does not support; use SOCKS5 (socks5:// or socks5h://) or an HTTP CONNECT proxy (http:// or https://)"
+                        .to_owned(),
+                );
+            }
         };
+        if proxy.host().is_empty() {
+            return Err(format!("has no host; {PROXY_FORMS}"));
+        }
         let credentials = match (proxy.username(), proxy.password()) {
             (Some(user), Some(_)) => format!("{user}:****@"),
             (Some(user), None) => format!("{user}@"),
@@ -73,6 +87,31 @@ impl ProxyServer {
         self.proxy.protocol() == ureq::ProxyProtocol::Https
     }
 
+    /// Whether it is a SOCKS5 proxy (`socks5://` or `socks5h://`) rather than HTTP CONNECT.
+    pub fn is_socks(&self) -> bool {
+        matches!(
+            self.proxy.protocol(),
+            ureq::ProxyProtocol::Socks5 | ureq::ProxyProtocol::Socks5h
+        )
+    }
+
+    /// Whether the provider's name is resolved on this machine and its address handed to the
+    /// proxy (`socks5://`), rather than the name to the proxy (`socks5h://`, HTTP CONNECT).
+    pub fn resolves_names_here(&self) -> bool {
+        self.proxy.protocol() == ureq::ProxyProtocol::Socks5
+    }
+
+    /// Whether the proxy's own host needs no lookup: an IP address or `localhost`.
+    pub fn host_needs_no_lookup(&self) -> bool {
+        let host = self.proxy.host();
+        url::is_loopback_host(host)
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok()
+    }
+
     /// `host:port` of the proxy, for messages about reaching it.
     pub fn address(&self) -> String {
         format!("{}:{}", self.proxy.host(), self.proxy.port())
@@ -84,8 +123,8 @@ impl ProxyServer {
 pub enum ProxySetting {
     /// `proxy = "none"`: connect directly, whatever the environment says.
     Direct,
-    /// `proxy = "http://host:port"`: every request of the profile goes through this proxy,
-    /// loopback providers included.
+    /// `proxy = "http://host:port"` (or `socks5h://...`): every request of the profile goes
+    /// through this proxy, loopback providers included.
     Via(ProxyServer),
 }
 
@@ -365,8 +404,6 @@ mod tests {
             "http://proxy.corp:8080"
         );
         assert!(ProxyServer::parse("https://proxy.corp").unwrap().is_https());
-        let socks = ProxyServer::parse("socks5://proxy:1080").unwrap_err();
-        assert!(socks.contains("SOCKS"), "{socks}");
         assert!(ProxyServer::parse("http://").is_err());
         let err = route(
             &url("https://idp.example/"),
@@ -376,6 +413,92 @@ mod tests {
         .unwrap_err();
         assert!(
             err.message().contains("HTTPS_PROXY") && !err.message().contains("pw"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn socks5_and_socks5h_are_read_and_shown_without_their_password() {
+        let here = ProxyServer::parse("socks5://127.0.0.1:1080").unwrap();
+        assert_eq!(here.to_string(), "socks5://127.0.0.1:1080");
+        assert!(here.is_socks() && here.resolves_names_here() && !here.is_https());
+        assert!(here.host_needs_no_lookup());
+        let there = ProxyServer::parse(" SOCKS5H://alice:s3cret@bastion.corp:9050 ").unwrap();
+        assert_eq!(there.to_string(), "socks5h://alice:****@bastion.corp:9050");
+        assert!(there.is_socks() && !there.resolves_names_here());
+        assert!(!there.host_needs_no_lookup());
+        assert!(!format!("{there:?}").contains("s3cret"));
+        assert_eq!(
+            there.as_ureq().password(),
+            Some("s3cret"),
+            "sent to the proxy"
+        );
+        // SOCKS's own port when none is given, as curl does.
+        assert_eq!(
+            ProxyServer::parse("socks5h://[::1]").unwrap().to_string(),
+            "socks5h://[::1]:1080"
+        );
+        let http = ProxyServer::parse("http://p:3128").unwrap();
+        assert!(!http.is_socks() && !http.resolves_names_here());
+    }
+
+    #[test]
+    fn socks4_and_the_ambiguous_socks_scheme_are_refused() {
+        for (text, says) in [
+            ("socks4://p:1080", "SOCKS4"),
+            ("socks4a://p:1080", "SOCKS4"),
+            ("socks://p:1080", "socks5h://"),
+            ("socks5://", "not a proxy URL"),
+            ("socks6://p:1", "not a proxy URL"),
+        ] {
+            let err = ProxyServer::parse(text).unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+        let err = ProxyServer::parse("socks4://u:pw@p:1080").unwrap_err();
+        assert!(!err.contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn all_proxy_may_be_socks_after_the_schemes_variable_and_no_proxy_still_bypasses_it() {
+        let all = [("ALL_PROXY", "socks5h://127.0.0.1:1080")];
+        assert_eq!(
+            via("https://idp.example/", None, &all).as_deref(),
+            Some("socks5h://127.0.0.1:1080 ALL_PROXY")
+        );
+        assert_eq!(
+            via(
+                "https://idp.example/",
+                None,
+                &[("all_proxy", "socks5://s:1"), ("HTTPS_PROXY", "http://h:2")]
+            )
+            .as_deref(),
+            Some("http://h:2 HTTPS_PROXY")
+        );
+        assert_eq!(
+            via(
+                "https://idp.example/",
+                None,
+                &[all[0], ("NO_PROXY", ".example")]
+            ),
+            None
+        );
+        // Never from the environment for a loopback provider, SOCKS or not.
+        assert_eq!(via("https://127.0.0.1:8443/", None, &all), None);
+        let profile = ProxySetting::parse("socks5h://127.0.0.1:1080").unwrap();
+        assert_eq!(
+            via("https://127.0.0.1:8443/", Some(&profile), &[]).as_deref(),
+            Some("socks5h://127.0.0.1:1080 the profile's `proxy`")
+        );
+        assert_eq!(profile.shown(), "socks5h://127.0.0.1:1080");
+        let err = route(
+            &url("https://idp.example/"),
+            None,
+            &env(&[("ALL_PROXY", "socks4://u:pw@x")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.message().contains("ALL_PROXY") && err.message().contains("SOCKS4"),
             "{}",
             err.message()
         );

@@ -62,6 +62,12 @@ impl Sshd {
     /// once it listens. The port is found by binding port 0 and letting it go, so another
     /// process may take it in between: sshd is then started again on another one.
     pub fn start() -> Sshd {
+        Self::start_with("")
+    }
+
+    /// [`Sshd::start`] with `extra` lines of sshd_config: `LogLevel DEBUG` for a test that
+    /// reads in the log what sshd was asked to do (each forwarded connection's target).
+    pub fn start_with(extra: &str) -> Sshd {
         require_sshd();
         make_privsep_dir();
         let dir = tempfile::Builder::new()
@@ -78,7 +84,8 @@ impl Sshd {
         let config = dir.path().join("sshd_config");
         for attempt in 1..=3 {
             let port = free_port();
-            std::fs::write(&config, config_text(dir.path(), port)).expect("sshd_config");
+            let text = format!("{}{extra}", config_text(dir.path(), port));
+            std::fs::write(&config, text).expect("sshd_config");
             let (mut child, log, listening) = spawn_sshd(&config);
             if listening.recv_timeout(START_TIMEOUT).is_ok() {
                 let user = current_user();
@@ -130,6 +137,46 @@ impl Sshd {
             .arg(format!("{}@127.0.0.1", self.user))
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// `ssh -N -D 127.0.0.1:PORT` to this server, as a user makes a SOCKS proxy of an SSH
+    /// login: returns once the forward listens.
+    pub fn dynamic_forward(&self) -> DynamicForward {
+        let port = free_port();
+        let mut child = self
+            .ssh()
+            .arg("-N")
+            .arg("-o")
+            .arg("ExitOnForwardFailure=yes")
+            .arg("-D")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ssh -D");
+        let stderr = super::drain(child.stderr.take().expect("ssh stderr"));
+        let deadline = Instant::now() + START_TIMEOUT;
+        // ssh binds the forward once logged in; a connection that sends nothing is dropped.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = child.try_wait().expect("wait for ssh") {
+                panic!(
+                    "ssh -D exited ({status}): {}\n--- sshd\n{}",
+                    stderr.join().unwrap(),
+                    self.log()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "ssh -D did not listen within {START_TIMEOUT:?}: {}\n--- sshd\n{}",
+                    stderr.join().unwrap(),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        DynamicForward { port, child }
     }
 
     /// Runs `command` (a `sh` command line) on the remote side in `remote_home` (see
@@ -224,6 +271,32 @@ impl Sshd {
 }
 
 impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running `ssh -D`: a SOCKS proxy (SOCKS4 and 5) on 127.0.0.1 whose connections sshd
+/// opens. Killed when dropped, or by [`DynamicForward::stop`], as a dropped SSH session ends it.
+pub struct DynamicForward {
+    pub port: u16,
+    child: Child,
+}
+
+impl DynamicForward {
+    /// `scheme://127.0.0.1:PORT` (`socks5` or `socks5h`).
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Ends the ssh, and so the forward: its port then refuses connections.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DynamicForward {
     fn drop(&mut self) {
         self.stop();
     }
