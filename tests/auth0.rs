@@ -439,4 +439,6 @@ fn a_device_login_checks_the_organization_too() {
         .stderr_has("to organization acme (org_acme123)");
     let sent = idp.get_json("/__test/last-request?endpoint=device");
     assert_eq!(sent["params"]["organization"], "org_acme123");
+    // A domain profile reads no metadata, so no PKCE method is listed and none is sent.
+    assert!(sent["params"].get("code_challenge").is_none(), "{sent}");
 }

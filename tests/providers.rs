@@ -184,7 +184,8 @@ fn logout_revokes_at_the_provider_and_deletes(kind: Kind) {
 }
 
 fn device_login_approved_on_another_device_then_refreshed(kind: Kind) {
-    let idp = Idp::shared_kind(kind);
+    // A provider of its own: it counts what it saw of PKCE.
+    let idp = &Idp::start_kind(kind, &[]);
     let world = World::new();
     world.write_profiles(&idp.device_profile_toml(""));
     let (mut session, url) = Session::device_login(&world, idp, &["login", "--device"]);
@@ -201,6 +202,14 @@ fn device_login_approved_on_another_device_then_refreshed(kind: Kind) {
         .stderr_has("Logged in as Alice Liddell (alice@example.com)");
     let tokens = stored(&world).unwrap();
     assert_eq!(tokens.client_id, idp.device_client_id());
+    // Both list S256 in their metadata, so the login sent PKCE, and both took it (neither
+    // checks it on the device grant): one challenge, its verifier on every poll.
+    let seen = idp.device_pkce();
+    let polls = idp.counters()["token"].as_u64().unwrap();
+    assert_eq!(seen["challenges"], 1, "{seen}");
+    assert!(polls >= 1);
+    assert_eq!(seen["verifiers"], polls, "{seen}");
+    assert_eq!(seen["verified"], polls, "{seen}");
     let old_refresh = tokens.refresh_token.expect("a refresh token");
 
     // The device client's refresh token works like the code flow's.

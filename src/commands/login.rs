@@ -702,7 +702,8 @@ impl Login<'_> {
                 e.hint(hint)
             })?;
         let auth = self.provider.auth_methods().token;
-        let authorization = device::request(self.http, url, profile, auth)?;
+        let authorization =
+            device::request(self.http, url, profile, auth, self.provider.lists_s256())?;
         signals::install();
         signals::on_interrupt_say(INTERRUPTED);
         self.show_device_code(&authorization);

@@ -3,12 +3,13 @@
 
 use crate::base::duration::provider_seconds;
 use crate::base::error::{Error, ExitCode, OAuthCode, Result};
-use crate::base::secret::DeviceCode;
+use crate::base::secret::{DeviceCode, PkceVerifier};
 use crate::config::Profile;
 use crate::net::http::{Http, Response};
 use crate::net::url::Url;
 use crate::oauth::client_auth::{AuthMethod, Client};
 use crate::oauth::hints;
+use crate::oauth::pkce::{challenge_s256, new_verifier};
 use crate::oauth::token_endpoint::{self, TokenResponse};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -44,6 +45,11 @@ pub struct DeviceAuthorization {
     /// Seconds, at most [`MAX_INTERVAL`].
     #[serde(default, deserialize_with = "interval_seconds")]
     pub interval: Option<u64>,
+    /// Ours, not the provider's: the PKCE verifier whose S256 challenge the request sent, if
+    /// it sent one; every poll carries it, since a provider that checks it (Keycloak) may do
+    /// so on any poll.
+    #[serde(skip)]
+    pub code_verifier: Option<PkceVerifier>,
 }
 
 fn lifetime_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
@@ -118,20 +124,21 @@ fn success_problem(body: &str) -> String {
 
 /// Asks the device authorization endpoint for a device code and user code. A client secret,
 /// when the profile has one, is sent as to the token endpoint (`auth`; RFC 8628 §3.1).
+/// `pkce_s256` (the provider's metadata lists S256): the request carries a PKCE challenge
+/// (RFC 7636) and the answer the verifier its polls send. RFC 8628 has no PKCE, and most
+/// providers ignore it there, but Keycloak refuses a device request without it from a client
+/// that must use PKCE; a provider that does not list S256 gets neither parameter.
 pub fn request(
     http: &Http,
     url: &Url,
     profile: &Profile,
     auth: AuthMethod,
+    pkce_s256: bool,
 ) -> Result<DeviceAuthorization> {
+    let verifier = pkce_s256.then(new_verifier);
+    let challenge = verifier.as_ref().map(challenge_s256);
     let scope = profile.login_scope();
-    let mut pairs = vec![("scope", scope.as_str())];
-    if let Some(audience) = profile.login_audience() {
-        pairs.push(("audience", audience));
-    }
-    if let Some(organization) = &profile.organization {
-        pairs.push(("organization", organization));
-    }
+    let pairs = authorization_pairs(profile, &scope, challenge.as_deref());
     let response = Client::of(profile, auth).post(
         http,
         url,
@@ -139,7 +146,43 @@ pub fn request(
         &pairs,
         "device authorization",
     )?;
-    parse_device_authorization(&response).map_err(|e| hints::profile_mismatch(profile, e))
+    let mut authorization =
+        parse_device_authorization(&response).map_err(|e| hints::profile_mismatch(profile, e))?;
+    authorization.code_verifier = verifier;
+    Ok(authorization)
+}
+
+/// The device authorization request's parameters (before the client's identification).
+fn authorization_pairs<'a>(
+    profile: &'a Profile,
+    scope: &'a str,
+    challenge: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut pairs = vec![("scope", scope)];
+    if let Some(audience) = profile.login_audience() {
+        pairs.push(("audience", audience));
+    }
+    if let Some(organization) = &profile.organization {
+        pairs.push(("organization", organization));
+    }
+    if let Some(challenge) = challenge {
+        pairs.push(("code_challenge", challenge));
+        pairs.push(("code_challenge_method", "S256"));
+    }
+    pairs
+}
+
+/// One poll's parameters (before the client's identification): the device code, and the PKCE
+/// verifier when the request sent a challenge.
+fn poll_pairs(authorization: &DeviceAuthorization) -> Vec<(&'static str, &str)> {
+    let mut pairs = vec![
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", authorization.device_code.secret()),
+    ];
+    if let Some(verifier) = &authorization.code_verifier {
+        pairs.push(("code_verifier", verifier.secret()));
+    }
+    pairs
 }
 
 /// Reads the device authorization endpoint's answer: an OAuth error is exit 5 with the
@@ -220,7 +263,7 @@ pub fn poll(
                     .min(Duration::from_millis(200)),
             );
         }
-        match poll_once(http, token_url, profile, auth, &authorization.device_code) {
+        match poll_once(http, token_url, profile, auth, authorization) {
             Ok(Poll::Done(tokens)) => return Ok(tokens),
             Ok(Poll::Pending) => transient_failures = 0,
             Ok(Poll::SlowDown) => {
@@ -248,12 +291,9 @@ fn poll_once(
     token_url: &Url,
     profile: &Profile,
     auth: AuthMethod,
-    device_code: &DeviceCode,
+    authorization: &DeviceAuthorization,
 ) -> Result<Poll> {
-    let pairs = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("device_code", device_code.secret()),
-    ];
+    let pairs = poll_pairs(authorization);
     let response = Client::of(profile, auth).post(
         http,
         token_url,
@@ -372,6 +412,72 @@ mod tests {
             assert_eq!(problem, expected, "{body}");
             assert!(!problem.contains("s3cret"));
         }
+    }
+
+    fn profile_with(extra: &str) -> Profile {
+        let file = crate::config::ProfilesFile::parse(
+            std::path::Path::new("/cfg/profiles.toml"),
+            crate::config::paths::ConfigOrigin::Flag,
+            format!("[profiles.p]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n{extra}\n"),
+        )
+        .unwrap();
+        file.resolve_profile("p", &crate::config::FlagOverrides::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_request_carries_a_challenge_only_when_there_is_one() {
+        let profile = profile_with("audience = \"https://api/\"");
+        assert_eq!(
+            authorization_pairs(&profile, "openid email", None),
+            [("scope", "openid email"), ("audience", "https://api/")]
+        );
+        let verifier = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        let challenge = challenge_s256(&verifier);
+        let pairs = authorization_pairs(&profile, "openid", Some(&challenge));
+        assert_eq!(
+            pairs,
+            [
+                ("scope", "openid"),
+                ("audience", "https://api/"),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+                ),
+                ("code_challenge_method", "S256"),
+            ]
+        );
+        // The challenge, never the verifier, goes to the device authorization endpoint.
+        assert!(pairs.iter().all(|(_, v)| !v.contains(verifier.secret())));
+    }
+
+    #[test]
+    fn every_poll_carries_the_verifier_of_the_challenge_sent() {
+        let mut a = parse(
+            r#"{"device_code":"dc","user_code":"u","verification_uri":"https://x/","expires_in":600}"#,
+        );
+        let grant = ("grant_type", "urn:ietf:params:oauth:grant-type:device_code");
+        assert_eq!(poll_pairs(&a), [grant, ("device_code", "dc")]);
+        a.code_verifier = Some(PkceVerifier::new("v".repeat(43)));
+        let verifier = "v".repeat(43);
+        assert_eq!(
+            poll_pairs(&a),
+            [
+                grant,
+                ("device_code", "dc"),
+                ("code_verifier", verifier.as_str())
+            ]
+        );
+        // Kept out of a debug print, as the device code is.
+        assert!(!format!("{a:?}").contains(&verifier));
+    }
+
+    #[test]
+    fn a_provider_answer_cannot_supply_the_verifier() {
+        let a = parse(
+            r#"{"device_code":"dc","user_code":"u","verification_uri":"https://x/","expires_in":600,"code_verifier":"theirs"}"#,
+        );
+        assert!(a.code_verifier.is_none());
     }
 
     #[test]

@@ -73,6 +73,13 @@ pub struct DiscoveryDocument {
         skip_serializing_if = "Option::is_none"
     )]
     pub revocation_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// RFC 8414 §2's PKCE methods: `S256` here is what makes a device login send PKCE.
+    #[serde(
+        default,
+        deserialize_with = "string_list",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
 }
 
 /// How a `client_secret` is sent to each endpoint, from the provider's metadata.
@@ -281,6 +288,18 @@ impl<'a> Provider<'a> {
         AuthMethods { token, revocation }
     }
 
+    /// Whether the provider's metadata (fetched or cached) lists PKCE's `S256` method. The device
+    /// grant sends PKCE only then (RFC 8628 does not ask for it, but a provider such as Keycloak
+    /// may require it of a client that must use PKCE); without metadata (Auth0's fixed paths),
+    /// no.
+    pub fn lists_s256(&self) -> bool {
+        self.cache.borrow().discovery.as_ref().is_some_and(|d| {
+            d.code_challenge_methods_supported
+                .as_deref()
+                .is_some_and(|methods| methods.iter().any(|m| m == "S256"))
+        })
+    }
+
     /// Why the provider's RFC 8414 metadata could not be used, if it could not: for the
     /// message about an endpoint that is missing (`revocation_endpoint`, say).
     pub fn rfc8414_problem(&self) -> Option<String> {
@@ -436,7 +455,9 @@ pub fn rfc8414_urls(issuer: &Url) -> Vec<Url> {
 
 /// The fields latchkey uses that an OpenID discovery document may lack and RFC 8414 metadata
 /// may carry (Django OAuth Toolkit, for one, lists its revocation and device endpoints only
-/// there).
+/// there). `code_challenge_methods_supported` is taken from there when it is fetched anyway, but
+/// its absence alone fetches nothing: providers that require PKCE list it in discovery
+/// (Keycloak does), and a round trip on every login for the others would buy nothing.
 fn lacks_something(document: &DiscoveryDocument) -> bool {
     document.revocation_endpoint.is_none()
         || document.device_authorization_endpoint.is_none()
@@ -512,6 +533,8 @@ struct AuthorizationServerMetadata {
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     #[serde(default, deserialize_with = "string_list")]
     revocation_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "string_list")]
+    code_challenge_methods_supported: Option<Vec<String>>,
 }
 
 /// Reads RFC 8414 metadata and checks its issuer as discovery's is (RFC 8414 §3.3: identical,
@@ -558,6 +581,9 @@ fn merged(
         revocation_endpoint_auth_methods_supported: d
             .revocation_endpoint_auth_methods_supported
             .or(metadata.revocation_endpoint_auth_methods_supported),
+        code_challenge_methods_supported: d
+            .code_challenge_methods_supported
+            .or(metadata.code_challenge_methods_supported),
     }
 }
 
@@ -761,6 +787,38 @@ mod tests {
         );
         assert_eq!(with(r#""client_secret_post""#), None);
         assert_eq!(with("null"), None);
+    }
+
+    #[test]
+    fn pkce_methods_are_read_and_completed_from_rfc8414() {
+        let with = |methods: &str| {
+            DOC.replace(
+                "\"authorization_response_iss_parameter_supported\":true",
+                &format!("\"code_challenge_methods_supported\":{methods}"),
+            )
+        };
+        let listed = |doc: &DiscoveryDocument| doc.code_challenge_methods_supported.clone();
+        let doc = parse_discovery(&with(r#"["plain","S256"]"#), "https://idp.example").unwrap();
+        assert_eq!(
+            listed(&doc),
+            Some(vec!["plain".to_owned(), "S256".to_owned()])
+        );
+        let doc = parse_discovery(&with("\"S256\""), "https://idp.example").unwrap();
+        assert_eq!(listed(&doc), None, "not a list: not stated");
+        // Discovery without it takes RFC 8414's, when that is fetched for something else.
+        let discovery = parse_discovery(DOC, "https://idp.example").unwrap();
+        let metadata = parse_rfc8414(
+            &RFC8414.replace(
+                "\"authorization_response_iss_parameter_supported\":true",
+                "\"code_challenge_methods_supported\":[\"S256\"]",
+            ),
+            "https://idp.example",
+        )
+        .unwrap();
+        assert_eq!(
+            listed(&merged(&discovery, metadata)),
+            Some(vec!["S256".to_owned()])
+        );
     }
 
     #[test]

@@ -21,10 +21,15 @@ pub struct LoginSecrets {
     pub nonce: Nonce,
 }
 
+/// A fresh PKCE code verifier: for the device grant, which needs no state or nonce.
+pub fn new_verifier() -> PkceVerifier {
+    PkceVerifier::new(random_token())
+}
+
 impl LoginSecrets {
     pub fn generate() -> LoginSecrets {
         LoginSecrets {
-            verifier: PkceVerifier::new(random_token()),
+            verifier: new_verifier(),
             state: State::new(random_token()),
             nonce: Nonce::new(random_token()),
         }

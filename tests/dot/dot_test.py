@@ -1,7 +1,11 @@
-# What the test provider adds to a stock Django OAuth Toolkit: a request counter (middleware), the
-# page a paste login lands on, the test-control endpoints, and userinfo claims. None of it changes
-# how an OAuth or OpenID endpoint answers.
+# What the test provider adds to a stock Django OAuth Toolkit: a request counter and a PKCE
+# watcher on the device grant (middleware), the page a paste login lands on, the test-control
+# endpoints, and userinfo claims. None of it changes how an OAuth or OpenID endpoint answers.
+import base64
+import hashlib
+import json
 import threading
+from urllib.parse import parse_qs
 
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
@@ -23,6 +27,13 @@ PATHS = {
 
 _lock = threading.Lock()
 _counters = dict.fromkeys(ENDPOINTS, 0)
+# PKCE on the device grant, as tests/idp counts it (GET /__test/device-pkce): device requests with
+# a code_challenge, polls with a code_verifier, and polls whose verifier matches the challenge of
+# their device code. The toolkit itself ignores both parameters there.
+DEVICE_PKCE = ("challenges", "verifiers", "verified")
+_device_pkce = dict.fromkeys(DEVICE_PKCE, 0)
+_challenges = {}  # device code -> (code_challenge, code_challenge_method)
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 class CountRequests:
@@ -38,6 +49,61 @@ class CountRequests:
         return self.get_response(request)
 
 
+def _form(request):
+    """The request's form parameters (first value of each), or {} for any other body."""
+    if request.method != "POST" or request.content_type != "application/x-www-form-urlencoded":
+        return {}
+    # Reading the body here keeps it for the view (Django caches it).
+    pairs = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in pairs.items()}
+
+
+class WatchDevicePkce:
+    """Notes the PKCE parameters of device requests and polls; the answers are the toolkit's."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = PATHS.get(request.path)
+        params = _form(request) if path in ("device", "token") else {}
+        if path == "token" and params.get("grant_type") == DEVICE_GRANT:
+            self.poll(params)
+        response = self.get_response(request)
+        if path == "device" and "code_challenge" in params and response.status_code == 200:
+            try:
+                device_code = json.loads(response.content)["device_code"]
+            except (ValueError, KeyError, TypeError):
+                return response
+            with _lock:
+                _device_pkce["challenges"] += 1
+                _challenges[device_code] = (params["code_challenge"], params.get("code_challenge_method", "plain"))
+        return response
+
+    @staticmethod
+    def poll(params):
+        verifier = params.get("code_verifier")
+        if verifier is None:
+            return
+        with _lock:
+            _device_pkce["verifiers"] += 1
+            stored = _challenges.get(params.get("device_code", ""))
+            if stored is None:
+                return
+            challenge, method = stored
+            derived = verifier
+            if method == "S256":
+                digest = hashlib.sha256(verifier.encode()).digest()
+                derived = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if derived == challenge:
+                _device_pkce["verified"] += 1
+
+
+def device_pkce(request):
+    with _lock:
+        return JsonResponse(dict(_device_pkce))
+
+
 def counters(request):
     with _lock:
         return JsonResponse(dict(_counters))
@@ -49,6 +115,7 @@ def reset(request):
         return JsonResponse({"error": "POST only"}, status=405)
     with _lock:
         _counters.update(dict.fromkeys(ENDPOINTS, 0))
+        _device_pkce.update(dict.fromkeys(DEVICE_PKCE, 0))
     return JsonResponse({"ok": True})
 
 

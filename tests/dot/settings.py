@@ -23,6 +23,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "dot_test.CountRequests",  # first: counts every request, as tests/idp does
+    "dot_test.WatchDevicePkce",  # notes PKCE on the device grant, changing no answer
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -12,4 +12,5 @@ urlpatterns = [
     path("show-code", dot_test.show_code),
     path("__test/counters", dot_test.counters),
     path("__test/reset", dot_test.reset),
+    path("__test/device-pkce", dot_test.device_pkce),
 ]

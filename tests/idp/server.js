@@ -3,7 +3,8 @@
 //
 // node server.js [--port N] [--https] [--auth0] [--access-ttl S] [--device-ttl S]
 //                [--json-token-requests] [--rfc8414 split|wrong-issuer] [--entra]
-//                [--client-auth basic|post] [--exit-on-stdin-eof]
+//                [--client-auth basic|post] [--device-pkce required|unadvertised]
+//                [--exit-on-stdin-eof]
 //
 // Prints exactly one JSON line on stdout once listening:
 //   {"ready":true,"issuer":"http://127.0.0.1:PORT","port":PORT,"ca":null|"/abs/ca.pem"}
@@ -32,7 +33,7 @@ console.warn = (...a) => {
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
-  const o = { port: 0, https: false, accessTtl: 3600, deviceTtl: 600, jsonToken: false, stdinEof: false, rfc8414: null, clientAuth: 'basic', auth0: false };
+  const o = { port: 0, https: false, accessTtl: 3600, deviceTtl: 600, jsonToken: false, stdinEof: false, rfc8414: null, clientAuth: 'basic', auth0: false, devicePkce: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -54,6 +55,7 @@ function parseArgs(argv) {
     else if (a === '--rfc8414') o.rfc8414 = oneOf(['split', 'wrong-issuer']);
     else if (a === '--client-auth') o.clientAuth = oneOf(['basic', 'post']);
     else if (a === '--entra') o.entra = true;
+    else if (a === '--device-pkce') o.devicePkce = oneOf(['required', 'unadvertised']);
     else if (a === '--exit-on-stdin-eof') o.stdinEof = true;
     else { console.error(`unknown argument: ${a}`); process.exit(2); }
   }
@@ -135,10 +137,16 @@ function resetState() {
   state.idTokenSubOnly = false;
   state.account = null;
   state.lastLogout = null;
+  state.devicePkce = { challenges: 0, verifiers: 0, verified: 0 };
 }
 // Every account a login has been finished as (POST /__test/account adds one); kept across
 // resets, so that tokens issued to one stay usable.
 const ACCOUNTS = new Set([USER.claims.sub]);
+// The PKCE challenge each device code was asked for with (device code -> {challenge, method}).
+// oidc-provider drops code_challenge at its device endpoint (RFC 8628 has no PKCE), so the server
+// keeps it, to count the polls' verifiers and, with --device-pkce required, check them. Kept
+// across resets, as a login may outlive one.
+const DEVICE_CHALLENGES = new Map();
 // --auth0: the organization each grant was given for (grant id -> ORGS entry), so that the code
 // exchange and every later refresh of that grant name it. Kept across resets, as ACCOUNTS is.
 const GRANT_ORGS = new Map();
@@ -228,6 +236,60 @@ function editJsonAnswer(res, edit) {
     } catch { /* not JSON: passed on as it is */ }
     return end(body, ...rest);
   };
+}
+
+// ---------------------------------------------------------------- PKCE on the device grant
+// What Keycloak does for a client whose "PKCE method" is set (S256), as its device endpoint and
+// token endpoint word it (AuthorizationEndpointChecker, PkceUtils): a device authorization
+// request without a fitting challenge is a 400 invalid_request, a poll without the matching
+// verifier a 400 invalid_grant.
+const PKCE_VALUE = /^[A-Za-z0-9._~-]{43,128}$/; // RFC 7636 §4.1 / §4.2
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+function keycloakDeviceRefusal(challenge, method) {
+  const refuse = (error_description) => ({ error: 'invalid_request', error_description });
+  if (method === null) return refuse('Missing parameter: code_challenge_method');
+  if (method !== 'S256') return refuse('Invalid parameter: code challenge method is not matching the configured one');
+  if (challenge === null) return refuse('Missing parameter: code_challenge');
+  if (!PKCE_VALUE.test(challenge)) return refuse('Invalid parameter: code_challenge');
+  return null;
+}
+
+// A device authorization request (form params `p`): an answer to send instead of asking the
+// provider (--device-pkce required), or null; a challenge is remembered under the device code
+// the provider answers with.
+function devicePkceRequest(p, res) {
+  const challenge = p.get('code_challenge');
+  const method = p.get('code_challenge_method');
+  if (opts.devicePkce === 'required') {
+    const refusal = keycloakDeviceRefusal(challenge, method);
+    if (refusal) return refusal;
+  }
+  if (challenge === null) return null;
+  state.devicePkce.challenges += 1;
+  editJsonAnswer(res, (answer) => {
+    if (typeof answer?.device_code === 'string') DEVICE_CHALLENGES.set(answer.device_code, { challenge, method: method ?? 'plain' });
+  });
+  return null;
+}
+
+// A poll of the token endpoint (form params `p`): counted, and with --device-pkce required
+// refused unless its verifier matches its device code's challenge (an answer to send), or null.
+function devicePkcePoll(p) {
+  const stored = DEVICE_CHALLENGES.get(p.get('device_code') ?? '');
+  const verifier = p.get('code_verifier');
+  if (verifier !== null) state.devicePkce.verifiers += 1;
+  const derived = verifier !== null && stored?.method === 'S256'
+    ? crypto.createHash('sha256').update(verifier).digest('base64url')
+    : verifier;
+  const matches = Boolean(stored) && verifier !== null && derived === stored.challenge;
+  if (matches) state.devicePkce.verified += 1;
+  if (opts.devicePkce !== 'required' || !stored) return null;
+  const refuse = (error_description) => ({ error: 'invalid_grant', error_description });
+  if (verifier === null) return refuse('PKCE code verifier not specified');
+  if (!PKCE_VALUE.test(verifier)) return refuse('PKCE verification failed: Invalid code verifier');
+  if (!matches) return refuse('PKCE verification failed: Code mismatch');
+  return null;
 }
 
 // ---------------------------------------------------------------- small HTTP helpers
@@ -787,6 +849,7 @@ async function main() {
           const ep = url.searchParams.get('endpoint') || 'token';
           return sendJson(res, state.last[ep] ? 200 : 404, state.last[ep] || { error: `no request recorded for ${ep}` });
         }
+        if (req.method === 'GET' && url.pathname === '/__test/device-pkce') return sendJson(res, 200, state.devicePkce);
         if (req.method === 'GET' && url.pathname === '/__test/last-logout') {
           return sendJson(res, state.lastLogout ? 200 : 404, state.lastLogout || { error: 'no logout recorded' });
         }
@@ -900,6 +963,12 @@ async function main() {
         if (opts.rfc8414 === 'wrong-issuer') editJsonAnswer(res, (doc) => { doc.issuer = `${doc.issuer.replace(/\/$/, '')}/elsewhere`; });
       }
 
+      // -- --device-pkce unadvertised: metadata that lists no PKCE method (the code flow still
+      // requires S256, as before)
+      if (opts.devicePkce === 'unadvertised' && req.method === 'GET' && ['discovery', 'metadata'].includes(endpoint)) {
+        editJsonAnswer(res, (doc) => { delete doc.code_challenge_methods_supported; });
+      }
+
       // -- request rewriting before the provider sees it
       if (endpoint === 'authorize' && req.method === 'GET') {
         if (opts.entra) {
@@ -930,6 +999,10 @@ async function main() {
           }
           if (endpoint === 'authorize') rewriteAuthorizeParams(p);
           else if (p.get('audience') && !p.get('resource')) p.set('resource', p.get('audience'));
+          // PKCE on the device grant: the server's, since oidc-provider ignores it there
+          const pkceRefusal = endpoint === 'device' ? devicePkceRequest(p, res)
+            : endpoint === 'token' && p.get('grant_type') === DEVICE_GRANT ? devicePkcePoll(p) : null;
+          if (pkceRefusal) return sendJson(res, 400, pkceRefusal);
           if (endpoint === 'token' && p.get('grant_type') === 'refresh_token') {
             const answer = await rewriteRefresh(provider, p, context);
             if (answer) return sendJson(res, answer.status, answer.body);

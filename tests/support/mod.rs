@@ -552,6 +552,13 @@ impl Idp {
         self.get_json("/__test/counters")
     }
 
+    /// What the provider saw of PKCE on the device grant (`GET /__test/device-pkce`, on both
+    /// providers): device requests with a `code_challenge`, polls with a `code_verifier`, and
+    /// polls whose verifier matched their device code's challenge.
+    pub fn device_pkce(&self) -> serde_json::Value {
+        self.get_json("/__test/device-pkce")
+    }
+
     /// Queues `count` faults of `kind` on `endpoint`.
     pub fn fault(&self, endpoint: &str, kind: &str, count: u32) {
         self.node_only("the fault switch");
