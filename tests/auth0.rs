@@ -329,11 +329,13 @@ fn other_providers_are_asked_by_rfc_8707_resource() {
     let run = world.run(&["token", "--audience", OUTSIDE]).expect(5);
     run.stderr_has("invalid_target");
     world.run(&["token", "--audience", REPORTS]).expect(0);
-    // --scope needs --audience; --audience is for access tokens.
+    // --scope alone asks for scopes of the login's own API: one it was not granted is the
+    // provider's refusal, and the login is kept. --audience is for access tokens.
     world
         .run(&["token", "--scope", "read:reports"])
-        .expect(2)
-        .stderr_has("needs --audience");
+        .expect(5)
+        .stderr_has("invalid_scope");
+    world.run(&["token"]).expect(0);
     world
         .run(&["token", "--audience", BILLING, "--id-token"])
         .expect(2);
