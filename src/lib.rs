@@ -21,7 +21,6 @@ use base::error::Error;
 
 /// Runs latchkey with the process's arguments and returns the exit status.
 pub fn run_from_env() -> i32 {
-    base::process::harden();
     let mut args = Vec::new();
     // Run as `docker-credential-latchkey` (a link docker finds on PATH), it is that command.
     let program = std::env::args_os().next().unwrap_or_default();
@@ -57,6 +56,8 @@ pub fn run_from_env() -> i32 {
             };
         }
     };
+    // Before any secret is read; `exec` keeps the hard core limit to give it back to its command.
+    base::process::harden(matches!(cli.command, Some(cli::Command::Exec(_))));
     match commands::run(cli) {
         Ok(()) => 0,
         Err(e) => report(&e),

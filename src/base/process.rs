@@ -11,12 +11,15 @@ static FOUND_CORE_LIMIT: AtomicU64 = AtomicU64::new(0);
 static CORE_LIMIT_LOWERED: AtomicBool = AtomicBool::new(false);
 
 /// Keeps secrets in memory out of reach of core files and of other processes of the same user:
-/// no core file is written (RLIMIT_CORE's soft limit 0; the hard limit is kept, so that
-/// [`restore_for_exec`] can give a program run in latchkey's place its own limit back), and on
-/// Linux the process is not dumpable, so neither a crash nor `ptrace`/`/proc/PID/mem` by an
-/// unprivileged process can copy tokens out. Best effort: a failure leaves the process as it
-/// was.
-pub fn harden() {
+/// no core file is written (RLIMIT_CORE 0, soft and hard, so that no other process of the user
+/// can raise it again), and on Linux the process is not dumpable, so neither a crash nor
+/// `ptrace`/`/proc/PID/mem` by an unprivileged process can copy tokens out. With
+/// `for_exec` (`latchkey exec`, which becomes another program moments later) only the soft
+/// limit is lowered, so that [`restore_for_exec`] can give that program its own limit back.
+/// Best effort: a failure leaves the process as it was.
+pub fn harden(for_exec: bool) {
+    #[cfg(not(unix))]
+    let _ = for_exec;
     #[cfg(unix)]
     {
         let mut found = libc::rlimit {
@@ -30,7 +33,7 @@ pub fn harden() {
                 FOUND_CORE_LIMIT.store(found.rlim_cur, Ordering::Relaxed);
                 let none = libc::rlimit {
                     rlim_cur: 0,
-                    rlim_max: found.rlim_max,
+                    rlim_max: if for_exec { found.rlim_max } else { 0 },
                 };
                 if libc::setrlimit(libc::RLIMIT_CORE, &none) == 0 {
                     CORE_LIMIT_LOWERED.store(true, Ordering::Relaxed);
