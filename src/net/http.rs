@@ -708,7 +708,10 @@ fn socks5h_hint(route: &Route) -> String {
 
 /// Name resolution errors arrive as plain I/O errors from the system resolver.
 fn is_dns_failure(io: &std::io::Error) -> bool {
+    // Unix: std words getaddrinfo's failure so. Windows: the resolver's WSAHOST_NOT_FOUND,
+    // WSATRY_AGAIN, WSANO_RECOVERY and WSANO_DATA (a SOCKS lookup made here surfaces as these).
     io.to_string().contains("failed to lookup address")
+        || (cfg!(windows) && matches!(io.raw_os_error(), Some(11001..=11004)))
 }
 
 /// The I/O errors that mean no connection could be made to the address.
