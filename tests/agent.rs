@@ -175,15 +175,20 @@ fn served_profiles_and_logins_are_the_agents_to_restrict() {
         .stderr_has("--no-loopback is about this host's browser");
 }
 
-#[test]
-fn a_login_through_the_agent_happens_on_the_laptop() {
-    let idp = Idp::shared();
-    let laptop = World::for_idp(idp, "");
-    // The laptop's browser: it finishes the login at the agent's loopback listener.
+/// A laptop whose browser finishes logins at the agent's loopback listener, its agent, and a
+/// remote host using that agent: where the tests of logins through the agent start.
+fn laptop_agent_and_remote() -> (World, Agent, World) {
+    let laptop = World::for_idp(Idp::shared(), "");
     let browser = laptop.browser_script("browser.sh", "");
     laptop.set_env("BROWSER", browser.to_str().unwrap());
     let agent = Agent::start(&laptop, &[]);
     let remote = remote(&agent);
+    (laptop, agent, remote)
+}
+
+#[test]
+fn a_login_through_the_agent_happens_on_the_laptop() {
+    let (laptop, _agent, remote) = laptop_agent_and_remote();
     let run = remote.run(&["login"]).expect(0);
     run.stderr_has("through the agent on ")
         .stderr_has("finish the login in the browser there")
@@ -199,12 +204,7 @@ fn a_login_through_the_agent_happens_on_the_laptop() {
 
 #[test]
 fn token_login_if_needed_through_the_agent_logs_in_on_the_laptop() {
-    let idp = Idp::shared();
-    let laptop = World::for_idp(idp, "");
-    let browser = laptop.browser_script("browser.sh", "");
-    laptop.set_env("BROWSER", browser.to_str().unwrap());
-    let agent = Agent::start(&laptop, &[]);
-    let remote = remote(&agent);
+    let (laptop, _agent, remote) = laptop_agent_and_remote();
     // No terminal on the remote: without the flag, exit 4 at once.
     remote
         .run(&["token"])

@@ -121,16 +121,20 @@ fn git_ok(world: Option<&World>, args: &[&str], dir: &Path) -> Run {
 
 /// A helper call as git makes it: the request on stdin.
 fn helper(world: &World, args: &[&str], request: &str) -> Run {
-    let mut cmd = world.cmd(args);
+    with_stdin(world.cmd(args), request)
+}
+
+/// Runs `cmd` with `input` on its stdin, as git and docker call their helpers.
+fn with_stdin(mut cmd: Command, input: &str) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run latchkey");
+    let mut child = cmd.spawn().expect("run the helper");
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(request.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     Run::from(child.wait_with_output().unwrap())
 }
@@ -295,21 +299,9 @@ fn docker_gets_the_token_through_its_helper_name() {
     let link = bin.join("docker-credential-latchkey");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_latchkey"), &link).unwrap();
     let docker = |operation: &str, input: &str| {
-        let mut child = world
-            .command(&link)
-            .arg(operation)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        Run::from(child.wait_with_output().unwrap())
+        let mut cmd = world.command(&link);
+        cmd.arg(operation);
+        with_stdin(cmd, input)
     };
 
     let got = docker("get", "https://registry.example.com:5000\n").expect(0);

@@ -5,28 +5,15 @@
 use crate::support;
 
 use crate::support::proxy::ConnectProxy;
-use crate::support::{Idp, Run, World, age_tokens, paste_login};
+use crate::support::{Idp, Run, World, age_tokens, https_ca, paste_login, trusting_https};
 
 /// A provider under a made-up, non-loopback name: only the test proxy (which sends every name
 /// to 127.0.0.1) can reach it, and its certificate is for 127.0.0.1 and localhost only.
 const FAR_HOST: &str = "idp.latchkey.test";
 
-fn ca(idp: &Idp) -> String {
-    idp.ca
-        .as_ref()
-        .expect("the HTTPS provider has a CA")
-        .display()
-        .to_string()
-}
-
-/// A world for the HTTPS provider whose profile trusts its CA (`ca_file`).
-fn trusting(idp: &Idp, extra: &str) -> World {
-    World::for_idp(idp, &format!("ca_file = \"{}\"\n{extra}", ca(idp)))
-}
-
 /// A world trusting the HTTPS provider that has logged in over TLS.
 fn logged_in_over_tls(idp: &Idp) -> World {
-    let world = trusting(idp, "");
+    let world = trusting_https(idp, "");
     paste_login(&world, idp).expect(0);
     world
 }
@@ -56,7 +43,7 @@ fn far_login_with_env_proxy(idp: &Idp, env: &[(&str, &str)]) -> (ConnectProxy, R
     world.write_profiles(&format!(
         "[profiles.local]\nissuer = \"{far}\"\nclient_id = \"{}\"\nca_file = \"{}\"\n",
         support::CLIENT_ID,
-        ca(idp)
+        https_ca(idp)
     ));
     let url = proxy.url();
     let mut vars = vec![("HTTPS_PROXY", url.as_str())];
@@ -76,7 +63,7 @@ fn ca_file_trusts_the_https_provider_for_login_and_refresh() {
 fn ssl_cert_file_trusts_the_https_provider() {
     let idp = Idp::shared_https();
     let world = World::for_idp(idp, "");
-    world.set_env("SSL_CERT_FILE", &ca(idp));
+    world.set_env("SSL_CERT_FILE", &https_ca(idp));
     paste_login(&world, idp).expect(0);
 }
 
@@ -108,7 +95,7 @@ fn an_unreadable_ca_file_is_a_configuration_error() {
 fn discovery_login_and_refresh_go_through_the_profiles_proxy() {
     let idp = Idp::start(&["--https"]);
     let proxy = ConnectProxy::start();
-    let world = trusting(&idp, &format!("proxy = \"{}\"", proxy.url()));
+    let world = trusting_https(&idp, &format!("proxy = \"{}\"", proxy.url()));
     paste_login(&world, &idp).expect(0);
     let target = format!("127.0.0.1:{}", idp.port);
     let after_login = proxy.connects();
@@ -155,7 +142,7 @@ fn no_proxy_bypasses_the_environments_proxy() {
 fn loopback_providers_are_never_proxied_from_the_environment() {
     let idp = Idp::shared_https();
     let proxy = ConnectProxy::start();
-    let world = trusting(idp, "");
+    let world = trusting_https(idp, "");
     for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "HTTP_PROXY"] {
         world.set_env(var, &proxy.url());
     }
@@ -168,7 +155,7 @@ fn loopback_providers_are_never_proxied_from_the_environment() {
 fn a_proxy_that_refuses_is_named_with_the_fix() {
     let idp = Idp::shared_https();
     let proxy = ConnectProxy::refusing(407);
-    let world = trusting(idp, &format!("proxy = \"{}\"", proxy.url()));
+    let world = trusting_https(idp, &format!("proxy = \"{}\"", proxy.url()));
     world
         .run(&["login", "--no-browser", "--no-loopback"])
         .expect(6)
@@ -181,7 +168,7 @@ fn a_proxy_that_refuses_is_named_with_the_fix() {
 #[test]
 fn a_500_is_retried_and_the_refresh_succeeds() {
     let idp = Idp::start(&["--https"]);
-    let world = trusting(&idp, "");
+    let world = trusting_https(&idp, "");
     idp.fault("discovery", "status_500", 1);
     paste_login(&world, &idp).expect(0);
     assert_eq!(idp.counters()["discovery"], 2, "discovery retried once");
@@ -203,7 +190,7 @@ fn invalid_grant_is_never_retried() {
 #[test]
 fn the_code_exchange_is_not_resent_after_a_500() {
     let idp = Idp::start(&["--https"]);
-    let world = trusting(&idp, "");
+    let world = trusting_https(&idp, "");
     idp.fault("token", "status_500", 1);
     paste_login(&world, &idp).expect(6).stderr_has("HTTP 500");
     assert_eq!(

@@ -6,7 +6,7 @@
 
 use crate::support::proxy::ConnectProxy;
 use crate::support::sshd::{DynamicForward, Sshd};
-use crate::support::{self, Idp, Run, World, age_tokens, paste_login};
+use crate::support::{self, Idp, Run, World, age_tokens, https_ca, paste_login, trusting_https};
 use std::time::{Duration, Instant};
 
 /// A provider under a made-up, non-loopback name: this machine cannot resolve it, and neither
@@ -48,19 +48,6 @@ fn opened_at_least(sshd: &Sshd, host: &str, port: u16, count: usize) -> usize {
     }
 }
 
-fn ca(idp: &Idp) -> String {
-    idp.ca
-        .as_ref()
-        .expect("the HTTPS provider has a CA")
-        .display()
-        .to_string()
-}
-
-/// A world for the HTTPS provider, trusting its CA, with `extra` profile lines.
-fn trusting(idp: &Idp, extra: &str) -> World {
-    World::for_idp(idp, &format!("ca_file = \"{}\"\n{extra}", ca(idp)))
-}
-
 /// A refresh: an access token valid for an hour is not valid for two.
 fn refresh(world: &World) -> Run {
     age_tokens(world, 60);
@@ -74,7 +61,7 @@ fn far_world(idp: &Idp, extra: &str) -> World {
     world.write_profiles(&format!(
         "[profiles.local]\nissuer = \"{far}\"\nclient_id = \"{}\"\nca_file = \"{}\"\n{extra}",
         support::CLIENT_ID,
-        ca(idp)
+        https_ca(idp)
     ));
     world
 }
@@ -84,7 +71,7 @@ fn a_login_and_refreshes_go_through_an_ssh_forward_as_socks5h_and_a_dead_one_is_
     let idp = Idp::shared_https();
     let (sshd, mut forward) = forward();
     let proxy = forward.url("socks5h");
-    let world = trusting(idp, &format!("proxy = \"{proxy}\""));
+    let world = trusting_https(idp, &format!("proxy = \"{proxy}\""));
     paste_login(&world, idp).expect(0);
     let after_login = opened_at_least(&sshd, "127.0.0.1", idp.port, 1);
     refresh(&world).expect(0);
@@ -106,7 +93,7 @@ fn socks5_resolves_the_providers_name_here_and_socks5h_hands_it_to_the_proxy() {
     let idp = Idp::shared_https();
     let (sshd, forward) = forward();
     // socks5:// with an address: the whole login through the forward.
-    let world = trusting(idp, &format!("proxy = \"{}\"", forward.url("socks5")));
+    let world = trusting_https(idp, &format!("proxy = \"{}\"", forward.url("socks5")));
     paste_login(&world, idp).expect(0);
     opened_at_least(&sshd, "127.0.0.1", idp.port, 1);
 
@@ -180,7 +167,7 @@ fn all_proxy_is_honoured_after_https_proxy_and_no_proxy_still_bypasses_it() {
         .stderr_has("(from HTTPS_PROXY)");
     assert_eq!(connect.connects(), [format!("{FAR_HOST}:{}", idp.port)]);
     // A provider on this machine is never proxied from the environment: the whole login, direct.
-    let direct = trusting(idp, "");
+    let direct = trusting_https(idp, "");
     direct.set_env("ALL_PROXY", &socks);
     paste_login(&direct, idp).expect(0);
     assert_eq!(
@@ -199,7 +186,7 @@ fn a_new_networks_socks_proxy_is_fine_for_tls_but_never_for_plain_http_tokens() 
     // Logged in directly; refreshed through a SOCKS proxy set later (LATCHKEY_PROXY): it
     // tunnels TLS and reads nothing, so the store's binding allows it.
     let idp = Idp::shared_https();
-    let world = trusting(idp, "");
+    let world = trusting_https(idp, "");
     paste_login(&world, idp).expect(0);
     world.set_env("LATCHKEY_PROXY", &socks);
     refresh(&world).expect(0);
@@ -224,7 +211,7 @@ fn doctor_and_profiles_show_name_the_socks_proxy_without_its_password() {
     // ssh -D asks for no authentication: the password is offered, and not needed.
     let proxy = format!("socks5h://alice:s3cret@127.0.0.1:{}", forward.port);
     let shown = format!("socks5h://alice:****@127.0.0.1:{}", forward.port);
-    let world = trusting(idp, &format!("proxy = \"{proxy}\""));
+    let world = trusting_https(idp, &format!("proxy = \"{proxy}\""));
     let doctor = world.run(&["doctor"]);
     doctor.stdout_has(&format!(
         "proxy: requests go through proxy {shown} (from the profile's `proxy`)"

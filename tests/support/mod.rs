@@ -872,6 +872,20 @@ pub fn approved_paste_login(world: &World, idp: &Idp, extra: &[&str]) -> (Sessio
     (session, url, redirect)
 }
 
+/// The CA of an HTTPS provider (`Idp::shared_https`, `--https`), as a profile's `ca_file`.
+pub fn https_ca(idp: &Idp) -> String {
+    idp.ca
+        .as_ref()
+        .expect("the HTTPS provider has a CA")
+        .display()
+        .to_string()
+}
+
+/// A world for an HTTPS provider whose profile trusts its CA (`ca_file`), with `extra` lines.
+pub fn trusting_https(idp: &Idp, extra: &str) -> World {
+    World::for_idp(idp, &format!("ca_file = \"{}\"\n{extra}", https_ca(idp)))
+}
+
 /// Logs in by pasting the redirect URL: the quickest real login, used by many tests.
 pub fn paste_login(world: &World, idp: &Idp) -> Run {
     let (mut session, _, redirect) = approved_paste_login(world, idp, &[]);
