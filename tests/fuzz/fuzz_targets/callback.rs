@@ -76,7 +76,7 @@ fn check_answer(data: &[u8], answer: &Answer) {
     let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
     // The head is the fixed set of lines: nothing from the request can split or add one.
     let lines = head.split("\r\n").count();
-    let expected_lines = if answer.status == 405 { 9 } else { 8 };
+    let expected_lines = if answer.status == 405 { 10 } else { 9 };
     assert_eq!(lines, expected_lines, "{head}");
     assert_eq!(head.matches('\n').count(), lines - 1, "{head}");
     assert_eq!(head.matches('\r').count(), lines - 1, "{head}");
