@@ -129,6 +129,7 @@ fn regenerate_token_fixtures() {
         apis: Default::default(),
         added_roots: Some(Vec::new()),
         profile: None,
+        hosts: None,
     };
     let homes = fixture_homes();
     let _ = std::fs::remove_dir_all(&homes);

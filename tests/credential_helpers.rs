@@ -410,3 +410,36 @@ fn profiles_show_and_doctor_show_the_hosts() {
         .expect(3)
         .stderr_has("without scheme or path");
 }
+
+#[test]
+fn a_host_added_since_the_login_gets_nothing_until_the_next_login() {
+    let idp = Idp::shared();
+    let world = logged_in(idp, &profile_lines(&["git.example.com"]));
+    let request = "protocol=https\nhost=evil.example.net\n\n";
+    // Whoever can change the profiles file or the environment cannot add a host of theirs.
+    let mut cmd = world.cmd(&["git-credential", "get"]);
+    cmd.env("LATCHKEY_HOSTS", "[git.example.com, evil.example.net]");
+    let run = with_stdin(cmd, request).expect(3);
+    assert_eq!(run.stdout, "");
+    run.stderr_has("its login did not")
+        .stderr_has("latchkey login -p local");
+    world.write_profiles(
+        &idp.profile_toml(&profile_lines(&["git.example.com", "evil.example.net"])),
+    );
+    let run = helper(&world, &["git-credential", "get"], request).expect(3);
+    assert_eq!(run.stdout, "");
+    let docker = helper(&world, &["docker-credential", "get"], "evil.example.net").expect(3);
+    assert!(!docker.stdout.contains("Secret"), "{}", docker.stdout);
+    // The host the login saw is still served, and a new login takes the new one in.
+    helper(
+        &world,
+        &["git-credential", "get"],
+        "protocol=https\nhost=git.example.com\n\n",
+    )
+    .expect(0)
+    .stdout_has("password=");
+    paste_login(&world, idp).expect(0);
+    helper(&world, &["git-credential", "get"], request)
+        .expect(0)
+        .stdout_has("password=");
+}

@@ -5,7 +5,7 @@ use super::Globals;
 use super::token::{Obtained, Relogin, Want, obtain};
 use crate::base::error::{Error, Result};
 use crate::config::Profile;
-use crate::config::hosts::RequestHost;
+use crate::config::hosts::{HostEntry, RequestHost};
 
 /// Most a helper reads from git or docker: their requests are a few short lines.
 pub const MAX_REQUEST: u64 = 64 * 1024;
@@ -72,10 +72,34 @@ fn claims(profile: &Profile, host: &RequestHost) -> bool {
     profile.hosts.iter().any(|entry| entry.claims(host))
 }
 
-/// The profile's access token, refreshed as `token` refreshes it, from an agent when one
-/// answers. Never a prompt: a passphrase must come from `LATCHKEY_PASSPHRASE` (or an agent).
-pub fn token_for(globals: &Globals, profile: &Profile) -> Result<Obtained> {
+/// The profile's access token for `host`, refreshed as `token` refreshes it, from an agent when
+/// one answers. Never a prompt: a passphrase must come from `LATCHKEY_PASSPHRASE` (or an agent).
+/// A token from this host's store goes only to a host its login saw in `hosts` too: one added
+/// to the profiles file or `LATCHKEY_HOSTS` since is served after the next login (exit 3 until
+/// then), so that whoever can change those cannot send the stored tokens to a host of theirs.
+pub fn token_for(globals: &Globals, profile: &Profile, host: &RequestHost) -> Result<Obtained> {
     crate::store::passphrase::forbid_prompt();
+    let obtained = obtain_for(globals, profile)?;
+    if let Some(recorded) = &obtained.login_hosts {
+        let seen = recorded
+            .iter()
+            .filter_map(|entry| HostEntry::parse(entry).ok())
+            .any(|entry| entry.claims(host));
+        if !seen {
+            return Err(Error::config(format!(
+                "profile `{}` names {host} in `hosts`, but its login did not: its tokens go only to the hosts it was logged in with",
+                profile.name
+            ))
+            .hint(format!(
+                "if {host} is yours, run `latchkey login -p {}` to serve it",
+                profile.name
+            )));
+        }
+    }
+    Ok(obtained)
+}
+
+fn obtain_for(globals: &Globals, profile: &Profile) -> Result<Obtained> {
     obtain(
         globals,
         &Want {

@@ -46,7 +46,7 @@ fn get(globals: &Globals, profile_flag: Option<&str>) -> Result<()> {
         ));
         return not_found();
     }
-    let obtained = token_for(globals, &profile)?;
+    let obtained = token_for(globals, &profile, &host)?;
     let answer = json!({
         "ServerURL": server_url,
         "Username": profile.registry_username,

@@ -33,7 +33,7 @@ pub fn run(globals: &Globals, args: GitCredentialArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let obtained = token_for(globals, &profile)?;
+    let obtained = token_for(globals, &profile, &asked.host)?;
     let token = obtained.token.secret();
     if token.contains(['\n', '\0']) {
         return Err(Error::provider(

@@ -503,7 +503,7 @@ impl Login<'_> {
             })?;
         }
         let revocation = self.endpoints.revocation.as_ref().map(|u| u.to_string());
-        let stored = StoredTokens::new(
+        let mut stored = StoredTokens::new(
             tokens,
             Origin {
                 issuer: &issuer,
@@ -515,6 +515,8 @@ impl Login<'_> {
                 added_roots: self.added_roots,
             },
         );
+        // The hosts the credential helpers may hand these tokens to, as the login saw them.
+        stored.hosts = Some(profile.hosts.iter().map(|h| h.to_string()).collect());
         // Under the profile's lock, so a refresh running at the same moment cannot overwrite it,
         // and the tokens read before the save are the ones it replaces.
         let lock = self.store.lock(&profile.name)?;

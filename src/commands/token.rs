@@ -93,6 +93,9 @@ pub(super) struct Obtained {
     pub expires_at: Option<u64>,
     pub token_type: String,
     pub scope: Option<String>,
+    /// The `hosts` the login recorded, for the login's own token from this host's store;
+    /// `None` for one an agent served (its host keeps the record) or another API's.
+    pub login_hosts: Option<Vec<String>>,
 }
 
 /// A valid token from the agent when one answers, else from this host's store, refreshed when it
@@ -175,6 +178,7 @@ fn obtain_once(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
             expires_at: answer.expires_at,
             token_type: answer.token_type,
             scope: answer.scope,
+            login_hosts: None,
         };
         return Ok(obtained);
     }
@@ -194,6 +198,7 @@ fn obtain_once(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
             expires_at: token.expires_at,
             token_type: token.token_type,
             scope: token.scope,
+            login_hosts: None,
         };
         return Ok(obtained);
     }
@@ -213,6 +218,7 @@ fn obtain_once(globals: &Globals, want: &Want<'_>) -> Result<Obtained> {
         expires_at,
         token_type: tokens.token_type.clone(),
         scope: tokens.scope.clone(),
+        login_hosts: Some(tokens.hosts.clone().unwrap_or_default()),
     };
     Ok(obtained)
 }

@@ -75,6 +75,12 @@ pub struct StoredTokens {
     /// (`binding`). Written by every save; absent in files from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// The git servers and registries (`hosts`) the profile named at this login: the credential
+    /// helpers hand these tokens only to a host that both the profile and its login name, so a
+    /// profiles file or `LATCHKEY_HOSTS` changed since cannot send them elsewhere. Absent in
+    /// files from before it was recorded: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
 }
 
 /// An access token for another API than the login's, from the same refresh token.
@@ -144,6 +150,7 @@ impl StoredTokens {
             apis: Vec::new(),
             added_roots: Some(origin.added_roots.to_vec()),
             profile: None,
+            hosts: None,
         }
     }
 
@@ -696,6 +703,7 @@ mod tests {
             apis: Vec::new(),
             added_roots: Some(Vec::new()),
             profile: None,
+            hosts: None,
         }
     }
 

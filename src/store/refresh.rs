@@ -433,6 +433,7 @@ fn refresh_locked(
         },
     );
     fresh.apis = std::mem::take(&mut current.apis);
+    fresh.hosts = current.hosts.take();
     // A provider that does not rotate sends no new refresh token: the old one stays good.
     if fresh.refresh_token.is_none() {
         fresh.refresh_token = current.refresh_token.clone();
@@ -718,6 +719,7 @@ mod tests {
             apis: Default::default(),
             added_roots: Some(Vec::new()),
             profile: None,
+            hosts: None,
         }
     }
 
