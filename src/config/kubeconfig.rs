@@ -363,43 +363,9 @@ impl<'a> Doc<'a> {
     /// The `users` value: the key is on line `key`, `rest` follows its colon, and the section
     /// runs to line `end`.
     fn users_at(&self, key: usize, rest: &str, end: usize) -> Result<Users, Problem> {
-        let value = plain_value(rest);
         let first = self.first_content(key + 1, end);
-        let empty_flow = value
-            .strip_prefix('[')
-            .and_then(|inner| inner.strip_suffix(']'))
-            .is_some_and(|inner| inner.trim().is_empty());
-        match value {
-            "" => {}
-            _ if empty_flow || matches!(value, "null" | "Null" | "NULL" | "~") => {
-                if let Some(line) = first {
-                    return Err(Problem::at(
-                        line + 1,
-                        "`users` has a value and more lines after it",
-                    ));
-                }
-                let comment = rest.trim_start()[value.len()..].trim();
-                let key_text = &body(self.lines[key])[..body(self.lines[key]).len() - rest.len()];
-                let rewrite = if comment.is_empty() {
-                    format!("{key_text}{}", self.eol)
-                } else {
-                    format!("{key_text} {comment}{}", self.eol)
-                };
-                return Ok(Users::Empty {
-                    line: key,
-                    rewrite: Some(rewrite),
-                });
-            }
-            flow if flow.starts_with('[') => {
-                return Err(Problem::at(
-                    key + 1,
-                    "`users` is a list in flow style (`[...]`)",
-                ));
-            }
-            other if other.starts_with(['&', '*', '!']) => {
-                return Err(Problem::at(key + 1, "`users` has an anchor, alias or tag"));
-            }
-            _ => return Err(Problem::at(key + 1, "`users` is not a list")),
+        if let Some(users) = self.users_on_the_key_line(key, rest, first)? {
+            return Ok(users);
         }
         let Some(first) = first else {
             return Ok(Users::Empty {
@@ -418,6 +384,65 @@ impl<'a> Doc<'a> {
             return Err(Problem::at(first + 1, "`users` is not a list"));
         }
         let indent = indent_of(first_body);
+        let mut items = self.list_items(first, end, indent)?;
+        for item in &mut items {
+            item.name = self.item_name(item, indent)?;
+        }
+        Ok(Users::List { indent, items })
+    }
+
+    /// What the `users:` line itself says: nothing (`None`: a block list may follow), an empty
+    /// list (`[]`, `null`, `~`; rewritten to a bare `users:` so entries can follow), or what
+    /// cannot be edited.
+    fn users_on_the_key_line(
+        &self,
+        key: usize,
+        rest: &str,
+        first: Option<usize>,
+    ) -> Result<Option<Users>, Problem> {
+        let value = plain_value(rest);
+        let empty_flow = value
+            .strip_prefix('[')
+            .and_then(|inner| inner.strip_suffix(']'))
+            .is_some_and(|inner| inner.trim().is_empty());
+        match value {
+            "" => Ok(None),
+            _ if empty_flow || matches!(value, "null" | "Null" | "NULL" | "~") => {
+                if let Some(line) = first {
+                    return Err(Problem::at(
+                        line + 1,
+                        "`users` has a value and more lines after it",
+                    ));
+                }
+                // `plain_value` trims the same characters, so `value` starts `trimmed`.
+                let trimmed = rest.trim_start_matches([' ', '\t']);
+                let comment = trimmed.get(value.len()..).unwrap_or_default().trim();
+                let whole = body(self.lines[key]);
+                let key_text = whole.get(..whole.len() - rest.len()).unwrap_or(whole);
+                let rewrite = if comment.is_empty() {
+                    format!("{key_text}{}", self.eol)
+                } else {
+                    format!("{key_text} {comment}{}", self.eol)
+                };
+                Ok(Some(Users::Empty {
+                    line: key,
+                    rewrite: Some(rewrite),
+                }))
+            }
+            flow if flow.starts_with('[') => Err(Problem::at(
+                key + 1,
+                "`users` is a list in flow style (`[...]`)",
+            )),
+            other if other.starts_with(['&', '*', '!']) => {
+                Err(Problem::at(key + 1, "`users` has an anchor, alias or tag"))
+            }
+            _ => Err(Problem::at(key + 1, "`users` is not a list")),
+        }
+    }
+
+    /// The entries of a block list whose first item is at line `first`, indented `indent`,
+    /// up to `end`; refused where the list's shape is not one this editor can keep.
+    fn list_items(&self, first: usize, end: usize, indent: usize) -> Result<Vec<Item>, Problem> {
         let mut items: Vec<Item> = Vec::new();
         for i in first..end {
             let line = body(self.lines[i]);
@@ -455,10 +480,7 @@ impl<'a> Doc<'a> {
                 item.end = i + 1;
             }
         }
-        for item in &mut items {
-            item.name = self.item_name(item, indent)?;
-        }
-        Ok(Users::List { indent, items })
+        Ok(items)
     }
 
     /// The `name` of the entry `item` of a list at `indent`; `None` when it has none.
