@@ -183,8 +183,23 @@ pub struct GitCredentialArgs {
     pub profile: Option<String>,
 
     /// get, store or erase (git's words; any other is ignored, as git asks of helpers)
-    #[argh(positional, arg_name = "OPERATION")]
-    pub operation: String,
+    #[argh(positional, arg_name = "OPERATION", from_str_fn(parse_git_operation))]
+    pub operation: GitOperation,
+}
+
+/// What git asks a credential helper to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitOperation {
+    Get,
+    /// `store`, `erase`, and any operation a later git may add: accepted, nothing done.
+    Ignored,
+}
+
+fn parse_git_operation(text: &str) -> Result<GitOperation, String> {
+    Ok(match text {
+        "get" => GitOperation::Get,
+        _ => GitOperation::Ignored,
+    })
 }
 
 /// Docker's credential helper protocol (also as `docker-credential-latchkey`): `get` answers a
@@ -203,8 +218,35 @@ pub struct DockerCredentialArgs {
     pub profile: Option<String>,
 
     /// get, store, erase, list or version
-    #[argh(positional, arg_name = "OPERATION")]
-    pub operation: String,
+    #[argh(
+        positional,
+        arg_name = "OPERATION",
+        from_str_fn(parse_docker_operation)
+    )]
+    pub operation: DockerOperation,
+}
+
+/// The operations of docker's credential-helper protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DockerOperation {
+    Get,
+    Store,
+    Erase,
+    List,
+    Version,
+}
+
+fn parse_docker_operation(text: &str) -> Result<DockerOperation, String> {
+    match text {
+        "get" => Ok(DockerOperation::Get),
+        "store" => Ok(DockerOperation::Store),
+        "erase" => Ok(DockerOperation::Erase),
+        "list" => Ok(DockerOperation::List),
+        "version" => Ok(DockerOperation::Version),
+        other => Err(format!(
+            "{other:?} is not an operation of docker's credential helpers: use get, store, erase, list or version"
+        )),
+    }
 }
 
 /// Set up other programs to take latchkey's tokens.

@@ -5,7 +5,7 @@ use super::Globals;
 use super::credential::{decline, profile_for_host, read_request, token_for};
 use super::print_stdout;
 use crate::base::error::{Error, Result};
-use crate::cli::DockerCredentialArgs;
+use crate::cli::{DockerCredentialArgs, DockerOperation};
 use crate::config::hosts::RequestHost;
 use serde_json::json;
 
@@ -16,17 +16,14 @@ pub const PROGRAM: &str = "docker-credential-latchkey";
 const NOT_FOUND: &str = "credentials not found in native keychain";
 
 pub fn run(globals: &Globals, args: DockerCredentialArgs) -> Result<()> {
-    match args.operation.as_str() {
-        "get" => get(globals, args.profile.as_deref()),
+    match args.operation {
+        DockerOperation::Get => get(globals, args.profile.as_deref()),
         // docker hands over what `docker login` was typed; the token comes from latchkey's login.
-        "store" | "erase" => read_request().map(|_| ()),
-        "list" => list(globals, args.profile.as_deref()),
-        "version" => print_stdout(&format!("{PROGRAM} {}\n", env!("CARGO_PKG_VERSION"))),
-        other => Err(Error::usage(format!(
-            "{} is not an operation of docker's credential helpers",
-            crate::base::text::quoted(other)
-        ))
-        .hint("use get, store, erase, list or version")),
+        DockerOperation::Store | DockerOperation::Erase => read_request().map(|_| ()),
+        DockerOperation::List => list(globals, args.profile.as_deref()),
+        DockerOperation::Version => {
+            print_stdout(&format!("{PROGRAM} {}\n", env!("CARGO_PKG_VERSION")))
+        }
     }
 }
 

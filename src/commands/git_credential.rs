@@ -5,14 +5,14 @@ use super::Globals;
 use super::credential::{decline, profile_for_host, read_request, token_for};
 use super::print_stdout;
 use crate::base::error::{Error, Result};
-use crate::cli::GitCredentialArgs;
+use crate::cli::{GitCredentialArgs, GitOperation};
 use crate::config::hosts::RequestHost;
 
 pub fn run(globals: &Globals, args: GitCredentialArgs) -> Result<()> {
     // git asks helpers to ignore operations they do not know; store and erase are for helpers
     // that keep what git hands them, and the token comes from `latchkey login` instead.
     let request = read_request()?;
-    if args.operation != "get" {
+    if args.operation != GitOperation::Get {
         return Ok(());
     }
     let Some(asked) = GitRequest::parse(&request) else {
