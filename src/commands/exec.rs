@@ -2,10 +2,9 @@
 //! never in its arguments, and with latchkey's own secrets taken out of its environment.
 
 use super::Globals;
-use super::token::{Relogin, Want, obtain, someone_answers};
+use super::token::{Relogin, Want, audience_request, obtain, someone_answers};
 use crate::base::error::{Error, ExitCode, Result};
 use crate::cli::ExecArgs;
-use crate::oauth::token_endpoint::ApiRequest;
 use std::process::Command;
 
 const DEFAULT_VARIABLE: &str = "LATCHKEY_TOKEN";
@@ -21,15 +20,11 @@ pub fn run(globals: &Globals, args: ExecArgs) -> Result<()> {
     };
     let variable = args.env.as_deref().unwrap_or(DEFAULT_VARIABLE);
     check_variable(variable)?;
-    let api = match args.audience.as_deref() {
-        Some(audience) if audience.trim().is_empty() => {
-            return Err(Error::usage(
-                "--audience needs an API identifier, such as https://api.example.com/",
-            ));
-        }
-        Some(audience) => Some(ApiRequest::new(audience, &[])),
-        None => None,
-    };
+    let api = args
+        .audience
+        .as_deref()
+        .map(|audience| audience_request(audience, &[]))
+        .transpose()?;
     let obtained = obtain(
         globals,
         &Want {

@@ -240,13 +240,18 @@ fn api_request(args: &TokenArgs) -> Result<Option<ApiRequest>> {
     match &args.audience {
         None if args.scope.iter().all(|s| s.trim().is_empty()) => Ok(None),
         None => Ok(Some(ApiRequest::new("", &args.scope))),
-        Some(audience) if audience.trim().is_empty() || audience.chars().any(char::is_control) => {
-            Err(Error::usage(
-                "--audience needs an API identifier, such as https://api.example.com/",
-            ))
-        }
-        Some(audience) => Ok(Some(ApiRequest::new(audience, &args.scope))),
+        Some(audience) => audience_request(audience, &args.scope).map(Some),
     }
+}
+
+/// `--audience A` (with `--scope`s) as a request, refused when A names no API.
+pub(super) fn audience_request(audience: &str, scopes: &[String]) -> Result<ApiRequest> {
+    if audience.trim().is_empty() || audience.chars().any(char::is_control) {
+        return Err(Error::usage(
+            "--audience needs an API identifier, such as https://api.example.com/",
+        ));
+    }
+    Ok(ApiRequest::new(audience, scopes))
 }
 
 /// A token as it is printed, in any format.
